@@ -1,0 +1,173 @@
+"""Gateway configuration: a YAML file plus `ENFORCEGW_*` environment overrides.
+
+Every model forbids unknown keys, so a typo in a config file is an error naming the field instead of a
+setting silently ignored (the way Frigate validates its config). Environment variables use `__` between
+levels: `ENFORCEGW_DATABASE__URL`, `ENFORCEGW_INGEST__BATCH_MAX_ROWS`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseConfig(_Section):
+    url: str = Field(
+        default="",
+        description="PostgreSQL conninfo or URL. Empty starts an embedded PostgreSQL (pgserver) under data_dir.",
+    )
+    pool_min: int = Field(default=1, ge=1, description="Minimum connections kept open in the async pool.")
+    pool_max: int = Field(default=8, ge=1, description="Maximum connections in the async pool.")
+    timescaledb: bool = Field(
+        default=True,
+        description="Use the timescaledb extension when the server has it (hypertables, columnstore, "
+        "continuous aggregates). False forces plain tables.",
+    )
+
+
+class MqttConfig(_Section):
+    url: str = Field(
+        default="",
+        description="Broker URL mqtt://[user:pass@]host:port. Empty starts an embedded amqtt broker on 127.0.0.1.",
+    )
+    embedded_port: int = Field(default=18830, ge=1, le=65535, description="Port of the embedded broker.")
+    topics: list[str] = Field(
+        default_factory=lambda: [
+            "enf/sensor/+/reading",
+            "enf/drone/+/pose",
+            "enf/device/+/status",
+            "thing/product/+/osd",
+            "thing/product/+/state",
+            "thing/product/+/events",
+            "thing/product/+/drc/up",
+            "sys/product/+/status",
+        ],
+        description="Topic filters the gateway subscribes to (QoS 1).",
+    )
+    shared_group: str = Field(
+        default="",
+        description="MQTT v5 shared-subscription group: several gateways split the load as "
+        "$share/<group>/<filter>. Empty subscribes plainly.",
+    )
+    client_id: str = Field(
+        default="enforcegw-1",
+        description="Fixed client id: with clean start off it names the persistent session the broker "
+        "keeps while the gateway is down.",
+    )
+    session_expiry_s: int = Field(
+        default=7 * 24 * 3600, ge=0, description="How long the broker keeps our session and queued messages."
+    )
+    keepalive_s: int = Field(default=30, ge=5, description="MQTT keepalive interval.")
+    max_inflight: int = Field(
+        default=1000, ge=1, description="QoS 1 messages the broker may send before our acknowledgements."
+    )
+
+
+class IngestConfig(_Section):
+    batch_max_rows: int = Field(default=5000, ge=1, description="Flush a batch when it holds this many rows.")
+    batch_max_ms: int = Field(default=200, ge=1, description="Flush a batch at the latest this long after its first row.")
+    queue_max: int = Field(
+        default=200_000, ge=100, description="Bound of the queue between the MQTT thread and the writer."
+    )
+    accept_unknown_devices: bool = Field(
+        default=False, description="Store readings from devices not in the registry instead of dead-lettering them."
+    )
+    max_payload_bytes: int = Field(default=65536, ge=64, description="Larger payloads are dead-lettered as oversize.")
+    max_future_skew_s: float = Field(
+        default=300.0, ge=0, description="Timestamps further than this in the future are dead-lettered."
+    )
+
+
+class ApiConfig(_Section):
+    listen: str = Field(default="127.0.0.1:8080", description="host:port of the HTTP server (health, metrics, API).")
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"expected host:port, got {v!r}")
+        return v
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class LogConfig(_Section):
+    level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
+    json_format: bool = Field(default=False, description="JSON log lines instead of the console renderer.")
+
+
+class Settings(BaseSettings):
+    """Top-level configuration. `load_settings` reads it; `enforcegw config check` validates a file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ENFORCEGW_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(default=Path("data"), description="Embedded database, broker state, media and keys.")
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig, description="Store connection.")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Broker connection and subscriptions.")
+    ingest: IngestConfig = Field(default_factory=IngestConfig, description="Batching and input limits.")
+    api: ApiConfig = Field(default_factory=ApiConfig, description="HTTP server.")
+    log: LogConfig = Field(default_factory=LogConfig, description="Logging.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file: the file arrives as init kwargs.
+        return (env_settings, init_settings)
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; `errors` holds (field path, message) pairs."""
+
+    def __init__(self, source: str, errors: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.errors = errors
+        lines = "\n".join(f"  {path}: {msg}" for path, msg in errors)
+        super().__init__(f"invalid configuration in {source}:\n{lines}")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), [("<file>", "file not found")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [("<file>", f"not valid YAML: {exc}")]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), [("<root>", "expected a mapping of settings")])
+    return data
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read `path` (YAML) if given, apply environment overrides, validate; raise ConfigError naming fields."""
+    data: dict[str, Any] = _read_yaml(Path(path)) if path else {}
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        errors = [(".".join(str(p) for p in err["loc"]) or "<root>", err["msg"]) for err in exc.errors()]
+        raise ConfigError(str(path or "<environment>"), errors) from None
