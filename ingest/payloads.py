@@ -1,11 +1,11 @@
 """Payload parsing for the generic enforcegw topics (sensor readings, generic drone pose).
 
-Hot path: up to ~50k messages/s reach these functions, so they use the stdlib C JSON decoder and hand-written
-checks, not pydantic. `SensorReadingPayload` / `GenericPosePayload` below document the schema (and can produce a
-JSON Schema for device vendors); they are NOT called per message.
+Hot path: up to ~50k messages/s reach these functions, so they use the stdlib C JSON decoder and
+hand-written checks, not pydantic. `SensorReadingPayload` / `GenericPosePayload` below document the schema
+(and can produce a JSON Schema for device vendors); they are NOT called per message.
 
-Every failure raises `PayloadError(reason, detail)`. `reason` is a short stable code (a Prometheus label and the
-dead-letter `reason`); `detail` names the field and the offending value. Reason codes raised here:
+Every failure raises `PayloadError(reason, detail)`. `reason` is a short stable code (a Prometheus label and
+the dead-letter `reason`); `detail` names the field and the offending value. Reason codes raised here:
 
     oversize, invalid_json, duplicate_key, not_an_object, missing_field, wrong_type, not_finite,
     bad_timestamp, future_timestamp, out_of_range, empty_readings, bad_metric
@@ -16,15 +16,15 @@ Decisions (documented because devices and other engineers depend on them):
   seconds or milliseconds, told apart by magnitude: inside the plausible window (2015-01-01 .. 2100-01-01,
   `ParseLimits.min_epoch_s/max_epoch_s`) seconds are 1.42e9..4.1e9 and milliseconds 1.42e12..4.1e12, so the
   two ranges never overlap and the unit is unambiguous. Anything else is `bad_timestamp`.
-* A timestamp without a zone is `bad_timestamp`: a naive local time is ambiguous (which zone? DST folds), and a
-  wrong guess shifts evidence by hours -- for an enforcement record that is worse than refusing the message.
-* Timestamps more than `max_future_skew_s` ahead of `received_at` are `future_timestamp` (device clock is off).
+* A timestamp without a zone is `bad_timestamp`: a naive local time is ambiguous (which zone? DST folds),
+  and a wrong guess shifts evidence by hours -- for an enforcement record that is worse than refusing it.
+* Timestamps more than `max_future_skew_s` ahead of `received_at` are `future_timestamp` (clock is off).
   Old timestamps are accepted (store-and-forward devices replay backlogs), down to the plausibility floor.
 * All times are returned as timezone-aware UTC datetimes.
 * JSON `NaN`/`Infinity`/`-Infinity` literals (accepted by Python's json, not by RFC 8259) and numbers that
   overflow to infinity (`1e400`) are `not_finite`. JSON `true`/`false` are never numbers (`wrong_type`).
-* Duplicate object keys are `duplicate_key`: `{"LAeq": 1, "LAeq": 99}` is ambiguous and an evidence system must
-  not silently pick one.
+* Duplicate object keys are `duplicate_key`: `{"LAeq": 1, "LAeq": 99}` is ambiguous and an evidence
+  system must not silently pick one.
 * A message is all-or-nothing: one bad metric rejects the whole message (nothing is half-stored silently).
 * Unknown top-level keys are ignored (forward compatibility); `null` for an optional field means absent.
 """
@@ -35,17 +35,18 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ingest.models import Pose, PayloadError, Reading
+from ingest.models import PayloadError, Pose, Reading
 
 __all__ = [
     "DEFAULT_LIMITS",
-    "GenericPosePayload",
+    "DEVICE_ID_RE",
     "METRIC_RE",
+    "GenericPosePayload",
     "ParseLimits",
     "SensorReadingPayload",
     "decode_json",
@@ -55,7 +56,7 @@ __all__ = [
     "parse_timestamp",
 ]
 
-UTC = timezone.utc
+UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -72,6 +73,8 @@ class ParseLimits:
 
 DEFAULT_LIMITS = ParseLimits()
 
+# Device ids / serial numbers (topic segment or payload field).
+DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 # Metric names: start with a letter, then letters/digits/_ . -  (e.g. LAeq, PM10, PM2.5, fume_mg_m3), max 64.
 METRIC_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,63}")
 # RFC 3339 date-time; the zone group is optional here only so that a missing zone gets a precise message.
@@ -80,7 +83,7 @@ _RFC3339_RE = re.compile(
 )
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # JSON decoding
 
 
@@ -151,7 +154,9 @@ def decode_json(payload: bytes | bytearray | memoryview, max_bytes: int) -> Any:
     try:
         text = payload.decode("utf-8") if not isinstance(payload, memoryview) else payload.tobytes().decode()
     except UnicodeDecodeError as exc:
-        raise PayloadError("invalid_json", f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from None
+        raise PayloadError(
+            "invalid_json", f"payload is not UTF-8: {exc.reason} at byte {exc.start}"
+        ) from None
     try:
         return _DECODER.decode(text)
     except _NonFiniteLiteral:
@@ -162,7 +167,7 @@ def decode_json(payload: bytes | bytearray | memoryview, max_bytes: int) -> Any:
         raise PayloadError("invalid_json", "JSON nesting too deep") from None
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # field helpers (shared with ingest.dji)
 
 
@@ -204,7 +209,9 @@ def as_float(v: Any, name: str) -> float:
     raise PayloadError("wrong_type", f"{name} must be a number, got {type_name(v)} {short(v)}")
 
 
-def opt_float(obj: dict, key: str, name: str, lo: float | None = None, hi: float | None = None) -> float | None:
+def opt_float(
+    obj: dict, key: str, name: str, lo: float | None = None, hi: float | None = None
+) -> float | None:
     v = obj.get(key)
     if v is None:
         return None
@@ -244,8 +251,9 @@ def epoch_to_datetime(v: int | float, name: str, limits: ParseLimits) -> datetim
         hi_y = datetime.fromtimestamp(hi, UTC).year
         raise PayloadError(
             "bad_timestamp",
-            f"{name} = {short(v)} ({_digits(v)} digits) is neither epoch milliseconds nor epoch seconds in the "
-            f"plausible range {lo_y}..{hi_y} (ms {int(lo * 1000)}..{int(hi * 1000)}, s {int(lo)}..{int(hi)})",
+            f"{name} = {short(v)} ({_digits(v)} digits) is neither epoch milliseconds nor epoch seconds "
+            f"in the plausible range {lo_y}..{hi_y} "
+            f"(ms {int(lo * 1000)}..{int(hi * 1000)}, s {int(lo)}..{int(hi)})",
         )
     # timedelta arithmetic keeps microseconds exact (datetime.fromtimestamp rounds via float in some ranges)
     if type(v) is int and seconds != f:
@@ -317,11 +325,13 @@ def check_received_at(received_at: datetime) -> None:
 
 def require_object(obj: Any, what: str) -> dict:
     if type(obj) is not dict:
-        raise PayloadError("not_an_object", f"{what} must be a JSON object, got {type_name(obj)} {short(obj, 40)}")
+        raise PayloadError(
+            "not_an_object", f"{what} must be a JSON object, got {type_name(obj)} {short(obj, 40)}"
+        )
     return obj
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # enf/sensor/{device_id}/reading
 
 _INT64_MAX = 2**63 - 1
@@ -337,7 +347,7 @@ def parse_sensor_reading(
     limits: ParseLimits = DEFAULT_LIMITS,
     topic: str | None = None,
 ) -> list[Reading]:
-    """`{"ts": ..., "seq": int?, "readings": {"LAeq": 72.4, ...}}` -> one Reading per metric (in payload order).
+    """`{"ts": ..., "seq": int?, "readings": {"LAeq": 72.4, ...}}` -> one Reading per metric, in order.
 
     `device_id` is trusted (the router validated it). `limits` supplies the plausibility window;
     `max_future_skew_s`/`max_bytes` are explicit because they are the knobs operators tune.
@@ -364,7 +374,9 @@ def parse_sensor_reading(
 
     readings = obj.get("readings")
     if readings is None:
-        raise PayloadError("missing_field", "readings is missing" if "readings" not in obj else "readings is null")
+        raise PayloadError(
+            "missing_field", "readings is missing" if "readings" not in obj else "readings is null"
+        )
     if type(readings) is not dict:
         raise PayloadError(
             "wrong_type", f"readings must be an object of metric -> number, got {type_name(readings)}"
@@ -389,7 +401,7 @@ def parse_sensor_reading(
     return out
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # enf/drone/{device_id}/pose
 
 # (field, lower, upper); angles accept 0..360 headings and are normalised to -180..180.
@@ -407,7 +419,9 @@ _POSE_FIELDS: tuple[tuple[str, float, float], ...] = (
 _YAWS = frozenset({"yaw", "gimbal_yaw"})
 
 
-def parse_lat_lon(obj: dict, lat_key: str, lon_key: str, prefix: str = "") -> tuple[float | None, float | None, bool]:
+def parse_lat_lon(
+    obj: dict, lat_key: str, lon_key: str, prefix: str = ""
+) -> tuple[float | None, float | None, bool]:
     """Returns (lat, lon, zero_fix). Both-or-neither; exact 0/0 means "no fix" (None, None, True)."""
     lat_v, lon_v = obj.get(lat_key), obj.get(lon_key)
     if lat_v is None and lon_v is None:
@@ -415,7 +429,9 @@ def parse_lat_lon(obj: dict, lat_key: str, lon_key: str, prefix: str = "") -> tu
     if lat_v is None or lon_v is None:
         missing = lat_key if lat_v is None else lon_key
         present = lon_key if lat_v is None else lat_key
-        raise PayloadError("missing_field", f"{prefix}{missing} is missing while {prefix}{present} is present")
+        raise PayloadError(
+            "missing_field", f"{prefix}{missing} is missing while {prefix}{present} is present"
+        )
     lat = as_float(lat_v, prefix + lat_key)
     lon = as_float(lon_v, prefix + lon_key)
     if not -90.0 <= lat <= 90.0:
@@ -468,16 +484,16 @@ def parse_generic_pose(
     )
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Schema documentation (pydantic; not used on the hot path). `SensorReadingPayload.model_json_schema()` gives a
-# JSON Schema to hand to device vendors.
+# ----------------------------------------------------------------------------------------------------
+# Schema documentation (pydantic; not used on the hot path).
+# `SensorReadingPayload.model_json_schema()` gives a JSON Schema to hand to device vendors.
 
 
 class SensorReadingPayload(BaseModel):
     """Payload of `enf/sensor/{device_id}/reading`."""
 
     ts: str | int | float = Field(
-        description="RFC 3339 date-time with zone ('Z' or '+hh:mm'), or epoch seconds/milliseconds (2015..2100)"
+        description="RFC 3339 date-time with zone ('Z' or '+hh:mm'), or epoch s/ms (2015..2100)"
     )
     seq: int | None = Field(default=None, ge=0, le=_INT64_MAX, description="device message sequence number")
     readings: dict[str, float] = Field(
