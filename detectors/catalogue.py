@@ -1,0 +1,169 @@
+"""The rule catalogue: which standard says what, as data.
+
+`catalogue.yaml` (package data) is the source of truth. Each rule cites its standard, clause and scope,
+names the reading metric it watches, how that metric is averaged over which window, in which period of
+the day (in the device's time zone), the limit and how it is compared, and the zone kinds it applies to.
+Entries that `shared/reference/sensor_limits.json` marks `confirmed: false` ship `enabled: false`.
+
+The models here are for loading and validation only; the engine compiles them into plain objects
+(`detectors.rules.CompiledRule`) so no pydantic object sits on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from detectors.periods import parse_hours
+
+Averaging = Literal["leq", "mean", "max", "min", "sample"]
+WindowKind = Literal["sliding", "tumbling"]
+Comparison = Literal["max", "min", "range"]
+SeverityMode = Literal["difference", "ratio"]
+
+
+class PeriodSpec(BaseModel):
+    """A daily period in local time; `hours` may cross midnight (`22:00-06:00`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Period name as the standard uses it: day, night or all.")
+    hours: str = Field(description="Local clock range HH:MM-HH:MM, start inclusive, end exclusive; "
+                       "`00:00-24:00` is the whole day; a start after the end crosses midnight.")
+    weekdays: list[int] | None = Field(
+        default=None,
+        description="ISO weekdays (1=Monday .. 7=Sunday) on which the period starts; None = every day. "
+        "A period crossing midnight belongs to the day it started on.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> PeriodSpec:
+        parse_hours(self.hours)
+        if self.weekdays is not None and not all(1 <= d <= 7 for d in self.weekdays):
+            raise ValueError(f"weekdays must be ISO weekdays 1..7, got {self.weekdays}")
+        return self
+
+
+class Rule(BaseModel):
+    """One limit of one standard, applied to one reading metric in one period for some zone kinds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="Stable rule id, e.g. `gb12523_2011.night.laeq`; alerts and overrides use it.")
+    enabled: bool = Field(description="Evaluated by default; false for unconfirmed or non-screening entries.")
+    confirmed: bool = Field(description="`confirmed` of the sensor_limits.json entry this rule comes from.")
+    standard: str = Field(description="Standard code and year exactly as in sensor_limits.json.")
+    clause: str = Field(description="Clause or table of the standard that sets the limit.")
+    scope: str = Field(description="What the limit applies to, as in sensor_limits.json.")
+    source_metric: str = Field(description="Metric name of the sensor_limits.json entry.")
+    metric: str = Field(description="Reading metric the rule watches (ingest metric name, e.g. LAeq, PM10).")
+    unit: str = Field(description="Unit of the readings and of the limit.")
+    averaging: Averaging = Field(
+        description="leq = energy average 10*log10(mean(10^(L/10))) for sound levels; mean = arithmetic mean "
+        "for concentrations; max/min = extreme in the window; sample = each reading on its own."
+    )
+    window_s: int = Field(ge=0, description="Averaging window in seconds; 0 only with averaging=sample.")
+    window_kind: WindowKind = Field(
+        description="sliding: re-evaluated at every reading over (t-window, t]; tumbling: fixed windows "
+        "aligned to local clock time, evaluated when the window closes."
+    )
+    period: PeriodSpec = Field(description="Daily period in the device's local time when the rule applies.")
+    comparison: Comparison = Field(
+        description="max: exceeds when value > limit; min: when value < limit; range: outside [limit_low, limit]."
+    )
+    limit: float | None = Field(description="Limit value (upper bound for range); None only when disabled.")
+    limit_low: float | None = Field(default=None, description="Lower bound, only for comparison=range.")
+    source_limit: float | list[float] | None = Field(
+        default=None,
+        description="The value as sensor_limits.json prints it when `limit` is derived from it "
+        "(e.g. +15 dB above the zone night limit); None means it equals limit (or [limit_low, limit]).",
+    )
+    zone_kinds: list[str] = Field(
+        default_factory=list,
+        description="Zone kinds (e.g. noise_class_2, construction_site) the rule applies to; one alert per "
+        "matching zone. Empty = applies to the device itself, with no zone.",
+    )
+    device_kinds: list[str] = Field(default_factory=list, description="Device kinds allowed; empty = any kind.")
+    sustained_s: float = Field(default=0.0, ge=0, description="Exceed for at least this long before opening.")
+    clear_margin: float = Field(
+        default=0.0, ge=0, description="Hysteresis: clear only beyond limit by this margin (below limit-margin)."
+    )
+    clear_s: float = Field(default=0.0, ge=0, description="Hysteresis: stay clear this long before ending.")
+    severity_mode: SeverityMode = Field(
+        default="ratio", description="difference: value-limit (dB); ratio: value/limit (concentrations)."
+    )
+    severity_steps: list[float] = Field(
+        default_factory=lambda: [1.0, 1.5, 2.0],
+        min_length=3,
+        max_length=3,
+        description="Thresholds of excess for low, medium, high severity (ascending).",
+    )
+    allowed_exceedances_per_day: int | None = Field(
+        default=None,
+        ge=0,
+        description="Standards that tolerate N exceeding windows per local day (DB13/2934: 2): only the "
+        "N+1-th and later exceeding windows of a day count.",
+    )
+    source: str = Field(description="Where the limit comes from (URLs of sensor_limits.json).")
+    note: str | None = Field(default=None, description="Caveats: what is unverified, how the window was chosen.")
+    disabled_reason: str | None = Field(default=None, description="Why an otherwise confirmed rule is disabled.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Rule:
+        if self.enabled and self.limit is None:
+            raise ValueError(f"rule {self.id}: enabled without a limit")
+        if self.comparison == "range" and self.limit is not None and self.limit_low is None:
+            raise ValueError(f"rule {self.id}: range comparison needs limit_low")
+        if (self.window_s == 0) != (self.averaging == "sample"):
+            raise ValueError(f"rule {self.id}: window_s=0 goes with averaging=sample and only with it")
+        if sorted(self.severity_steps) != list(self.severity_steps):
+            raise ValueError(f"rule {self.id}: severity_steps must ascend")
+        return self
+
+
+class Catalogue:
+    """An ordered, id-indexed set of rules."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self._rules: dict[str, Rule] = {}
+        for r in rules:
+            if r.id in self._rules:
+                raise ValueError(f"duplicate rule id {r.id}")
+            self._rules[r.id] = r
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self._rules.values())
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def __getitem__(self, rule_id: str) -> Rule:
+        return self._rules[rule_id]
+
+    def __contains__(self, rule_id: object) -> bool:
+        return rule_id in self._rules
+
+    def for_metric(self, metric: str) -> list[Rule]:
+        return [r for r in self._rules.values() if r.metric == metric]
+
+    @classmethod
+    def from_yaml_text(cls, text: str) -> Catalogue:
+        data = yaml.safe_load(text)
+        if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+            raise ValueError("catalogue YAML must be a mapping with a `rules` list")
+        return cls(Rule.model_validate(item) for item in data["rules"])
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Catalogue:
+        return cls.from_yaml_text(Path(path).read_text(encoding="utf-8"))
+
+
+def load_default_catalogue() -> Catalogue:
+    """The catalogue shipped as `detectors/catalogue.yaml`."""
+    text = resources.files("detectors").joinpath("catalogue.yaml").read_text(encoding="utf-8")
+    return Catalogue.from_yaml_text(text)
