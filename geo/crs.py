@@ -148,13 +148,23 @@ def _gcj_delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray
     common = (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
     sq = np.sqrt(np.abs(x))
     t_lat = (
-        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sq
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * sq
         + common
         + (20.0 * np.sin(y * pi) + 40.0 * np.sin(y / 3.0 * pi)) * 2.0 / 3.0
         + (160.0 * np.sin(y / 12.0 * pi) + 320.0 * np.sin(y * pi / 30.0)) * 2.0 / 3.0
     )
     t_lon = (
-        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sq
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * sq
         + common
         + (20.0 * np.sin(x * pi) + 40.0 * np.sin(x / 3.0 * pi)) * 2.0 / 3.0
         + (150.0 * np.sin(x / 12.0 * pi) + 300.0 * np.sin(x / 30.0 * pi)) * 2.0 / 3.0
@@ -202,7 +212,10 @@ def gcj02_to_wgs84(lon: Any, lat: Any, tol_deg: float = 1e-12, max_iter: int = 2
         ey = wy + dlat - gy
         wx = wx - ex
         wy = wy - ey
-        if float(np.max(np.abs(ex), initial=0.0)) < tol_deg and float(np.max(np.abs(ey), initial=0.0)) < tol_deg:
+        if (
+            float(np.max(np.abs(ex), initial=0.0)) < tol_deg
+            and float(np.max(np.abs(ey), initial=0.0)) < tol_deg
+        ):
             break
     return _ret(np.where(inside, wx, gx), np.where(inside, wy, gy), scalar)
 

@@ -63,9 +63,14 @@ class CameraIntrinsics(BaseModel):
 
     width: int = Field(gt=0, description="Image width in pixels.")
     height: int = Field(gt=0, description="Image height in pixels.")
-    hfov_deg: float | None = Field(default=None, gt=0, lt=180, description="Horizontal field of view, degrees.")
+    hfov_deg: float | None = Field(
+        default=None, gt=0, lt=180, description="Horizontal field of view, degrees."
+    )
     dfov_deg: float | None = Field(
-        default=None, gt=0, lt=180, description="Diagonal field of view, degrees (DJI spec sheets quote this)."
+        default=None,
+        gt=0,
+        lt=180,
+        description="Diagonal field of view, degrees (DJI spec sheets quote this).",
     )
     focal_px: float | None = Field(default=None, gt=0, description="Focal length fx in pixels (calibration).")
     fy_px: float | None = Field(
@@ -81,7 +86,9 @@ class CameraIntrinsics(BaseModel):
     def _one_focal(self) -> CameraIntrinsics:
         given = [n for n in ("hfov_deg", "dfov_deg", "focal_px", "f35_mm") if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of hfov_deg, dfov_deg, focal_px, f35_mm (got {given or 'none'})")
+            raise ValueError(
+                f"give exactly one of hfov_deg, dfov_deg, focal_px, f35_mm (got {given or 'none'})"
+            )
         return self
 
     @property
@@ -131,7 +138,8 @@ class DronePose(BaseModel):
     device_id: str | None = Field(default=None, description="Drone or camera id, carried into events.")
     time: datetime | None = Field(default=None, description="Pose timestamp (timezone-aware), if known.")
     yaw_source: str | None = Field(
-        default=None, description="Provenance of yaw, e.g. 'gimbal/true' or 'flight/magnetic' (DJI is unclear)."
+        default=None,
+        description="Provenance of yaw, e.g. 'gimbal/true' or 'flight/magnetic' (DJI is unclear).",
     )
 
     @classmethod
@@ -155,8 +163,13 @@ class DronePose(BaseModel):
                 raise ValueError("gimbal yaw relative to the aircraft needs flight_yaw_deg")
             yaw = flight_yaw_deg + gimbal_yaw_deg
         return cls(
-            lat=lat, lon=lon, height_agl_m=relative_altitude_m,
-            yaw_deg=yaw % 360.0, pitch_deg=gimbal_pitch_deg, roll_deg=gimbal_roll_deg, **extra,
+            lat=lat,
+            lon=lon,
+            height_agl_m=relative_altitude_m,
+            yaw_deg=yaw % 360.0,
+            pitch_deg=gimbal_pitch_deg,
+            roll_deg=gimbal_roll_deg,
+            **extra,
         )
 
 
@@ -165,7 +178,9 @@ class ErrorModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    sigma_yaw_deg: float = Field(default=2.0, ge=0, description="Yaw uncertainty (compass, gimbal lag), degrees.")
+    sigma_yaw_deg: float = Field(
+        default=2.0, ge=0, description="Yaw uncertainty (compass, gimbal lag), degrees."
+    )
     sigma_pitch_deg: float = Field(default=1.0, ge=0, description="Pitch uncertainty, degrees.")
     sigma_height_m: float = Field(default=2.0, ge=0, description="Height above ground uncertainty, metres.")
     sigma_position_m: float = Field(default=2.0, ge=0, description="GNSS horizontal uncertainty, metres.")
@@ -278,7 +293,9 @@ def latlon_to_ned(lat0: float, lon0: float, lat: Any, lon: Any, h: Any = 0.0) ->
     phi, lam = math.radians(lat0), math.radians(lon0)
     sphi, cphi, slam, clam = math.sin(phi), math.cos(phi), math.sin(lam), math.cos(lam)
     x0, y0, z0 = _ecef(phi, lam, 0.0)
-    x, y, z = _ecef(np.radians(np.asarray(lat, dtype=np.float64)), np.radians(np.asarray(lon, dtype=np.float64)), h)
+    x, y, z = _ecef(
+        np.radians(np.asarray(lat, dtype=np.float64)), np.radians(np.asarray(lon, dtype=np.float64)), h
+    )
     dx, dy, dz = x - x0, y - y0, z - z0
     east = -slam * dx + clam * dy
     north = -sphi * clam * dx - sphi * slam * dy + cphi * dz
@@ -335,7 +352,11 @@ def project_pixel(
     grazing = math.atan2(dd, horiz)
     em = error_model or ErrorModel()
     return GroundPoint(
-        lat=float(lat), lon=float(lon), north_m=north, east_m=east, ground_range_m=rng,
+        lat=float(lat),
+        lon=float(lon),
+        north_m=north,
+        east_m=east,
+        ground_range_m=rng,
         slant_range_m=t * math.sqrt(dn * dn + de * de + dd * dd),
         azimuth_deg=math.degrees(math.atan2(east, north)) % 360.0 if rng > 0 else 0.0,
         grazing_deg=math.degrees(grazing),
@@ -344,7 +365,14 @@ def project_pixel(
 
 
 def _terrain_height(
-    pose: DronePose, ground: GroundModel, dn: float, de: float, dd: float, tol: float, max_iter: int, max_rng: float
+    pose: DronePose,
+    ground: GroundModel,
+    dn: float,
+    de: float,
+    dd: float,
+    tol: float,
+    max_iter: int,
+    max_rng: float,
 ) -> float:
     """Fixed point: ``h_{k+1} = cam_h - elev(P_k)``; converges when terrain is shallower than the ray."""
     h = pose.height_agl_m - float(ground.ground_height(pose.lat, pose.lon))
