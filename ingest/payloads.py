@@ -247,13 +247,17 @@ def epoch_to_datetime(v: int | float, name: str, limits: ParseLimits) -> datetim
     elif lo * 1000.0 <= f <= hi * 1000.0:
         seconds = f / 1000.0
     else:
+        try:
+            as_ms = f" (as ms it would be {(_EPOCH + timedelta(milliseconds=f)).isoformat()})"
+        except (OverflowError, ValueError):
+            as_ms = ""
         lo_y = datetime.fromtimestamp(lo, UTC).year
         hi_y = datetime.fromtimestamp(hi, UTC).year
         raise PayloadError(
             "bad_timestamp",
             f"{name} = {short(v)} ({_digits(v)} digits) is neither epoch milliseconds nor epoch seconds "
             f"in the plausible range {lo_y}..{hi_y} "
-            f"(ms {int(lo * 1000)}..{int(hi * 1000)}, s {int(lo)}..{int(hi)})",
+            f"(ms {int(lo * 1000)}..{int(hi * 1000)}, s {int(lo)}..{int(hi)}){as_ms}",
         )
     # timedelta arithmetic keeps microseconds exact (datetime.fromtimestamp rounds via float in some ranges)
     if type(v) is int and seconds != f:
