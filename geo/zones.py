@@ -106,6 +106,7 @@ class Zone(BaseModel):
     name: str = Field(default="", description="Human-readable zone name.")
     kind: str = Field(description=f"Zone kind, one of {sorted(KNOWN_KINDS)}.")
     geometry: dict[str, Any] = Field(
+        repr=False,
         description="RFC 7946 GeoJSON Polygon or MultiPolygon in WGS84 lon/lat, exterior rings CCW."
     )
     enforcement_subject: EnforcementSubject | None = Field(
