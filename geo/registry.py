@@ -75,6 +75,7 @@ class ZoneIndex:
     scheduled: np.ndarray
     by_id: dict[str, int]
     _active_cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)  # derived per-snapshot data
 
     @classmethod
     def build(cls, zones: Iterable[Zone], version: int = 0) -> ZoneIndex:
