@@ -73,7 +73,9 @@ class MqttConfig(_Section):
 
 class IngestConfig(_Section):
     batch_max_rows: int = Field(default=5000, ge=1, description="Flush a batch when it holds this many rows.")
-    batch_max_ms: int = Field(default=200, ge=1, description="Flush a batch at the latest this long after its first row.")
+    batch_max_ms: int = Field(
+        default=200, ge=1, description="Flush a batch at the latest this long after its first row."
+    )
     queue_max: int = Field(
         default=200_000, ge=100, description="Bound of the queue between the MQTT thread and the writer."
     )

@@ -1,0 +1,132 @@
+"""Gateway lifecycle: store and broker (configured or embedded), migrations, MQTT ingest, HTTP.
+
+Start order: store, migrations, broker, writer, MQTT source, HTTP. Stop order is the reverse, except that
+the writer flushes and acknowledges everything already queued *before* the MQTT client disconnects, so a
+SIGTERM never loses a batch; anything that arrives after that stays unacknowledged and is redelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import signal
+from datetime import datetime
+
+import psycopg
+import structlog
+
+from gateway.config import Settings
+from gateway.embedded import EmbeddedBroker
+from gateway.health import HttpServer, build_app
+from gateway.ingest_writer import IngestWriter, StoredHook
+from gateway.metrics import Metrics
+from gateway.store.connect import StoreLocation
+from gateway.store.devices_cache import KnownDevices
+from gateway.store.migrate import MigrationResult, apply_migrations
+from ingest.dji import DockStateMerger
+from ingest.models import Pose, Reading
+from ingest.mqtt import MqttSource, RawMessage
+from ingest.payloads import ParseLimits
+from ingest.router import parse_message
+
+log = structlog.get_logger(__name__)
+
+
+def make_parser(settings: Settings):
+    limits = ParseLimits(max_bytes=settings.ingest.max_payload_bytes,
+                         max_future_skew_s=settings.ingest.max_future_skew_s)
+    merger = DockStateMerger()
+
+    def parse(topic: str, payload: bytes, received_at: datetime) -> tuple[str, list[Reading], list[Pose]]:
+        msg = parse_message(topic, payload, received_at, limits, merger=merger)
+        return msg.route.kind, msg.readings, msg.poses
+
+    return parse
+
+
+class Gateway:
+    def __init__(self, settings: Settings, *, on_stored: list[StoredHook] | None = None) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.on_stored = on_stored or []
+        self.store = StoreLocation(settings)
+        self.broker: EmbeddedBroker | None = None
+        self.database_url = ""
+        self.mqtt_url = ""
+        self.migration: MigrationResult | None = None
+        self.writer: IngestWriter | None = None
+        self.source: MqttSource | None = None
+        self.http: HttpServer | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.database_url = await asyncio.to_thread(self.store.__enter__)
+        self.migration = await asyncio.to_thread(
+            apply_migrations, self.database_url, allow_timescale=s.database.timescaledb
+        )
+        log.info("gateway.store_mode", timeseries=self.migration.mode,
+                 embedded=self.store.embedded is not None)
+        protocol = "5"
+        if s.mqtt.url:
+            self.mqtt_url = s.mqtt.url
+        else:
+            self.broker = EmbeddedBroker(s.data_dir, s.mqtt.embedded_port)
+            self.mqtt_url = await self.broker.start()
+            protocol = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
+        q: queue.Queue[RawMessage] = queue.Queue(maxsize=s.ingest.queue_max)
+        self.source = MqttSource(
+            self.mqtt_url, s.mqtt.topics, q, client_id=s.mqtt.client_id, shared_group=s.mqtt.shared_group,
+            protocol=protocol, session_expiry_s=s.mqtt.session_expiry_s, keepalive_s=s.mqtt.keepalive_s,
+            receive_maximum=s.mqtt.max_inflight, on_connected=self._on_mqtt_connected,
+            on_queue_full=self.metrics.queue_full.inc,
+        )
+        self.writer = IngestWriter(
+            self.database_url, q, self.source.ack, make_parser(s), KnownDevices(), self.metrics,
+            batch_max_rows=s.ingest.batch_max_rows, batch_max_ms=s.ingest.batch_max_ms,
+            accept_unknown_devices=s.ingest.accept_unknown_devices, on_stored=self.on_stored,
+        )
+        self.writer.start()
+        self.source.start()
+        self.http = HttpServer(build_app(self.metrics, {"store": self._check_store, "mqtt": self._check_mqtt}),
+                               s.api.host, s.api.port)
+        await self.http.start()
+        log.info("gateway.started", mqtt=self.mqtt_url, http=f"{s.api.host}:{self.http.port}")
+
+    def _on_mqtt_connected(self, connected: bool) -> None:
+        self.metrics.mqtt_connected.set(1 if connected else 0)
+        if connected:
+            self.metrics.mqtt_reconnects.inc()
+
+    async def _check_store(self) -> tuple[bool, str]:
+        async with await psycopg.AsyncConnection.connect(self.database_url, connect_timeout=3) as conn:
+            await conn.execute("SELECT 1")
+        return True, f"reachable ({self.migration.mode if self.migration else '?'} time series)"
+
+    async def _check_mqtt(self) -> tuple[bool, str]:
+        ok = bool(self.source and self.source.connected.is_set())
+        return ok, f"{'connected to' if ok else 'not connected to'} {self.mqtt_url}"
+
+    async def stop(self) -> None:
+        log.info("gateway.stopping")
+        if self.http:
+            await self.http.stop()
+        if self.writer:
+            await asyncio.to_thread(self.writer.stop)
+        if self.source:
+            await asyncio.to_thread(self.source.stop)
+        if self.broker:
+            await self.broker.stop()
+        await asyncio.to_thread(self.store.__exit__, None, None, None)
+        log.info("gateway.stopped")
+
+    async def run_until_signal(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await self.start()
+            await stop.wait()
+        finally:
+            await self.stop()

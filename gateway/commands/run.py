@@ -1,0 +1,28 @@
+"""`enforcegw run`: the gateway until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from gateway.app import Gateway
+from gateway.config import load_settings
+from gateway.logs import configure_logging
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("run", help="Run the gateway until SIGINT/SIGTERM.")
+    p.add_argument("-c", "--config", dest="run_config", help="YAML config file.")
+    p.set_defaults(func=_run)
+
+
+def config_path(args: argparse.Namespace, own: str) -> str | None:
+    """A command's own -c wins over the global one, so both `enforcegw -c F run` and `run -c F` work."""
+    return getattr(args, own, None) or args.config
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings(config_path(args, "run_config"))
+    configure_logging(settings.log.level, settings.log.json_format)
+    asyncio.run(Gateway(settings).run_until_signal())
+    return 0

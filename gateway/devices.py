@@ -1,0 +1,142 @@
+"""The device registry: what a device file may say, and loading it into the store.
+
+Each device carries the legal facts art. 41 of the Administrative Penalty Law asks for (legal and technical
+review, calibration validity, public notice); the detectors read them to mark evidence admissible or not.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import psycopg
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ingest.payloads import DEVICE_ID_RE
+
+# A calibration certificate valid "until 2026-12-31" is valid through that day, in China's time zone.
+_CERT_TZ = ZoneInfo("Asia/Shanghai")
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lon: float = Field(ge=-180, le=180, description="WGS84 longitude, degrees east.")
+    lat: float = Field(ge=-90, le=90, description="WGS84 latitude, degrees north.")
+
+
+class DeviceSpec(BaseModel):
+    """One device as written in a registry file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="Device id as it appears in MQTT topics (DJI: the serial number).")
+    kind: Literal["sensor", "camera", "drone", "dock"] = Field(description="What the device is.")
+    name: str = Field(min_length=1, description="Human-readable name shown to operators and in disclosure.")
+    location: Location | None = Field(default=None, description="Fixed position (drones may omit it).")
+    inspection_object: str | None = Field(default=None, description="Inspection object (检查对象) it watches.")
+    jurisdiction: str | None = Field(default=None, description="Enforcement subject code; geo fills it if absent.")
+    legal_review_ref: str | None = Field(default=None, description="Reference of the legal review (法制审核).")
+    technical_review_ref: str | None = Field(default=None, description="Reference of the technical review.")
+    calibration_cert: str | None = Field(default=None, description="Metrological verification certificate id.")
+    calibration_valid_until: date | datetime | None = Field(
+        default=None, description="Last day (or instant) the calibration is valid."
+    )
+    public_notice: str | None = Field(default=None, description="Where the device location was published.")
+    attrs: dict[str, Any] = Field(default_factory=dict, description="Free-form extra attributes (model, metrics).")
+
+    @field_validator("id")
+    @classmethod
+    def _id_pattern(cls, v: str) -> str:
+        if not DEVICE_ID_RE.fullmatch(v):
+            raise ValueError("must be 1-64 of A-Z a-z 0-9 _ . : -")
+        return v
+
+    def calibration_deadline(self) -> datetime | None:
+        v = self.calibration_valid_until
+        if v is None or isinstance(v, datetime):
+            return v
+        return datetime.combine(v, time(23, 59, 59, 999999), _CERT_TZ)
+
+
+@dataclass(frozen=True)
+class RowError:
+    index: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.index}: {self.field}: {self.message}"
+
+
+@dataclass
+class ImportResult:
+    loaded: list[str]
+    errors: list[RowError]
+
+
+def read_device_file(path: Path) -> list[Any]:
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    if isinstance(data, dict) and "devices" in data:
+        data = data["devices"]
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a list of devices (or a mapping with 'devices:')")
+    return data
+
+
+def validate_devices(rows: list[Any]) -> tuple[list[DeviceSpec], list[RowError]]:
+    """Split rows into valid specs and per-row, per-field errors; one bad row never hides the others."""
+    valid: list[DeviceSpec] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        try:
+            spec = DeviceSpec.model_validate(row)
+        except ValidationError as exc:
+            errors += [RowError(i, ".".join(map(str, e["loc"])) or "<row>", e["msg"]) for e in exc.errors()]
+            continue
+        if spec.id in seen:
+            errors.append(RowError(i, "id", f"duplicate of row {seen[spec.id]}"))
+            continue
+        seen[spec.id] = i
+        valid.append(spec)
+    return valid, errors
+
+
+_UPSERT = """
+INSERT INTO devices (id, kind, name, lon, lat, inspection_object, jurisdiction, legal_review_ref,
+                     technical_review_ref, calibration_cert, calibration_valid_until, public_notice, attrs)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (id) DO UPDATE SET
+    kind = EXCLUDED.kind, name = EXCLUDED.name, lon = EXCLUDED.lon, lat = EXCLUDED.lat,
+    inspection_object = EXCLUDED.inspection_object, jurisdiction = EXCLUDED.jurisdiction,
+    legal_review_ref = EXCLUDED.legal_review_ref, technical_review_ref = EXCLUDED.technical_review_ref,
+    calibration_cert = EXCLUDED.calibration_cert, calibration_valid_until = EXCLUDED.calibration_valid_until,
+    public_notice = EXCLUDED.public_notice, attrs = EXCLUDED.attrs, updated_at = now()
+"""
+
+
+def upsert_devices(conn: psycopg.Connection, specs: list[DeviceSpec]) -> None:
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(_UPSERT, [_row(s) for s in specs])
+
+
+def _row(s: DeviceSpec) -> tuple:
+    loc = s.location
+    return (
+        s.id, s.kind, s.name, loc.lon if loc else None, loc.lat if loc else None, s.inspection_object,
+        s.jurisdiction, s.legal_review_ref, s.technical_review_ref, s.calibration_cert,
+        s.calibration_deadline(), s.public_notice, json.dumps(s.attrs),
+    )
+
+
+def import_devices(conn: psycopg.Connection, rows: list[Any]) -> ImportResult:
+    valid, errors = validate_devices(rows)
+    if valid:
+        upsert_devices(conn, valid)
+    return ImportResult([s.id for s in valid], errors)

@@ -1,0 +1,216 @@
+"""The ingest writer: drains the MQTT queue, parses, batches, commits, then acknowledges.
+
+A dedicated thread with its own sync connection: parsing and COPY stay off the asyncio loop, and paho's
+network thread only ever enqueues bytes. A batch is flushed when it holds `batch_max_rows` rows or its first
+message is `batch_max_ms` old. Messages are acknowledged only after their batch commits.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import psycopg
+import structlog
+
+from gateway.metrics import Metrics
+from gateway.store import batch_writer
+from gateway.store.devices_cache import KnownDevices
+from ingest.models import DeadLetter, PayloadError, Pose, Reading
+from ingest.mqtt import RawMessage
+
+log = structlog.get_logger(__name__)
+
+# parse(topic, payload, received_at) -> (kind, readings, poses); raises PayloadError for bad input.
+Parser = Callable[[str, bytes, datetime], tuple[str, list[Reading], list[Pose]]]
+StoredHook = Callable[[list[Reading], list[Pose]], None]
+
+
+@dataclass
+class _Batch:
+    messages: list[RawMessage] = field(default_factory=list)
+    readings: list[Reading] = field(default_factory=list)
+    poses: list[Pose] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    started: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return len(self.readings) + len(self.poses) + len(self.dead)
+
+
+class IngestWriter:
+    def __init__(
+        self,
+        conninfo: str,
+        source: queue.Queue[RawMessage],
+        ack: Callable[[list[RawMessage]], None],
+        parse: Parser,
+        devices: KnownDevices,
+        metrics: Metrics,
+        *,
+        batch_max_rows: int = 5000,
+        batch_max_ms: int = 200,
+        accept_unknown_devices: bool = False,
+        on_stored: list[StoredHook] | None = None,
+    ) -> None:
+        self.conninfo = conninfo
+        self.source = source
+        self.ack = ack
+        self.parse = parse
+        self.devices = devices
+        self.metrics = metrics
+        self.batch_max_rows = batch_max_rows
+        self.batch_max_s = batch_max_ms / 1000
+        self.accept_unknown = accept_unknown_devices
+        self.on_stored = on_stored or []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: psycopg.Connection | None = None
+        self.healthy = threading.Event()
+
+    # lifecycle
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Flush everything already queued, acknowledge it, then return."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception:
+            # Should never happen; if it does, say so loudly: health turns red and nothing is acknowledged.
+            self.healthy.clear()
+            log.exception("ingest.writer_crashed")
+            raise
+
+    def _loop(self) -> None:
+        self._connect_with_retry()  # the device registry must be loaded before the first message is judged
+        batch = _Batch()
+        while True:
+            stopping = self._stop.is_set()
+            wait = 0.05 if not batch.messages else max(0.0, batch.started + self.batch_max_s - time.monotonic())
+            try:
+                msg = self.source.get(timeout=wait) if not stopping else self.source.get_nowait()
+            except queue.Empty:
+                msg = None
+            if msg is not None:
+                if not batch.messages:
+                    batch.started = time.monotonic()
+                self._take(msg, batch)
+            due = batch.messages and (
+                batch.rows >= self.batch_max_rows or time.monotonic() - batch.started >= self.batch_max_s
+                or (msg is None and stopping)
+            )
+            if due:
+                self._flush(batch)
+                batch = _Batch()
+            self.metrics.queue_depth.set(self.source.qsize())
+            if stopping and msg is None and not batch.messages:
+                break
+        if self._conn is not None:
+            self._conn.close()
+
+    def _take(self, msg: RawMessage, batch: _Batch) -> None:
+        batch.messages.append(msg)
+        received = datetime.fromtimestamp(msg.received_at, UTC)
+        try:
+            kind, readings, poses = self.parse(msg.topic, msg.payload, received)
+            self.metrics.messages_received.labels(kind).inc()
+            if not self.accept_unknown:
+                for device_id in {r.device_id for r in readings} | {p.device_id for p in poses}:
+                    if not self.devices.known(device_id):
+                        raise PayloadError("unknown_device", f"device {device_id!r} is not in the registry")
+        except PayloadError as exc:
+            self.metrics.messages_received.labels("invalid").inc()
+            batch.dead.append(DeadLetter(msg.topic, exc.reason, exc.detail, bytes(msg.payload), received))
+            return
+        batch.readings.extend(readings)
+        batch.poses.extend(poses)
+
+    # storing
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.conninfo, autocommit=True)
+            batch_writer.prepare(self._conn)
+            self.devices.attach(self._conn)
+        return self._conn
+
+    def _retrying(self, action: Callable[[], object]) -> object:
+        """Run `action` until the store answers: an unreachable store delays, never drops."""
+        delay = 0.2
+        while True:
+            try:
+                result = action()
+                self.healthy.set()
+                return result
+            except psycopg.OperationalError as exc:
+                self.healthy.clear()
+                self.metrics.store_errors.inc()
+                log.warning("ingest.store_unavailable", error=str(exc).strip(), retry_in_s=delay)
+                if self._conn is not None:
+                    self._conn.close()
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def _connect_with_retry(self) -> None:
+        self._retrying(self._connection)
+
+    def _flush(self, batch: _Batch) -> None:
+        # Keep the batch and do not acknowledge while the store is down; the broker holds the rest.
+        t0 = time.perf_counter()
+        result = self._retrying(lambda: self._write(batch))
+        assert isinstance(result, batch_writer.WriteResult)
+        self.metrics.flush_seconds.observe(time.perf_counter() - t0)
+        self.ack(batch.messages)
+        m = self.metrics
+        m.batch_rows.observe(batch.rows)
+        m.readings_stored.inc(result.readings_stored)
+        m.readings_duplicate.inc(result.readings_duplicate)
+        m.poses_stored.inc(result.poses_stored)
+        m.poses_duplicate.inc(result.poses_duplicate)
+        for d in batch.dead:
+            m.dead_letters.labels(d.reason).inc()
+        for hook in self.on_stored:
+            try:
+                hook(batch.readings, batch.poses)
+            except Exception:  # a consumer's bug must not stop ingest
+                log.exception("ingest.on_stored_hook_failed", hook=getattr(hook, "__qualname__", repr(hook)))
+
+    def _write(self, batch: _Batch) -> batch_writer.WriteResult:
+        conn = self._connection()
+        try:
+            return batch_writer.write_batch(conn, batch.readings, batch.poses, batch.dead)
+        except (psycopg.DataError, psycopg.IntegrityError) as exc:
+            # One bad row must not sink the valid rows beside it: store row by row, dead-letter the rest.
+            log.warning("ingest.batch_rejected_splitting", error=str(exc).strip())
+            return self._write_one_by_one(conn, batch)
+
+    def _write_one_by_one(self, conn: psycopg.Connection, batch: _Batch) -> batch_writer.WriteResult:
+        total = batch_writer.write_batch(conn, [], [], batch.dead)
+        rejected: list[DeadLetter] = []
+        for item in [*batch.readings, *batch.poses]:
+            is_reading = isinstance(item, Reading)
+            try:
+                r = batch_writer.write_batch(conn, [item] if is_reading else [], [] if is_reading else [item], [])
+            except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                rejected.append(DeadLetter(f"store/{item.device_id}", "store_rejected", str(exc).strip(),
+                                           repr(item).encode(), item.received_at))
+                continue
+            total.readings_stored += r.readings_stored
+            total.readings_duplicate += r.readings_duplicate
+            total.poses_stored += r.poses_stored
+            total.poses_duplicate += r.poses_duplicate
+        if rejected:
+            batch_writer.write_batch(conn, [], [], rejected)
+            batch.dead.extend(rejected)
+        return total

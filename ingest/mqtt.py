@@ -1,0 +1,158 @@
+"""MQTT source: a paho-mqtt 2.x client whose `on_message` only hands raw bytes to a bounded queue.
+
+Delivery guarantee: QoS 1 with *manual* acknowledgement. The writer acknowledges a message only after the
+batch holding it has committed, so a crash between receipt and commit leaves the message unacknowledged and
+the broker redelivers it; the store's unique keys turn that at-least-once into exactly-once.
+The session is persistent (fixed client id, clean start off, session expiry), so what is published while
+the gateway is down waits in the broker.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+import structlog
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    received_at: float  # time.time(); converted to datetime only when stored
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError(f"unsupported MQTT URL scheme {parts.scheme!r} in {url!r}")
+        tls = parts.scheme in ("mqtts", "ssl")
+        return cls(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883),
+                   parts.username, parts.password, tls)
+
+
+class MqttSource:
+    """Subscribes to `topics` and puts `RawMessage`s on `out` (a bounded `queue.Queue`)."""
+
+    def __init__(
+        self,
+        url: str,
+        topics: list[str],
+        out: queue.Queue[RawMessage],
+        *,
+        client_id: str,
+        shared_group: str = "",
+        protocol: str = "5",
+        session_expiry_s: int = 7 * 24 * 3600,
+        keepalive_s: int = 30,
+        receive_maximum: int = 1000,
+        on_connected: Callable[[bool], None] | None = None,
+        on_queue_full: Callable[[], None] | None = None,
+    ) -> None:
+        self.address = BrokerAddress.parse(url)
+        self.topics = topics
+        self.out = out
+        self.shared_group = shared_group
+        self.v5 = protocol == "5"
+        self.session_expiry_s = session_expiry_s
+        self.keepalive_s = keepalive_s
+        self.receive_maximum = receive_maximum
+        self._on_connected = on_connected or (lambda _c: None)
+        self._on_queue_full = on_queue_full or (lambda: None)
+        self.connected = threading.Event()
+        self._stopping = False
+        if self.v5:
+            client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        else:
+            # MQTT 3.1.1 (the embedded amqtt broker): clean_session=False is the persistent session.
+            client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                 protocol=mqtt.MQTTv311, clean_session=False)
+        client.manual_ack_set(True)
+        client.max_inflight_messages_set(receive_maximum)
+        if self.address.username:
+            client.username_pw_set(self.address.username, self.address.password)
+        if self.address.tls:
+            client.tls_set()
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client = client
+
+    def subscriptions(self) -> list[str]:
+        if self.shared_group:
+            return [f"$share/{self.shared_group}/{t}" for t in self.topics]
+        return list(self.topics)
+
+    def start(self) -> None:
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.session_expiry_s
+            # Receive Maximum bounds the unacknowledged messages the broker sends us: with acks after
+            # commit it is the window that keeps the writer busy.
+            props.ReceiveMaximum = min(self.receive_maximum, 65535)
+            self.client.connect_async(self.address.host, self.address.port, self.keepalive_s,
+                                      clean_start=False, properties=props)
+        else:
+            self.client.connect_async(self.address.host, self.address.port, self.keepalive_s)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.connected.clear()
+
+    def ack(self, messages: list[RawMessage]) -> None:
+        """Acknowledge committed messages, in the order received (MQTT requires PUBACK order)."""
+        for m in messages:
+            if m.qos > 0:
+                self.client.ack(m.mid, m.qos)
+
+    # paho callbacks: they run in paho's network thread and must stay short.
+    def _handle_connect(self, client: mqtt.Client, _u: object, flags: mqtt.ConnectFlags,
+                        reason_code: object, _p: object) -> None:
+        if getattr(reason_code, "is_failure", False):
+            log.warning("mqtt.connect_refused", reason=str(reason_code))
+            return
+        client.subscribe([(t, 1) for t in self.subscriptions()])
+        self.connected.set()
+        log.info("mqtt.connected", host=self.address.host, port=self.address.port,
+                 session_present=flags.session_present, shared_group=self.shared_group or None)
+        self._on_connected(True)
+
+    def _handle_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason_code: object, _p: object) -> None:
+        self.connected.clear()
+        self._on_connected(False)
+        if not self._stopping:
+            log.warning("mqtt.disconnected", reason=str(reason_code))
+
+    def _handle_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        raw = RawMessage(msg.topic, msg.payload, msg.mid, msg.qos, time.time())
+        try:
+            self.out.put_nowait(raw)
+        except queue.Full:
+            # Back-pressure, never a drop: block paho's thread until the writer catches up. The broker
+            # keeps the rest because we have not acknowledged it.
+            self._on_queue_full()
+            self.out.put(raw)
