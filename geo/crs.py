@@ -185,16 +185,24 @@ def wgs84_to_gcj02(lon: Any, lat: Any) -> tuple[Any, Any]:
     """WGS84 -> GCJ-02 (closed form). Points outside China are returned unchanged."""
     x, y, scalar = _arrays(lon, lat)
     inside = _region.contains(x, y)
-    dlon, dlat = _gcj_delta(x, y)
-    return _ret(np.where(inside, x + dlon, x), np.where(inside, y + dlat, y), scalar)
+    ox, oy = x.copy(), y.copy()
+    if inside.any():  # the formula is only evaluated where it applies (it divides by cos(lat))
+        dlon, dlat = _gcj_delta(x[inside], y[inside])
+        ox[inside] += dlon
+        oy[inside] += dlat
+    return _ret(ox, oy, scalar)
 
 
 def gcj02_to_wgs84_single_step(lon: Any, lat: Any) -> tuple[Any, Any]:
     """The common one-step approximation ``2*g - f(g)``; up to ~2 m off. Prefer :func:`gcj02_to_wgs84`."""
     x, y, scalar = _arrays(lon, lat)
     inside = _region.contains(x, y)
-    dlon, dlat = _gcj_delta(x, y)
-    return _ret(np.where(inside, x - dlon, x), np.where(inside, y - dlat, y), scalar)
+    ox, oy = x.copy(), y.copy()
+    if inside.any():
+        dlon, dlat = _gcj_delta(x[inside], y[inside])
+        ox[inside] -= dlon
+        oy[inside] -= dlat
+    return _ret(ox, oy, scalar)
 
 
 def gcj02_to_wgs84(lon: Any, lat: Any, tol_deg: float = 1e-12, max_iter: int = 20) -> tuple[Any, Any]:
@@ -202,22 +210,23 @@ def gcj02_to_wgs84(lon: Any, lat: Any, tol_deg: float = 1e-12, max_iter: int = 2
 
     Outside China (by the installed region, evaluated on the GCJ input) the input is returned unchanged.
     """
-    gx, gy, scalar = _arrays(lon, lat)
-    inside = _region.contains(gx, gy)
-    dlon, dlat = _gcj_delta(gx, gy)
-    wx, wy = gx - dlon, gy - dlat
-    for _ in range(max_iter):
-        dlon, dlat = _gcj_delta(wx, wy)
-        ex = wx + dlon - gx
-        ey = wy + dlat - gy
-        wx = wx - ex
-        wy = wy - ey
-        if (
-            float(np.max(np.abs(ex), initial=0.0)) < tol_deg
-            and float(np.max(np.abs(ey), initial=0.0)) < tol_deg
-        ):
-            break
-    return _ret(np.where(inside, wx, gx), np.where(inside, wy, gy), scalar)
+    x, y, scalar = _arrays(lon, lat)
+    inside = _region.contains(x, y)
+    ox, oy = x.copy(), y.copy()
+    if inside.any():
+        gx, gy = x[inside], y[inside]
+        dlon, dlat = _gcj_delta(gx, gy)
+        wx, wy = gx - dlon, gy - dlat
+        for _ in range(max_iter):
+            dlon, dlat = _gcj_delta(wx, wy)
+            ex = wx + dlon - gx
+            ey = wy + dlat - gy
+            wx = wx - ex
+            wy = wy - ey
+            if max(float(np.max(np.abs(ex))), float(np.max(np.abs(ey)))) < tol_deg:
+                break
+        ox[inside], oy[inside] = wx, wy
+    return _ret(ox, oy, scalar)
 
 
 def gcj02_to_bd09(lon: Any, lat: Any) -> tuple[Any, Any]:

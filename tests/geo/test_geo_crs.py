@@ -1,0 +1,183 @@
+"""WGS84 <-> GCJ-02 <-> BD-09 against the shared known answers, plus property tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from geo_testdata import GUANGDONG, cases, require
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo import crs
+from geo.crs import (
+    PolygonChinaRegion,
+    bd09_to_gcj02,
+    bd09_to_wgs84,
+    convert,
+    convert_geometry,
+    distance_m,
+    gcj02_to_bd09,
+    gcj02_to_wgs84,
+    gcj02_to_wgs84_single_step,
+    parse_crs,
+    set_china_region,
+    wgs84_to_bd09,
+    wgs84_to_gcj02,
+)
+
+FUNCS = {
+    "wgs84_to_gcj02": wgs84_to_gcj02,
+    "gcj02_to_wgs84_single_step": gcj02_to_wgs84_single_step,
+    "gcj02_to_wgs84_iterative": gcj02_to_wgs84,
+    "gcj02_to_bd09": gcj02_to_bd09,
+    "bd09_to_gcj02": bd09_to_gcj02,
+}
+
+
+def _direction(case: dict) -> str:
+    return case["direction"].split(" ")[0]
+
+
+@pytest.mark.parametrize("case", cases("gcj02_cases"))
+def test_gcj02_vectors(case: dict) -> None:
+    fn = FUNCS[_direction(case)]
+    lon, lat = fn(case["input"]["lon"], case["input"]["lat"])
+    tol = case["tolerance_deg"]
+    assert lon == pytest.approx(case["expected"]["lon"], abs=tol)
+    assert lat == pytest.approx(case["expected"]["lat"], abs=tol)
+
+
+@pytest.mark.parametrize("case", cases("gcj02_cases", lambda c: _direction(c) == "wgs84_to_gcj02"))
+def test_gcj02_forward_vectors_invert_exactly(case: dict) -> None:
+    """The forward vectors run backwards through the iterative inverse return the WGS84 input."""
+    lon, lat = gcj02_to_wgs84(case["expected"]["lon"], case["expected"]["lat"])
+    assert lon == pytest.approx(case["input"]["lon"], abs=1e-10)
+    assert lat == pytest.approx(case["input"]["lat"], abs=1e-10)
+    # and the single-step inverse is measurably worse (the reason we iterate)
+    slon, slat = gcj02_to_wgs84_single_step(case["expected"]["lon"], case["expected"]["lat"])
+    assert distance_m(slon, slat, case["input"]["lon"], case["input"]["lat"]) > 0.01
+
+
+@pytest.mark.parametrize("case", cases("bd09_cases"))
+def test_bd09_vectors(case: dict) -> None:
+    fn = {"gcj02_to_bd09": gcj02_to_bd09, "bd09_to_gcj02": bd09_to_gcj02, "wgs84_to_bd09": wgs84_to_bd09}[
+        _direction(case)
+    ]
+    lon, lat = fn(case["input"]["lon"], case["input"]["lat"])
+    assert lon == pytest.approx(case["expected"]["lon"], abs=case["tolerance_deg"])
+    assert lat == pytest.approx(case["expected"]["lat"], abs=case["tolerance_deg"])
+
+
+@pytest.mark.parametrize("case", cases("out_of_china_cases"))
+def test_out_of_china_cases(case: dict) -> None:
+    lon, lat = case["input"]["lon"], case["input"]["lat"]
+    out = wgs84_to_gcj02(lon, lat)
+    if "expected" in case:  # truly outside the box: identity both ways
+        assert out == (case["expected"]["lon"], case["expected"]["lat"])
+        assert gcj02_to_wgs84(lon, lat) == (lon, lat)
+        assert bd09_to_wgs84(*wgs84_to_bd09(lon, lat)) == pytest.approx((lon, lat), abs=1e-6)
+    else:  # the Seoul pitfall: the default bbox rule shifts it, exactly as documented
+        assert out[0] == pytest.approx(case["bbox_rule_output"]["lon"], abs=1e-9)
+        assert out[1] == pytest.approx(case["bbox_rule_output"]["lat"], abs=1e-9)
+        # haversine (sphere) vs the reference's ellipsoidal distance: allow 0.5 %
+        assert distance_m(lon, lat, *out) == pytest.approx(case["shift_m"], rel=0.005)
+
+
+def test_seoul_is_identity_with_a_polygon_region() -> None:
+    """Installing a boundary polygon (here: Guangdong's cities) fixes the bbox pitfall."""
+    from geo.geojson_io import load_datav
+
+    zones = load_datav(require(GUANGDONG)).zones
+    region = PolygonChinaRegion(shapely.union_all([z.shape for z in zones]))
+    previous = set_china_region(region)
+    try:
+        assert wgs84_to_gcj02(126.978, 37.5665) == (126.978, 37.5665)  # Seoul untouched
+        assert wgs84_to_gcj02(113.1, 23.0) != (113.1, 23.0)  # Foshan still shifted
+    finally:
+        set_china_region(previous)
+    assert wgs84_to_gcj02(126.978, 37.5665) != (126.978, 37.5665)  # default restored
+
+
+@pytest.mark.parametrize("case", cases("do_not_use_vectors"))
+def test_do_not_use_vectors_are_rejected(case: dict) -> None:
+    """eviltransform's BD vectors use sin(y*pi): our canonical chain must NOT reproduce them."""
+    bd = case["bd"]
+    canon = gcj02_to_wgs84_single_step(*bd09_to_gcj02(bd["lon"], bd["lat"]))
+    assert canon[0] == pytest.approx(case["canonical_result_wgs_single_step"]["lon"], abs=1e-9)
+    assert canon[1] == pytest.approx(case["canonical_result_wgs_single_step"]["lat"], abs=1e-9)
+    theirs = case["their_wgs"]
+    gap = distance_m(canon[0], canon[1], theirs["lon"], theirs["lat"])
+    assert gap == pytest.approx(case["disagreement_m"], rel=0.01)  # sphere vs ellipsoid distance
+    exact = bd09_to_wgs84(bd["lon"], bd["lat"])
+    assert distance_m(exact[0], exact[1], theirs["lon"], theirs["lat"]) > 5.0
+
+
+def test_vectorised_matches_scalar_and_mixes_inside_outside() -> None:
+    lons = np.array([116.404, 139.7671, 121.5272106])
+    lats = np.array([39.915, 35.6812, 31.1774276])
+    vx, vy = wgs84_to_gcj02(lons, lats)
+    for i in range(3):
+        assert (vx[i], vy[i]) == wgs84_to_gcj02(float(lons[i]), float(lats[i]))
+    assert (vx[1], vy[1]) == (139.7671, 35.6812)
+
+
+def test_parse_crs_aliases_and_convert_identity() -> None:
+    assert parse_crs("GCJ-02") is crs.Crs.GCJ02
+    assert parse_crs("CGCS2000") is crs.Crs.WGS84
+    with pytest.raises(ValueError, match="unknown crs"):
+        parse_crs("EPSG:3857")
+    assert convert(113.1, 23.0, "wgs84", "cgcs2000") == (113.1, 23.0)
+    x, y = convert(113.1, 23.0, "bd09", "gcj02")
+    assert (x, y) == bd09_to_gcj02(113.1, 23.0)
+
+
+def test_convert_geometry_densifies_long_edges() -> None:
+    """A 0.2 deg (~20 km) edge converted vertex-only would be metres off mid-edge; densified it is not."""
+    line = shapely.LineString([(113.0, 23.0), (113.2, 23.0)])
+    dense = convert_geometry(line, "gcj02", "wgs84", densify_m=500)
+    sparse = convert_geometry(line, "gcj02", "wgs84", densify_m=None)
+    assert len(dense.coords) > 40 and len(sparse.coords) == 2
+    mid_true = gcj02_to_wgs84(113.1, 23.0)
+    d_dense = shapely.Point(mid_true).distance(dense) * 111_000
+    d_sparse = shapely.Point(mid_true).distance(sparse) * 111_000
+    assert d_dense < 0.05
+    assert d_sparse > d_dense
+
+
+china = st.tuples(st.floats(73.7, 135.0), st.floats(18.0, 53.5))
+
+
+@settings(max_examples=300, deadline=None)
+@given(china)
+def test_gcj_inverse_error_below_1m_inside_china(p: tuple[float, float]) -> None:
+    lon, lat = p
+    g = wgs84_to_gcj02(lon, lat)
+    back = gcj02_to_wgs84(*g)
+    assert distance_m(lon, lat, *back) < 1e-3  # far below the 1 m requirement
+    assert 30.0 < distance_m(lon, lat, *g) < 800.0  # the offset is real (41-687 m by the reference)
+
+
+@settings(max_examples=200, deadline=None)
+@given(china)
+def test_bd_roundtrip_inside_china(p: tuple[float, float]) -> None:
+    lon, lat = p
+    back = bd09_to_wgs84(*wgs84_to_bd09(lon, lat))
+    assert distance_m(lon, lat, *back) < 1.0
+
+
+outside = st.one_of(
+    st.tuples(st.floats(-180.0, 71.9), st.floats(-90.0, 90.0)),
+    st.tuples(st.floats(137.9, 180.0), st.floats(-90.0, 90.0)),
+    st.tuples(st.floats(-180.0, 180.0), st.floats(55.9, 90.0)),
+    st.tuples(st.floats(-180.0, 180.0), st.floats(-90.0, 0.8)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(outside)
+def test_identity_outside_china(p: tuple[float, float]) -> None:
+    lon, lat = p
+    assert wgs84_to_gcj02(lon, lat) == (lon, lat)
+    assert gcj02_to_wgs84(lon, lat) == (lon, lat)
+    assert gcj02_to_wgs84_single_step(lon, lat) == (lon, lat)
