@@ -1,0 +1,377 @@
+"""Offline verifier for enforcegw evidence: RFC 6962 proofs, C2SP signed notes, export bundles.
+
+This file travels inside every export bundle and must run there on its own: it imports only the Python
+standard library and `cryptography` (for Ed25519), never our packages. The log's own code imports its
+verifiers from here, so the verifier an auditor runs is the one our tests exercise.
+
+Usage inside an unzipped bundle:  python verify.py [BUNDLE_DIR_OR_ZIP] [--vkey VKEY]
+Exit 0 when every item verifies; 1 naming the first item that fails and why; 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+VERIFIER_VERSION = "enforcegw-verify/1"
+BUNDLE_FORMAT = "enforcegw-evidence-bundle/1"
+TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+ED25519_TYPE = 0x01
+MAX_SIGNATURES = 100  # the signed-note spec asks verifiers to accept at least 16
+
+
+class VerificationError(Exception):
+    """A check failed. `item` names what failed (a file, an entry index, a proof), the message says why."""
+
+    def __init__(self, item: str, reason: str) -> None:
+        super().__init__(f"{item}: {reason}")
+        self.item = item
+        self.reason = reason
+
+
+# ---------------------------------------------------------------- RFC 6962 hashing and proof checks
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _hash32(h: object, what: str) -> bytes:
+    # Every hash is exactly 32 bytes: this rejects empty, truncated and garbage-padded elements (spec 1.6).
+    if not isinstance(h, bytes | bytearray) or len(h) != 32:
+        raise VerificationError(what, "not a 32-byte hash")
+    return bytes(h)
+
+
+def inclusion_proof_length(index: int, size: int) -> int:
+    inner = (index ^ (size - 1)).bit_length()
+    return inner + bin(index >> inner).count("1")
+
+
+def verify_inclusion(index: int, size: int, leaf: bytes, path: list[bytes], root: bytes) -> None:
+    """RFC 9162 2.1.3.2 plus the transparency-dev guards; raises VerificationError on any failure."""
+    what = f"inclusion proof ({index}, {size})"
+    leaf, root = _hash32(leaf, what + " leaf hash"), _hash32(root, what + " root")
+    path = [_hash32(p, what + " element") for p in path]
+    if size <= 0 or index < 0 or index >= size:
+        raise VerificationError(what, "leaf index not inside the tree")
+    if len(path) != inclusion_proof_length(index, size):
+        raise VerificationError(what, f"wrong proof length {len(path)}, want {inclusion_proof_length(index, size)}")
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            raise VerificationError(what, "proof too long")
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0 or not hmac.compare_digest(r, root):
+        raise VerificationError(what, "computed root does not match")
+
+
+def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes, proof: list[bytes]) -> None:
+    """RFC 9162 2.1.4.2 plus guards. (0, n) fails: a proof from the empty tree is meaningless."""
+    what = f"consistency proof ({size1}, {size2})"
+    root1, root2 = _hash32(root1, what + " first root"), _hash32(root2, what + " second root")
+    proof = [_hash32(p, what + " element") for p in proof]
+    if size1 <= 0 or size2 <= 0:
+        raise VerificationError(what, "sizes must be positive")
+    if size1 > size2:
+        raise VerificationError(what, "first size larger than second")
+    if size1 == size2:
+        if proof:
+            raise VerificationError(what, "proof must be empty for equal sizes")
+        if not hmac.compare_digest(root1, root2):
+            raise VerificationError(what, "roots differ for equal sizes")
+        return
+    if not proof:
+        raise VerificationError(what, "empty proof")
+    # Expected length, as transparency-dev/merkle computes it: the inclusion-path shape of leaf size1-1,
+    # minus the levels below the largest complete subtree ending at size1, plus that subtree's hash
+    # unless it is the whole first tree (then root1 is the seed and is not sent).
+    shift = (size1 & -size1).bit_length() - 1
+    inner = ((size1 - 1) ^ (size2 - 1)).bit_length()
+    border = bin((size1 - 1) >> inner).count("1")
+    want = inner - shift + border + (0 if size1 == 1 << shift else 1)
+    if len(proof) != want:
+        raise VerificationError(what, f"wrong proof length {len(proof)}, want {want}")
+    path = [root1, *proof] if size1 == 1 << shift else proof
+    fn, sn = size1 - 1, size2 - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            raise VerificationError(what, "proof too long")
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0 or not hmac.compare_digest(fr, root1) or not hmac.compare_digest(sr, root2):
+        raise VerificationError(what, "computed roots do not match")
+
+
+# ---------------------------------------------------------------- C2SP signed notes and checkpoints
+
+
+def key_id(name: str, type_byte: int, public_key: bytes) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + bytes([type_byte]) + public_key).digest()[:4]
+
+
+def _check_key_name(name: str) -> None:
+    if not name or " " in name or "+" in name or any(ord(c) < 0x20 for c in name):
+        raise VerificationError("key name", f"invalid key name {name!r}")
+
+
+def parse_vkey(vkey: str) -> tuple[str, bytes, bytes]:
+    """`<name>+<hex key id>+base64(0x01 || pubkey)` -> (name, key id, 32-byte Ed25519 public key)."""
+    try:
+        name, hex_id, b64 = vkey.strip().split("+", 2)  # base64 may itself contain "+"
+        raw = base64.b64decode(b64, validate=True)
+        kid = bytes.fromhex(hex_id)
+    except (ValueError, binascii.Error):
+        raise VerificationError("verifier key", "not <name>+<keyid>+<base64>") from None
+    _check_key_name(name)
+    if len(kid) != 4 or len(raw) != 33 or raw[0] != ED25519_TYPE:
+        raise VerificationError("verifier key", "not an Ed25519 (type 0x01) signed-note key")
+    if key_id(name, ED25519_TYPE, raw[1:]) != kid:
+        raise VerificationError("verifier key", "key id does not match name and public key")
+    return name, kid, raw[1:]
+
+
+def parse_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
+    """Split a signed note into its text (ending in \\n) and (key name, key id, signature) triples."""
+    if not note.endswith("\n") or any(ord(c) < 0x20 and c != "\n" for c in note):
+        raise VerificationError("signed note", "malformed (must end in newline, no control characters)")
+    cut = note.rfind("\n\n")
+    if cut < 0:
+        raise VerificationError("signed note", "no blank line before the signatures")
+    text, sig_lines = note[: cut + 1], note[cut + 2 :].splitlines()
+    if not sig_lines or len(sig_lines) > MAX_SIGNATURES:
+        raise VerificationError("signed note", "no signature lines or too many")
+    sigs = []
+    for line in sig_lines:
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != "\u2014":
+            raise VerificationError("signed note", f"malformed signature line {line!r}")
+        _check_key_name(parts[1])
+        try:
+            blob = base64.b64decode(parts[2], validate=True)
+        except binascii.Error:
+            raise VerificationError("signed note", "signature is not base64") from None
+        if len(blob) < 5:
+            raise VerificationError("signed note", "signature too short")
+        sigs.append((parts[1], blob[:4], blob[4:]))
+    return text, sigs
+
+
+def verify_note(note: str, vkeys: list[str]) -> str:
+    """Return the note text if a known key verifies it. Unknown keys are ignored (room for witnesses and
+    rotation); a known key whose signature fails rejects the whole note."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    known = {(n, k): pub for n, k, pub in map(parse_vkey, vkeys)}
+    text, sigs = parse_note(note)
+    verified = 0
+    for name, kid, sig in sigs:
+        pub = known.get((name, kid))
+        if pub is None:
+            continue
+        try:
+            Ed25519PublicKey.from_public_bytes(pub).verify(sig, text.encode())
+        except InvalidSignature:
+            raise VerificationError("signed note", f"signature by {name} does not verify") from None
+        verified += 1
+    if not verified:
+        raise VerificationError("signed note", "no signature by a known key")
+    return text
+
+
+def parse_checkpoint(text: str) -> tuple[str, int, bytes, list[str]]:
+    """C2SP tlog-checkpoint body -> (origin, tree size, root hash, extension lines)."""
+    lines = text.split("\n")
+    if len(lines) < 4 or lines[-1] != "" or any(not line for line in lines[:-1]):
+        raise VerificationError("checkpoint", "needs at least 3 non-empty lines, each ending in newline")
+    origin, size_s, root_b64 = lines[0], lines[1], lines[2]
+    if not size_s.isascii() or not size_s.isdigit() or (size_s != "0" and size_s.startswith("0")):
+        raise VerificationError("checkpoint", f"bad tree size {size_s!r}")
+    try:
+        root = base64.b64decode(root_b64, validate=True)
+    except binascii.Error:
+        raise VerificationError("checkpoint", "root hash is not base64") from None
+    return origin, int(size_s), _hash32(root, "checkpoint root"), lines[3:-1]
+
+
+def parse_tlog_proof(text: str) -> tuple[int, list[bytes], str]:
+    """c2sp.org/tlog-proof@v1 -> (leaf index, inclusion path, signed checkpoint note)."""
+    head, sep, note = text.partition("\n\n")
+    lines = head.split("\n")
+    if not sep or lines[0] != TLOG_PROOF_HEADER:
+        raise VerificationError("tlog-proof", "missing header or blank line")
+    rest = lines[1:]
+    if rest and rest[0].startswith("extra "):
+        rest = rest[1:]  # unauthenticated extra data: ignored
+    if not rest or not rest[0].startswith("index ") or not rest[0][6:].isdigit():
+        raise VerificationError("tlog-proof", "missing index line")
+    try:
+        path = [base64.b64decode(h, validate=True) for h in rest[1:]]
+    except binascii.Error:
+        raise VerificationError("tlog-proof", "path element is not base64") from None
+    return int(rest[0][6:]), path, note
+
+
+# ---------------------------------------------------------------- export bundles
+
+
+class _Bundle:
+    """Files of a bundle, from a .zip or an unzipped directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.zip = zipfile.ZipFile(path) if path.is_file() else None
+        self.root = path
+
+    def read(self, name: str) -> bytes:
+        if name.startswith("/") or ".." in name.split("/"):
+            raise VerificationError(name, "path escapes the bundle")
+        try:
+            return self.zip.read(name) if self.zip else (self.root / name).read_bytes()
+        except (KeyError, FileNotFoundError):
+            raise VerificationError(name, "missing from the bundle") from None
+
+
+def _hex(h: bytes) -> str:
+    return h.hex()
+
+
+def verify_bundle(path: str | Path, vkey: str | None = None) -> list[str]:
+    """Re-hash and re-verify a bundle; return report lines, raise VerificationError at the first failure."""
+    b = _Bundle(Path(path))
+    try:
+        manifest = json.loads(b.read("manifest.json"))
+    except ValueError:
+        raise VerificationError("manifest.json", "not valid JSON") from None
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise VerificationError("manifest.json", f"unknown format {manifest.get('format')!r}")
+    report = [f"bundle format {BUNDLE_FORMAT}, verifier {VERIFIER_VERSION}"]
+    for name, want in sorted(manifest["files"].items()):
+        if hashlib.sha256(b.read(name)).hexdigest() != want:
+            raise VerificationError(name, "sha256 differs from the manifest")
+    report.append(f"{len(manifest['files'])} files match their manifest sha256")
+
+    bundled_vkey = b.read(manifest["vkey_file"]).decode().strip()
+    if vkey is not None and vkey.strip() != bundled_vkey:
+        raise VerificationError(manifest["vkey_file"], "differs from the verifier key given on the command line")
+    origin = parse_vkey(bundled_vkey)[0]
+    note = b.read(manifest["checkpoint"]).decode()
+    try:
+        cp_origin, size, root, _ = parse_checkpoint(verify_note(note, [bundled_vkey]))
+    except VerificationError as exc:
+        raise VerificationError(manifest["checkpoint"], exc.reason) from None
+    if cp_origin != origin or manifest.get("origin") != origin:
+        raise VerificationError(manifest["checkpoint"], f"origin {cp_origin!r} is not the key's log {origin!r}")
+    report.append(f"checkpoint {origin} size {size} signed by {bundled_vkey}"
+                  + ("" if vkey else " (compare this key with the published one, or pass --vkey)"))
+
+    for item in manifest.get("consistency", []):
+        try:
+            old = parse_checkpoint(verify_note(b.read(item["note"]).decode(), [bundled_vkey]))
+            proof = [base64.b64decode(p, validate=True) for p in item["proof"]]
+            verify_consistency(old[1], size, old[2], root, proof)
+        except (VerificationError, binascii.Error) as exc:
+            raise VerificationError(item["note"], getattr(exc, "reason", "bad proof encoding")) from None
+        report.append(f"older checkpoint {old[1]} is consistent with {size}")
+
+    chains: dict[str, dict[int, dict]] = {}
+    for item in manifest["entries"]:
+        label = f"entry {item['index']} ({item['file']})"
+        data = b.read(item["file"])
+        lh = leaf_hash(data)
+        if _hex(lh) != item["leaf_hash"]:
+            raise VerificationError(label, "leaf hash differs from the manifest")
+        try:
+            entry = json.loads(data)
+        except ValueError:
+            raise VerificationError(label, "entry bytes are not JSON") from None
+        if entry.get("origin") != origin:
+            raise VerificationError(label, f"origin {entry.get('origin')!r} is not {origin!r}")
+        for m in entry.get("media", []):
+            content = b.read(f"media/{m['sha256']}")
+            if hashlib.sha256(content).hexdigest() != m["sha256"] or len(content) != m["size"]:
+                raise VerificationError(f"media/{m['sha256']}", f"does not match {label}")
+        idx, path_, proof_note = parse_tlog_proof(b.read(item["proof"]).decode())
+        if idx != item["index"] or proof_note != note:
+            raise VerificationError(item["proof"], "index or checkpoint differs from the bundle's")
+        try:
+            verify_inclusion(idx, size, lh, path_, root)
+        except VerificationError as exc:
+            raise VerificationError(item["proof"], exc.reason) from None
+        seqs = chains.setdefault(entry["device_id"], {})
+        if entry["device_seq"] in seqs:
+            raise VerificationError(label, f"device {entry['device_id']} sequence {entry['device_seq']} repeated")
+        seqs[entry["device_seq"]] = {"leaf": _hex(lh), "prev": entry.get("device_prev_hash"), "label": label}
+    report.append(f"{len(manifest['entries'])} entries, their media and inclusion proofs verify")
+
+    linked = 0
+    for device, seqs in sorted(chains.items()):
+        for seq, e in sorted(seqs.items()):
+            before = seqs.get(seq - 1)
+            if before is not None:
+                if e["prev"] != before["leaf"]:
+                    raise VerificationError(e["label"], f"device {device} chain broken: previous hash differs")
+                linked += 1
+            elif seq == 0 and e["prev"] is not None:
+                raise VerificationError(e["label"], f"device {device} chain: first entry has a previous hash")
+    report.append(f"{len(chains)} device chains, {linked} links between bundled entries verify")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    vkey = None
+    if "--vkey" in args:
+        i = args.index("--vkey")
+        if i + 1 >= len(args):
+            print("usage: verify.py [BUNDLE] [--vkey VKEY]", file=sys.stderr)
+            return 2
+        vkey = args[i + 1]
+        del args[i : i + 2]
+    target = Path(args[0]) if args else Path(__file__).resolve().parent
+    try:
+        for line in verify_bundle(target, vkey):
+            print("ok  ", line)
+    except VerificationError as exc:
+        print(f"FAIL {exc.item}: {exc.reason}")
+        return 1
+    except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as exc:
+        print(f"FAIL bundle: malformed ({type(exc).__name__}: {exc})")
+        return 1
+    print("VERIFIED")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
