@@ -73,6 +73,16 @@ class DailyPeriod:
         return self.weekdays is None or start_day in self.weekdays
 
 
+    def seconds_to_boundary(self, sod: float) -> float:
+        """Seconds from `sod` until membership may next change (a start/end mark, midnight for weekday
+        periods), capped at 900 s so a UTC-offset change is picked up."""
+        marks = [self.start, self.end % DAY]
+        if self.weekdays is not None:
+            marks.append(0)
+        delta = min((m - sod) % DAY or DAY for m in marks)
+        return min(delta, 900.0)
+
+
 def local_parts(ts: float, offset: int) -> tuple[float, int, int]:
     """POSIX seconds + UTC offset -> (seconds of local day, ISO weekday, local day number since 1970-01-01)."""
     local = ts + offset

@@ -1,0 +1,79 @@
+"""Devices as the rule engine sees them, and whether their readings may serve as evidence (art. 41).
+
+Administrative Penalty Law art. 41: electronic monitoring devices need legal and technical review, and a
+measuring device needs valid metrological verification; expired devices must not be used. The engine
+still evaluates every reading (an operator should see the problem) but flags each alert event with
+`admissible=False` and the reasons, so it cannot be confirmed into a case without a recorded override.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from detectors.periods import DEFAULT_TZ
+
+NO_LEGAL_REVIEW = "no_legal_review"
+NO_TECHNICAL_REVIEW = "no_technical_review"
+NO_CALIBRATION = "no_calibration"
+CALIBRATION_EXPIRED = "calibration_expired"
+LOCATION_NOT_PUBLISHED = "location_not_published"
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneRef:
+    """A zone the device sits in: its id and its kind (e.g. `noise_class_2`, `construction_site`)."""
+
+    id: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """What the engine needs about one device; the gateway builds it from its devices and zones tables.
+
+    `calibration_valid_until` as a `date` means valid through the end of that local day (in `tz`).
+    `location_published` None = not tracked by the caller (not flagged); False = flagged.
+    """
+
+    id: str
+    kind: str = "sensor"
+    zones: tuple[ZoneRef, ...] = ()
+    tz: str = DEFAULT_TZ
+    legal_review_ref: str | None = None
+    technical_review_ref: str | None = None
+    calibration_cert: str | None = None
+    calibration_valid_until: datetime | date | None = None
+    location_published: bool | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+def calibration_deadline(device: DeviceInfo) -> datetime | None:
+    """The instant (tz-aware) after which the calibration is no longer valid."""
+    v = device.calibration_valid_until
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        if v.tzinfo is None:
+            return v.replace(tzinfo=ZoneInfo(device.tz))
+        return v
+    return datetime.combine(v + timedelta(days=1), time(0), tzinfo=ZoneInfo(device.tz))
+
+
+def inadmissibility(device: DeviceInfo, last: datetime) -> tuple[str, ...]:
+    """Reasons why readings taken up to `last` (the latest reading of an event) cannot be evidence; ()
+    when admissible. Calibration is judged at the reading's time, not at wall-clock time."""
+    reasons: list[str] = []
+    if not device.legal_review_ref:
+        reasons.append(NO_LEGAL_REVIEW)
+    if not device.technical_review_ref:
+        reasons.append(NO_TECHNICAL_REVIEW)
+    deadline = calibration_deadline(device)
+    if not device.calibration_cert or deadline is None:
+        reasons.append(NO_CALIBRATION)
+    elif last >= deadline:
+        reasons.append(CALIBRATION_EXPIRED)
+    if device.location_published is False:
+        reasons.append(LOCATION_NOT_PUBLISHED)
+    return tuple(reasons)
