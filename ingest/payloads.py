@@ -266,6 +266,48 @@ def epoch_to_datetime(v: int | float, name: str, limits: ParseLimits) -> datetim
 
 
 def parse_rfc3339(s: str, name: str, limits: ParseLimits) -> datetime:
+    # Fast path for the common canonical shape "YYYY-MM-DDTHH:MM:SS[.fff...](Z|+hh:mm)"; the exact shape check
+    # (so that fromisoformat's extra ISO 8601 forms are not accepted) is done by the regex on the slow path.
+    n = len(s)
+    if (
+        20 <= n <= 35
+        and s[10] == "T"
+        and s[4] == "-"
+        and s[7] == "-"
+        and s[13] == ":"
+        and s[16] == ":"
+        and (s[-1] == "Z" or s[-6] in "+-")
+        and (n in (20, 25) or s[19] == ".")
+        and s[:4].isdigit()
+    ):
+        try:
+            dt = datetime.fromisoformat(s)
+        except ValueError:
+            pass
+        else:
+            if dt.tzinfo is not None:
+                if dt.utcoffset():
+                    dt = dt.astimezone(UTC)
+                elif dt.tzinfo is not UTC:
+                    dt = dt.replace(tzinfo=UTC)
+                lo, hi = _bounds(limits)
+                if lo <= dt <= hi:
+                    return dt
+    return _parse_rfc3339_slow(s, name, limits)
+
+
+_BOUNDS_CACHE: dict[tuple[float, float], tuple[datetime, datetime]] = {}
+
+
+def _bounds(limits: ParseLimits) -> tuple[datetime, datetime]:
+    key = (limits.min_epoch_s, limits.max_epoch_s)
+    b = _BOUNDS_CACHE.get(key)
+    if b is None:
+        b = _BOUNDS_CACHE[key] = (_EPOCH + timedelta(seconds=key[0]), _EPOCH + timedelta(seconds=key[1]))
+    return b
+
+
+def _parse_rfc3339_slow(s: str, name: str, limits: ParseLimits) -> datetime:
     m = _RFC3339_RE.fullmatch(s)
     if m is None:
         raise PayloadError("bad_timestamp", f"{name} = {short(s)} is not an RFC 3339 date-time")

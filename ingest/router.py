@@ -107,7 +107,11 @@ class Router:
         device_prefix: str = "enf/device",
         dji_thing_prefix: str = "thing/product",
         dji_sys_prefix: str = "sys/product",
+        cache_size: int = 100_000,
     ) -> None:
+        # topic -> Route for valid topics only (invalid ones raise and are not cached); topics repeat per device
+        self._cache: dict[str, Route] = {}
+        self._cache_size = cache_size
         # (prefix parts, suffix parts, kind, sub); the id is the single segment between prefix and suffix.
         table = [
             (_split_prefix(sensor_prefix), ("reading",), "sensor", None),
@@ -126,6 +130,16 @@ class Router:
             self._index.setdefault(key, []).append((pre, suf, kind, sub))
 
     def resolve(self, topic: str) -> Route:
+        route = self._cache.get(topic)
+        if route is not None:
+            return route
+        route = self._resolve(topic)
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()  # bounded: a flood of distinct (bogus) topics cannot grow memory
+        self._cache[topic] = route
+        return route
+
+    def _resolve(self, topic: str) -> Route:
         if type(topic) is not str:
             raise PayloadError("unknown_topic", f"topic must be a string, got {type(topic).__name__}")
         parts = topic.split("/")
