@@ -14,6 +14,7 @@ psycopg_pool.ConnectionPool) or a ready psycopg_pool.ConnectionPool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -163,7 +164,7 @@ class EvidenceLog:
             raise LookupError(f"no entry {index}")
         return bytes(row[0])
 
-    def _checkpoint_for(self, conn, index: int, size: int | None) -> Checkpoint:  # noqa: ANN001
+    def _checkpoint_for(self, conn, index: int, size: int | None) -> Checkpoint:
         cp = sequencer.latest_checkpoint(conn) if size is None else sequencer.get_checkpoint(conn, size)
         if cp is None:
             raise NotCheckpointed(f"no checkpoint of size {size}" if size is not None else "no checkpoint yet")
@@ -211,7 +212,5 @@ class AsyncEvidenceLog:
     async def run_sequencer(self, stop: asyncio.Event, poll_s: float = 0.25) -> None:
         while not stop.is_set():
             await asyncio.to_thread(self.log.sequence_once)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), poll_s)
-            except TimeoutError:
-                pass
