@@ -42,7 +42,7 @@ class SampleWindow:
 class SlidingSum:
     """Sliding mean (leq=False) or energy-average level (leq=True)."""
 
-    __slots__ = ("_items", "_removed", "_sum", "leq", "window_s")
+    __slots__ = ("_hi", "_items", "_removed", "_sum", "leq", "window_s")
 
     def __init__(self, window_s: float, leq: bool) -> None:
         self.window_s = window_s
@@ -50,24 +50,27 @@ class SlidingSum:
         self._items: deque[tuple[float, float, Any]] = deque()
         self._sum = 0.0
         self._removed = 0
+        self._hi = 0.0  # largest magnitude added since the last exact re-sum: bounds the rounding error
 
     def add(self, t: float, v: float, r: Any) -> float:
         x = 10.0 ** (v / 10.0) if self.leq else v
         items = self._items
         items.append((t, x, r))
         s = self._sum + x
+        ax = x if x >= 0.0 else -x
+        if ax > self._hi:
+            self._hi = ax
         cutoff = t - self.window_s
         if items[0][0] <= cutoff:
-            big = 0.0
             while items[0][0] <= cutoff:
-                x0 = items.popleft()[1]
-                s -= x0
-                big = max(big, x0)
+                s -= items.popleft()[1]
                 self._removed += 1
-            # re-sum exactly now and then, and whenever a large value left (cancellation would dominate)
-            if self._removed >= RESUM_EVERY or s <= big * 1e-6:
+            # re-sum exactly now and then, and whenever the sum fell far below the largest value it held
+            # (cancellation error is ~ largest * 1e-16 * operations)
+            if self._removed >= RESUM_EVERY or 0.0 < self._hi and abs(s) <= self._hi * 1e-4:
                 self._removed = 0
                 s = math.fsum(i[1] for i in items)
+                self._hi = max(abs(i[1]) for i in items)
         self._sum = s
         m = s / len(items)
         if self.leq:
@@ -87,6 +90,7 @@ class SlidingSum:
         self._items.clear()
         self._sum = 0.0
         self._removed = 0
+        self._hi = 0.0
 
 
 class SlidingExtreme:
