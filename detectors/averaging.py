@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 
 
 def energy(level_db: float) -> float:
@@ -47,7 +48,7 @@ def minimum(values: Sequence[float]) -> float:
 def _durations(times: Sequence[float], end: float) -> list[float]:
     if len(times) == 0:
         raise ValueError("no samples")
-    if any(b < a for a, b in zip(times, times[1:], strict=False)) or end < times[-1]:
+    if any(b < a for a, b in pairwise(times)) or end < times[-1]:
         raise ValueError("times must ascend and end must not precede the last sample")
     return [b - a for a, b in zip(times, [*times[1:], end], strict=True)]
 

@@ -12,7 +12,7 @@ handed to `on_late` - never silently dropped.
 from __future__ import annotations
 
 import heapq
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -25,10 +25,14 @@ from detectors.rules import CompiledRule
 from detectors.state import RuleTracker
 
 LateHandler = Callable[[object, str], None]
+RECENT = 256  # released times remembered per stream to classify a resent reading as duplicate, not late
 
 
 class _Stream:
-    __slots__ = ("clock", "heap", "last_seq", "off_from", "off_until", "offset", "pending_seqs", "pending_times", "released", "trackers", "watermark")
+    __slots__ = (
+        "clock", "heap", "last_seq", "off_from", "off_until", "offset", "pending_seqs", "pending_times", "recent",
+        "recent_q", "released", "trackers", "watermark",
+    )
 
     def __init__(self, clock: LocalClock) -> None:
         self.clock = clock
@@ -41,6 +45,8 @@ class _Stream:
         self.pending_seqs: set[int] = set()
         self.offset = 0
         self.off_from = self.off_until = float("-inf")
+        self.recent: set[float] = set()  # last released times (lateness > 0): tells duplicates from late
+        self.recent_q: deque[float] = deque()
 
 
 class RuleEngine:
@@ -142,7 +148,7 @@ class RuleEngine:
             return out
         seq = reading.seq
         if t <= stream.released or t in stream.pending_times or (seq is not None and seq in stream.pending_seqs):
-            self._reject(reading, stream, t == stream.released or t in stream.pending_times
+            self._reject(reading, stream, t in stream.recent or t in stream.pending_times
                          or (seq is not None and (seq in stream.pending_seqs or seq == stream.last_seq)))
             return out
         if t > stream.watermark:
@@ -178,6 +184,10 @@ class RuleEngine:
                 stream.pending_seqs.discard(r.seq)
                 stream.last_seq = r.seq
             stream.released = t
+            stream.recent.add(t)
+            stream.recent_q.append(t)
+            if len(stream.recent_q) > RECENT:
+                stream.recent.discard(stream.recent_q.popleft())
             self._process(stream, t, r, out)
 
     def _process(self, stream: _Stream, t: float, reading, out: list) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from detectors.admissibility import DeviceInfo, inadmissibility
 from detectors.alerts import AlertEvent, OpenAlert
 from detectors.periods import LocalClock
-from detectors.rules import CompiledRule, excess, exceeds, is_clear, rule_severity
+from detectors.rules import CompiledRule, exceeds, excess, is_clear, rule_severity
 from detectors.windows import TumblingWindow, make_window
 
 
@@ -41,9 +41,30 @@ class RuleTracker:
     """Evaluates one compiled rule for one device (and zone) over an in-order stream of readings."""
 
     __slots__ = (
-        "_day", "_day_count", "_pin", "_pin_from", "_pin_until", "alert", "dirty", "all_day", "clear_since", "clock", "device", "gap_s", "last_eval",
-        "last_value", "quiet_below", "rule", "run_peak", "run_peak_over", "run_peak_t", "run_start", "tumbling",
-        "update_interval_s", "window", "zone_id",
+        "_day",
+        "_day_count",
+        "_pin",
+        "_pin_from",
+        "_pin_until",
+        "alert",
+        "all_day",
+        "clear_since",
+        "clock",
+        "device",
+        "dirty",
+        "gap_s",
+        "last_eval",
+        "last_value",
+        "quiet_below",
+        "rule",
+        "run_peak",
+        "run_peak_over",
+        "run_peak_t",
+        "run_start",
+        "tumbling",
+        "update_interval_s",
+        "window",
+        "zone_id",
     )
 
     def __init__(

@@ -67,7 +67,7 @@ class SlidingSum:
                 self._removed += 1
             # re-sum exactly now and then, and whenever the sum fell far below the largest value it held
             # (cancellation error is ~ largest * 1e-16 * operations)
-            if self._removed >= RESUM_EVERY or 0.0 < self._hi and abs(s) <= self._hi * 1e-4:
+            if self._removed >= RESUM_EVERY or (self._hi > 0.0 and abs(s) <= self._hi * 1e-4):
                 self._removed = 0
                 s = math.fsum(i[1] for i in items)
                 self._hi = max(abs(i[1]) for i in items)
