@@ -16,13 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from evidence import sequencer
+from evidence.audit import AuditReport, audit
 from evidence.config import EvidenceConfig
 from evidence.entry import Entry, MediaRef
 from evidence.media import FileMediaStore, MediaStore
@@ -30,6 +33,9 @@ from evidence.merkle import consistency_ranges, inclusion_ranges
 from evidence.sequencer import Appended, Checkpoint
 from evidence.signer import NoteSigner, Timestamper, load_or_create_key, tlog_proof
 from evidence.tree_store import TreeReader
+
+if TYPE_CHECKING:
+    from evidence.bundle import ExportSummary
 
 
 @dataclass(frozen=True)
@@ -164,7 +170,7 @@ class EvidenceLog:
             raise LookupError(f"no entry {index}")
         return bytes(row[0])
 
-    def _checkpoint_for(self, conn, index: int, size: int | None) -> Checkpoint:
+    def _checkpoint_for(self, conn: psycopg.Connection, index: int, size: int | None) -> Checkpoint:
         cp = sequencer.latest_checkpoint(conn) if size is None else sequencer.get_checkpoint(conn, size)
         if cp is None:
             raise NotCheckpointed(f"no checkpoint of size {size}" if size is not None else "no checkpoint yet")
@@ -189,6 +195,21 @@ class EvidenceLog:
                 if sequencer.get_checkpoint(conn, s) is None:
                     raise NotCheckpointed(f"{s} is not a checkpoint size")
             return TreeReader(conn).hashes(consistency_ranges(first, second)) if first != second else []
+
+
+    # ------------------------------------------------------------ export and audit
+
+    def export(self, indexes: Iterable[int] | Callable[[], Iterable[int]], out: str | Path, *, purpose: str,
+               producer: str) -> ExportSummary:
+        """Write an offline-verifiable bundle (see evidence.bundle)."""
+        from evidence.bundle import export_bundle  # bundle builds on this class
+
+        return export_bundle(self, indexes, out, purpose=purpose, producer=producer)
+
+    def audit(self, *, progress: bool = False, extra_vkeys: Sequence[str] = ()) -> AuditReport:
+        """Re-hash and re-check everything (see evidence.audit); `report.ok` is False on any finding."""
+        with self.pool.connection() as conn:
+            return audit(conn, [self.vkey, *extra_vkeys], self.config.origin, self.media, progress=progress)
 
 
 class AsyncEvidenceLog:
