@@ -1,7 +1,9 @@
 """Embedded servers for the zero-install default: PostgreSQL from `pgserver`, an `amqtt` MQTT broker.
 
-Both keep their state under `data_dir`, so a restart finds the same database and the broker's persistent
-sessions (queued QoS 1 messages for a gateway that was down) again.
+PostgreSQL keeps its data under `data_dir`, so a restart finds the same database. The embedded broker lives
+in the gateway's own process, so it keeps no state: while the gateway is down there is no broker to queue
+for it either. (amqtt's SQLite session plugin was tried and dropped: it failed with "database is locked"
+under our reconnects.) Deployments that need publish-while-down use Mosquitto (docker/compose.yaml).
 """
 
 from __future__ import annotations
@@ -49,7 +51,6 @@ class EmbeddedBroker:
 
     def __init__(self, data_dir: Path, port: int) -> None:
         self.port = port
-        self.state_file = Path(data_dir) / "mqtt" / "sessions.sqlite"
         self._broker = None
 
     @property
@@ -61,15 +62,10 @@ class EmbeddedBroker:
 
         # amqtt logs every packet at INFO; that floods the gateway's own structured logs.
         logging.getLogger("amqtt").setLevel(logging.WARNING)
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}", "max_connections": 1000}},
             "plugins": {
                 "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
-                "amqtt.contrib.persistence.SessionDBPlugin": {
-                    "connection": f"sqlite+aiosqlite:///{self.state_file}",
-                    "clear_on_shutdown": False,
-                },
             },
         }
         self._broker = Broker(config, loop=asyncio.get_running_loop())
