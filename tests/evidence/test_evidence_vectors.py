@@ -170,6 +170,7 @@ def test_signed_note_vector(note_vec: dict) -> None:
     assert key_id(name, 1, pub).hex() == note_vec["key_id_hex"]
     assert verify_note(note_vec["signed_note"], [note_vec["vkey"]]) == note_vec["note_text"]
     text, sigs = parse_note(note_vec["signed_note"])
+    assert text == note_vec["note_text"]
     assert base64.b64encode(sigs[0][1] + sigs[0][2]).decode() == note_vec["signature_line_base64"]
 
 
