@@ -26,7 +26,7 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
-from geo.zones import Zone
+from geo.zones import Zone, degree_area_to_m2
 
 Predicate = Literal["intersects", "within", "covered_by"]
 
@@ -99,7 +99,11 @@ class ZoneIndex:
             kind_codes=kind_codes,
             kind_table=kind_table,
             priority=np.array([z.priority for z in zs], dtype=np.int64),
-            area_m2=np.array([z.area_m2() for z in zs], dtype=np.float64),
+            area_m2=(
+                degree_area_to_m2(shapely.area(geoms), shapely.get_y(shapely.centroid(geoms)))
+                if len(zs)
+                else np.empty(0)
+            ),
             scheduled=np.array([z.schedule is not None for z in zs], dtype=bool),
             by_id=by_id,
         )

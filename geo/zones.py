@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import shapely
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 from shapely.geometry import mapping, shape
@@ -106,8 +107,7 @@ class Zone(BaseModel):
     name: str = Field(default="", description="Human-readable zone name.")
     kind: str = Field(description=f"Zone kind, one of {sorted(KNOWN_KINDS)}.")
     geometry: dict[str, Any] = Field(
-        repr=False,
-        description="RFC 7946 GeoJSON Polygon or MultiPolygon in WGS84 lon/lat, exterior rings CCW."
+        repr=False, description="RFC 7946 GeoJSON Polygon or MultiPolygon in WGS84 lon/lat, exterior rings CCW."
     )
     enforcement_subject: EnforcementSubject | None = Field(
         default=None, description="Enforcement subject responsible for this zone."
@@ -117,12 +117,8 @@ class Zone(BaseModel):
     )
     schedule: Schedule | None = Field(default=None, description="When the rule applies; None = always.")
     priority: int = Field(default=0, description="Higher wins when zones overlap (then the smaller area).")
-    dwell_s: float | None = Field(
-        default=None, ge=0, description="Dwell threshold in seconds for dwell events."
-    )
-    classes: tuple[str, ...] = Field(
-        default=(), description="Object classes the rule applies to (empty = all)."
-    )
+    dwell_s: float | None = Field(default=None, ge=0, description="Dwell threshold in seconds for dwell events.")
+    classes: tuple[str, ...] = Field(default=(), description="Object classes the rule applies to (empty = all).")
     exit_buffer_m: float | None = Field(
         default=None,
         ge=0,
@@ -141,6 +137,7 @@ class Zone(BaseModel):
     )
 
     _shape: Any = PrivateAttr(default=None)
+    _shape_for: Any = PrivateAttr(default=None)  # the geometry dict _shape was built from
 
     def __eq__(self, other: object) -> bool:
         # Compare data only: the cached shapely geometry in a private attribute must not matter.
@@ -166,31 +163,42 @@ class Zone(BaseModel):
     @property
     def shape(self) -> Any:
         """The shapely geometry (built once, prepared for repeated predicates)."""
-        if self._shape is None:
+        # keyed on the dict's identity so model_copy(update={"geometry": ...}) cannot serve a stale shape
+        if self._shape is None or self._shape_for is not self.geometry:
             geom = shape(self.geometry)
             shapely.prepare(geom)
             self._shape = geom
+            self._shape_for = self.geometry
         return self._shape
 
     @classmethod
     def from_shape(cls, geom: Any, **fields: Any) -> Zone:
         """Build a zone from a shapely (WGS84) geometry; orientation is normalised to RFC 7946."""
         geom = shapely.orient_polygons(geom, exterior_cw=False)
-        return cls(geometry=_geojson(geom), **fields)
+        zone = cls(geometry=_geojson(geom), **fields)
+        shapely.prepare(geom)
+        zone._shape = geom  # same coordinates as ``geometry``; saves re-parsing the dict
+        zone._shape_for = zone.geometry
+        return zone
 
     def area_m2(self) -> float:
         """Approximate area in square metres (local scale at the centroid; fine for tie-breaks)."""
         return degree_area_to_m2(self.shape.area, self.shape.centroid.y)
 
 
-def degree_area_to_m2(area_deg2: float, lat: float) -> float:
-    """Convert an area in square degrees to square metres at latitude ``lat`` (WGS84 radii)."""
+def degree_area_to_m2(area_deg2: Any, lat: Any) -> Any:
+    """Convert an area in square degrees to square metres at latitude ``lat`` (WGS84 radii).
+
+    Works on floats and numpy arrays.
+    """
     a, e2 = 6378137.0, 0.00669437999014
-    s = math.sin(math.radians(lat))
+    phi = np.radians(lat)
+    s = np.sin(phi)
     w = 1.0 - e2 * s * s
     m = a * (1 - e2) / w**1.5
-    n = a / math.sqrt(w)
-    return area_deg2 * (math.pi / 180.0) ** 2 * m * n * math.cos(math.radians(lat))
+    n = a / np.sqrt(w)
+    out = area_deg2 * (math.pi / 180.0) ** 2 * m * n * np.cos(phi)
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def _geojson(geom: Any) -> dict[str, Any]:
@@ -233,9 +241,7 @@ def _check_structure(geometry: Any) -> tuple[str, str] | None:
                 return "malformed_coordinates", "polygon without rings"
             for ring in poly:
                 for pos in ring:
-                    if len(pos) < 2 or not all(
-                        isinstance(c, int | float) and math.isfinite(c) for c in pos[:2]
-                    ):
+                    if len(pos) < 2 or not all(isinstance(c, int | float) and math.isfinite(c) for c in pos[:2]):
                         return "malformed_coordinates", f"bad position {pos!r}"
     except TypeError:
         return "malformed_coordinates", "coordinates are not nested arrays of positions"
@@ -282,11 +288,7 @@ def check_geometry(
         prob(
             "coordinates_out_of_range",
             f"{len(out)} position(s) outside lon [-180, 180] / lat [-90, 90], first {out[0][:2]}"
-            + (
-                "; they look like [lat, lon] (swapped); GeoJSON positions are [lon, lat]"
-                if swapped_ok
-                else ""
-            ),
+            + ("; they look like [lat, lon] (swapped); GeoJSON positions are [lon, lat]" if swapped_ok else ""),
         )
         return None, problems, fixes
     if closed_rings_needed:

@@ -193,3 +193,11 @@ def test_datav_foshan_mapping() -> None:
     assert (shift > 300).all() and (shift < 700).all()
     # every repair is reported per feature
     assert {f.index for f in res.fixes} <= set(range(5))
+
+
+def test_shape_cache_follows_geometry_changes() -> None:
+    z = Zone.from_shape(shapely.box(0, 0, 1, 1), id="a", kind="no_parking")
+    assert z.shape.area == pytest.approx(1.0)
+    moved = z.model_copy(update={"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [2, 0], [2, 2], [0, 0]]]}})
+    assert moved.shape.area == pytest.approx(2.0)
+    assert z.area_m2() == pytest.approx(111_195**2, rel=0.01)
