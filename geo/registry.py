@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -29,6 +30,7 @@ from shapely import STRtree
 from geo.zones import Zone, degree_area_to_m2
 
 Predicate = Literal["intersects", "within", "covered_by"]
+_MIN_CHUNK = 50_000  # below this per thread, threading costs more than it saves
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +143,16 @@ class ZoneIndex:
         kinds: Iterable[str] | None = None,
         at: datetime | None = None,
         predicate: Predicate = "intersects",
+        workers: int = 1,
     ) -> Hits:
-        """Zones for an array of shapely Points (WGS84)."""
+        """Zones for an array of shapely Points (WGS84).
+
+        ``workers > 1`` splits large batches over threads (GEOS releases the GIL in queries).
+        """
         if len(self.zones) == 0:
             empty = np.empty(0, dtype=np.intp)
             return Hits(empty, empty, self)
-        pairs = self.tree.query(points, predicate=predicate)
-        pi, zi = pairs[0], pairs[1]
+        pi, zi = self._tree_query(points, predicate, workers)
         keep: np.ndarray | None = None
         if kinds is not None:
             keep = self.kind_mask(kinds)
@@ -167,11 +172,37 @@ class ZoneIndex:
         kinds: Iterable[str] | None = None,
         at: datetime | None = None,
         predicate: Predicate = "intersects",
+        workers: int = 1,
     ) -> Hits:
         """Zones for arrays of WGS84 lon/lat."""
         x = np.atleast_1d(np.asarray(lons, dtype=np.float64))
         y = np.atleast_1d(np.asarray(lats, dtype=np.float64))
-        return self.query_points(shapely.points(x, y), kinds=kinds, at=at, predicate=predicate)
+        if workers > 1 and x.size >= 2 * _MIN_CHUNK:
+            chunks = np.array_split(np.arange(x.size), workers)
+            with ThreadPoolExecutor(workers) as pool:
+                parts = list(pool.map(lambda c: shapely.points(x[c], y[c]), chunks))
+            points = np.concatenate(parts)
+        else:
+            points = shapely.points(x, y)
+        return self.query_points(points, kinds=kinds, at=at, predicate=predicate, workers=workers)
+
+    def _tree_query(self, points: np.ndarray, predicate: str, workers: int) -> tuple[np.ndarray, np.ndarray]:
+        n = len(points)
+        if workers <= 1 or n < 2 * _MIN_CHUNK:
+            pairs = self.tree.query(points, predicate=predicate)
+            return pairs[0], pairs[1]
+        bounds = np.linspace(0, n, workers + 1).astype(np.intp)
+
+        def run(k: int) -> np.ndarray:
+            lo, hi = bounds[k], bounds[k + 1]
+            pairs = self.tree.query(points[lo:hi], predicate=predicate)
+            pairs[0] += lo
+            return pairs
+
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(run, range(workers)))
+        pairs = np.concatenate(parts, axis=1)
+        return pairs[0], pairs[1]
 
 
 class ZoneRegistry:
@@ -234,9 +265,10 @@ class ZoneRegistry:
         kinds: Iterable[str] | None = None,
         at: datetime | None = None,
         predicate: Predicate = "intersects",
+        workers: int = 1,
     ) -> Hits:
         """Vectorised: which zones contain each point (boundary inclusive by default)."""
-        return self._index.query(lons, lats, kinds=kinds, at=at, predicate=predicate)
+        return self._index.query(lons, lats, kinds=kinds, at=at, predicate=predicate, workers=workers)
 
     def contains_points(
         self,
@@ -245,9 +277,10 @@ class ZoneRegistry:
         kinds: Iterable[str] | None = None,
         at: datetime | None = None,
         predicate: Predicate = "intersects",
+        workers: int = 1,
     ) -> Hits:
         """As :meth:`contains` for an array of shapely Points built by the caller (e.g. once per frame)."""
-        return self._index.query_points(points, kinds=kinds, at=at, predicate=predicate)
+        return self._index.query_points(points, kinds=kinds, at=at, predicate=predicate, workers=workers)
 
     def zones_at(
         self,

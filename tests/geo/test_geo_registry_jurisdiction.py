@@ -272,3 +272,17 @@ def test_no_fly_events() -> None:
     with pytest.raises(ValueError, match="needs a time"):
         check_no_fly(pose.model_copy(update={"time": None}), reg)
     assert check_no_fly(pose, reg.index, at=datetime(2025, 1, 6, 4, 0, tzinfo=UTC))[1].zone_id == "park"
+
+
+def test_threaded_query_matches_single_thread() -> None:
+    rng = np.random.default_rng(3)
+    zones = [box_zone(f"z{i}", i % 10, i // 10, i % 10 + 1.5, i // 10 + 1.5) for i in range(100)]
+    reg = ZoneRegistry(zones)
+    lons, lats = rng.uniform(0, 11, 120_000), rng.uniform(0, 11, 120_000)
+    one = reg.contains(lons, lats)
+    two = reg.contains(lons, lats, workers=3)
+    assert len(one) > 100_000
+    a = np.lexsort((one.zone_index, one.point_index))
+    b = np.lexsort((two.zone_index, two.point_index))
+    assert np.array_equal(one.point_index[a], two.point_index[b])
+    assert np.array_equal(one.zone_index[a], two.zone_index[b])
