@@ -1,0 +1,232 @@
+"""The PostgreSQL log: append, chains, checkpoints, proofs, append-only tables, and the audit finding
+(and locating) every kind of tampering."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from evidence_helpers import ORIGIN, entry, make_log, ref_mth
+
+from evidence import sequencer
+from evidence.entry import chain_fields, encode
+from evidence.log import AsyncEvidenceLog, EvidenceLog, MediaInput, NotCheckpointed
+from evidence.merkle import leaf_hash, verify_consistency, verify_inclusion
+from evidence.signer import NoteSigner, checkpoint_body
+from evidence.verify import VerificationError
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def log(db_url: str, tmp_path: Path) -> Iterator[EvidenceLog]:
+    with make_log(db_url, tmp_path) as lg:
+        yield lg
+
+
+def _fill(log: EvidenceLog, n: int, devices: int = 3) -> None:
+    log.append_many([entry(f"cam-{i % devices}", readings={"i": i}) for i in range(n)])
+
+
+def _tamper(db_url: str, sql: str, params: tuple = ()) -> None:
+    """What a superuser could do: switch the append-only triggers off, change rows, switch them back."""
+    with psycopg.connect(db_url, autocommit=True) as c:
+        for t in ("evidence_entries", "evidence_nodes", "evidence_checkpoints"):
+            c.execute(f"ALTER TABLE {t} DISABLE TRIGGER USER")
+        c.execute(sql, params)
+        for t in ("evidence_entries", "evidence_nodes", "evidence_checkpoints"):
+            c.execute(f"ALTER TABLE {t} ENABLE TRIGGER USER")
+
+
+def _items(log: EvidenceLog) -> set[str]:
+    report = log.audit()
+    return {f.item for f in report.findings}
+
+
+def test_append_chains_and_stored_bytes(log: EvidenceLog, db_url: str) -> None:
+    a = log.append(entry("cam-1"), [MediaInput("snapshot", "image/jpeg", b"\xff\xd8jpeg")])
+    b = log.append(entry("cam-2"))
+    c = log.append(entry("cam-1"))
+    assert (a.index, b.index, c.index) == (0, 1, 2)
+    assert (a.device_seq, b.device_seq, c.device_seq) == (0, 0, 1)
+    data = log.entry(2)
+    assert leaf_hash(data) == c.leaf_hash
+    assert chain_fields(data) == ("cam-1", 1, a.leaf_hash)
+    assert chain_fields(log.entry(0))[2] is None
+    assert log.media is not None and log.media.exists(hashlib.sha256(b"\xff\xd8jpeg").hexdigest())
+
+
+def test_proofs_only_against_checkpoints(log: EvidenceLog) -> None:
+    _fill(log, 5)
+    with pytest.raises(NotCheckpointed):
+        log.prove(0)
+    cp1 = log.checkpoint()
+    _fill(log, 30)
+    cp2 = log.checkpoint()
+    assert (cp1.size, cp2.size) == (5, 35)
+    leaves = [log.entry(i) for i in range(35)]
+    assert cp2.root == ref_mth(leaves) and cp1.root == ref_mth(leaves[:5])
+    for i in range(35):
+        p = log.prove(i)
+        assert p.size == 35
+        verify_inclusion(i, p.size, p.leaf_hash, p.path, cp2.root)
+    p = log.prove(3, size=5)
+    verify_inclusion(3, 5, p.leaf_hash, p.path, cp1.root)
+    with pytest.raises(NotCheckpointed):
+        log.prove(3, size=20)  # not a checkpoint size: refused (spec S5)
+    with pytest.raises(NotCheckpointed):
+        log.prove(10, size=5)
+    verify_consistency(5, 35, cp1.root, cp2.root, log.consistency(5, 35))
+    with pytest.raises(NotCheckpointed):
+        log.consistency(5, 30)
+    assert log.checkpoint() == cp2  # nothing new: no second signature of the same size
+
+
+def test_tables_are_append_only(log: EvidenceLog, db_url: str) -> None:
+    _fill(log, 40)
+    log.checkpoint()
+    with psycopg.connect(db_url, autocommit=True) as c:
+        for sql in ["UPDATE evidence_entries SET entry = 'x' WHERE idx = 0",
+                    "DELETE FROM evidence_entries WHERE idx = 39",
+                    "UPDATE evidence_nodes SET hash = hash",
+                    "DELETE FROM evidence_tree_heads",
+                    "UPDATE evidence_checkpoints SET note = ''",
+                    "TRUNCATE evidence_entries CASCADE",
+                    "TRUNCATE evidence_checkpoints CASCADE"]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                c.execute(sql)
+
+
+def test_checkpoint_schedule(db_url: str, tmp_path: Path) -> None:
+    with make_log(db_url, tmp_path, checkpoint_every_entries=10, checkpoint_interval_s=3600) as log:
+        _fill(log, 3)
+        assert log.sequence_once().size == 3  # the first checkpoint is due at once
+        _fill(log, 9)
+        assert log.sequence_once() is None  # 9 < 10 and the interval has not passed
+        _fill(log, 1)
+        assert log.sequence_once().size == 13
+    with make_log(db_url, tmp_path, checkpoint_every_entries=1000, checkpoint_interval_s=0.01) as log:
+        _fill(log, 1)
+        assert log.sequence_once().size == 14  # interval passed, one pending entry
+        stop = threading.Event()
+        t = threading.Thread(target=log.run_sequencer, args=(stop, 0.01))
+        t.start()
+        _fill(log, 5)
+        for _ in range(200):
+            if log.latest_checkpoint().size == 19:
+                break
+            stop.wait(0.02)
+        stop.set()
+        t.join()
+        assert log.latest_checkpoint().size == 19
+
+
+def test_audit_clean_log(log: EvidenceLog) -> None:
+    for k in range(1, 8):
+        log.append(entry("cam-m"), [MediaInput("snapshot", "image/jpeg", b"img%d" % k)])
+        _fill(log, 37 * k)
+        log.checkpoint()
+    report = log.audit()
+    assert report.ok, report.findings
+    assert report.entries == 7 + 37 * 28 and report.checkpoints == 7 and report.media_files == 7
+
+
+def test_audit_finds_flipped_media_byte(log: EvidenceLog) -> None:
+    a = log.append(entry(), [MediaInput("clip", "video/mp4", b"original clip")])
+    log.checkpoint()
+    sha = json.loads(log.entry(a.index))["media"][0]["sha256"]
+    path = log.media.path(sha)
+    path.chmod(0o644)
+    raw = bytearray(path.read_bytes())
+    raw[0] ^= 0x20
+    path.write_bytes(bytes(raw))
+    assert _items(log) == {f"media {sha}"}
+
+
+def test_audit_finds_flipped_entry_byte(log: EvidenceLog, db_url: str) -> None:
+    _fill(log, 50)
+    log.checkpoint()
+    _tamper(db_url, "UPDATE evidence_entries SET entry = overlay(entry placing '7' from 30 for 1) WHERE idx = 17")
+    assert "entry 17" in _items(log)
+
+
+def test_audit_finds_flipped_node_hash(log: EvidenceLog, db_url: str) -> None:
+    _fill(log, 300)
+    log.checkpoint()
+    _tamper(db_url, "UPDATE evidence_nodes SET hash = overlay(hash placing '\\x00'::bytea from 5 for 1) "
+                    "WHERE level = 4 AND pos = 9")
+    assert _items(log) == {"node (4, 9)"}
+    # ... and a proof built from the edited node no longer verifies against the signed root.
+    p = log.prove(8 * 16 + 3)  # node (4, 9) is the level-4 sibling on this leaf's path
+    with pytest.raises(VerificationError):
+        verify_inclusion(p.index, p.size, p.leaf_hash, p.path, p.root)
+
+
+def test_audit_finds_swapped_entries(log: EvidenceLog, db_url: str) -> None:
+    _fill(log, 64, devices=1)
+    log.checkpoint()
+    # Swap entries 20 and 21 completely (bytes, leaf hash, columns): each row is self-consistent.
+    _tamper(db_url, """
+        WITH a AS (SELECT * FROM evidence_entries WHERE idx IN (20, 21))
+        UPDATE evidence_entries e SET entry = a.entry, leaf_hash = a.leaf_hash, device_seq = a.device_seq + 1000000
+        FROM a WHERE a.idx = 41 - e.idx""")
+    _tamper(db_url, "UPDATE evidence_entries SET device_seq = device_seq - 1000000 WHERE device_seq >= 1000000")
+    items = _items(log)
+    assert {"entry 20", "node (4, 1)", "checkpoint 64"} <= items
+
+
+def test_audit_finds_removed_entry(log: EvidenceLog, db_url: str) -> None:
+    _fill(log, 40)
+    log.checkpoint()
+    _tamper(db_url, "DELETE FROM evidence_entries WHERE idx = 33")
+    report = log.audit()
+    assert any(f.item == "entry 33" and "missing" in f.detail for f in report.findings)
+    assert any(f.item == "checkpoint 40" for f in report.findings)
+
+
+def test_audit_finds_device_chain_gap(log: EvidenceLog, db_url: str) -> None:
+    _fill(log, 10, devices=1)
+    log.checkpoint()
+    # An entry claiming seq 12 of cam-0 (10 and 11 never arrived), appended by a writer bypassing the API.
+    prev = leaf_hash(log.entry(9))
+    data = encode(entry("cam-0"), origin=ORIGIN, device_seq=12, device_prev_hash=prev)
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute("INSERT INTO evidence_entries (idx, leaf_hash, entry, device_id, device_seq, entry_type) "
+                  "VALUES (10, %s, %s, 'cam-0', 12, 'evidence')", (leaf_hash(data), data))
+    log.checkpoint()
+    report = log.audit()
+    assert [(f.kind, f.item) for f in report.findings] == [("chain", "entry 10")]
+    assert "sequence 12 where 10 was expected" in report.findings[0].detail
+
+
+def test_checkpoint_signed_by_another_key(log: EvidenceLog, db_url: str) -> None:
+    _fill(log, 8)
+    log.checkpoint()
+    _fill(log, 8)
+    log.integrate()
+    intruder = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
+    root = log.prove(0).root  # any root; the signature is what matters
+    note = intruder.sign(checkpoint_body(ORIGIN, 12, root))
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute("INSERT INTO evidence_checkpoints (size, root, note, key_id) VALUES (12, %s, %s, %s)",
+                  (root, note, intruder.key_id))
+    assert "checkpoint 12" in _items(log)
+    # ... and the log refuses to sign on top of it.
+    with pytest.raises(VerificationError), log.pool.connection() as conn:
+        sequencer.sign_checkpoint(conn, log.signer)
+
+
+async def test_async_api(log: EvidenceLog) -> None:
+    alog = AsyncEvidenceLog(log)
+    appended = await asyncio.gather(*(alog.append(entry(f"d{i % 2}")) for i in range(10)))
+    assert sorted(a.index for a in appended) == list(range(10))
+    cp = await alog.checkpoint()
+    p = await alog.prove(7)
+    verify_inclusion(7, cp.size, p.leaf_hash, p.path, cp.root)
