@@ -67,7 +67,9 @@ class MqttConfig(_Section):
     )
     keepalive_s: int = Field(default=30, ge=5, description="MQTT keepalive interval.")
     max_inflight: int = Field(
-        default=1000, ge=1, description="QoS 1 messages the broker may send before our acknowledgements."
+        default=20000, ge=1, le=65535,
+        description="QoS 1 messages the broker may send before our acknowledgements (MQTT v5 Receive Maximum). "
+        "We acknowledge after commit, so this must exceed ingest.batch_max_rows or batches never fill.",
     )
 
 
