@@ -328,7 +328,7 @@ def verify_bundle(path: str | Path, vkey: str | None = None) -> list[str]:
         try:
             verify_inclusion(idx, size, lh, path_, root)
         except VerificationError as exc:
-            raise VerificationError(item["proof"], exc.reason) from None
+            raise VerificationError(item["proof"], f"{label} is not in the checkpoint: {exc.reason}") from None
         seqs = chains.setdefault(entry["device_id"], {})
         if entry["device_seq"] in seqs:
             raise VerificationError(label, f"device {entry['device_id']} sequence {entry['device_seq']} repeated")

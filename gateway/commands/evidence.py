@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -128,7 +129,7 @@ def _verify(args: argparse.Namespace) -> int:
     except VerificationError as exc:
         print(f"FAIL {exc.item}: {exc.reason}")
         return 1
-    except (OSError, KeyError, TypeError, ValueError) as exc:
+    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as exc:
         print(f"FAIL bundle: unreadable or malformed ({type(exc).__name__}: {exc})")
         return 1
     print("VERIFIED")
