@@ -195,7 +195,7 @@ def main() -> None:
             console.print(f"{n:,} readings, {args.publishers} publishers, time series: {mode}")
             paho_rate = raw_paho(port, n, args.publishers)
             copy_rate = raw_copy(db, n)
-            gw_rate, samples, stored = gateway(db, port, n, args.publishers, Path(tmp))
+            gw_rate, samples, _stored = gateway(db, port, n, args.publishers, Path(tmp))
         with psycopg.connect(db) as conn:
             rows = conn.execute("SELECT count(*) FROM readings").fetchone()[0]
             dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
