@@ -146,9 +146,7 @@ def zone_to_feature(zone: Zone, *, crs: str | Crs = Crs.WGS84, precision: int | 
     return {"type": "Feature", "id": zone.id, "geometry": geometry, "properties": props}
 
 
-def dump_zones(
-    zones: Iterable[Zone], *, crs: str | Crs = Crs.WGS84, precision: int | None = 7
-) -> dict[str, Any]:
+def dump_zones(zones: Iterable[Zone], *, crs: str | Crs = Crs.WGS84, precision: int | None = 7) -> dict[str, Any]:
     """Zones as a FeatureCollection dict (RFC 7946 when ``crs`` is WGS84)."""
     dst = parse_crs(crs)
     fc: dict[str, Any] = {
@@ -199,7 +197,6 @@ def load_datav(
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         raise ValueError("expected a GeoJSON FeatureCollection object")
     features = [
-        datav_feature_to_zone_feature(f, kind=kind, subject_suffix=subject_suffix)
-        for f in doc.get("features", [])
+        datav_feature_to_zone_feature(f, kind=kind, subject_suffix=subject_suffix) for f in doc.get("features", [])
     ]
     return load_zones({"type": "FeatureCollection", "features": features}, crs=crs, fix=fix)

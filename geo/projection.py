@@ -63,9 +63,7 @@ class CameraIntrinsics(BaseModel):
 
     width: int = Field(gt=0, description="Image width in pixels.")
     height: int = Field(gt=0, description="Image height in pixels.")
-    hfov_deg: float | None = Field(
-        default=None, gt=0, lt=180, description="Horizontal field of view, degrees."
-    )
+    hfov_deg: float | None = Field(default=None, gt=0, lt=180, description="Horizontal field of view, degrees.")
     dfov_deg: float | None = Field(
         default=None,
         gt=0,
@@ -86,9 +84,7 @@ class CameraIntrinsics(BaseModel):
     def _one_focal(self) -> CameraIntrinsics:
         given = [n for n in ("hfov_deg", "dfov_deg", "focal_px", "f35_mm") if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError(
-                f"give exactly one of hfov_deg, dfov_deg, focal_px, f35_mm (got {given or 'none'})"
-            )
+            raise ValueError(f"give exactly one of hfov_deg, dfov_deg, focal_px, f35_mm (got {given or 'none'})")
         return self
 
     @property
@@ -178,9 +174,7 @@ class ErrorModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    sigma_yaw_deg: float = Field(
-        default=2.0, ge=0, description="Yaw uncertainty (compass, gimbal lag), degrees."
-    )
+    sigma_yaw_deg: float = Field(default=2.0, ge=0, description="Yaw uncertainty (compass, gimbal lag), degrees.")
     sigma_pitch_deg: float = Field(default=1.0, ge=0, description="Pitch uncertainty, degrees.")
     sigma_height_m: float = Field(default=2.0, ge=0, description="Height above ground uncertainty, metres.")
     sigma_position_m: float = Field(default=2.0, ge=0, description="GNSS horizontal uncertainty, metres.")
@@ -293,9 +287,7 @@ def latlon_to_ned(lat0: float, lon0: float, lat: Any, lon: Any, h: Any = 0.0) ->
     phi, lam = math.radians(lat0), math.radians(lon0)
     sphi, cphi, slam, clam = math.sin(phi), math.cos(phi), math.sin(lam), math.cos(lam)
     x0, y0, z0 = _ecef(phi, lam, 0.0)
-    x, y, z = _ecef(
-        np.radians(np.asarray(lat, dtype=np.float64)), np.radians(np.asarray(lon, dtype=np.float64)), h
-    )
+    x, y, z = _ecef(np.radians(np.asarray(lat, dtype=np.float64)), np.radians(np.asarray(lon, dtype=np.float64)), h)
     dx, dy, dz = x - x0, y - y0, z - z0
     east = -slam * dx + clam * dy
     north = -sphi * clam * dx - sphi * slam * dy + cphi * dz

@@ -65,9 +65,7 @@ class TimeRange(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     start: str = Field(description="Local start time HH:MM (inclusive).", examples=["07:00"])
-    end: str = Field(
-        description="Local end time HH:MM (exclusive); 24:00 allowed; <= start crosses midnight."
-    )
+    end: str = Field(description="Local end time HH:MM (exclusive); 24:00 allowed; <= start crosses midnight.")
 
     @field_validator("start", "end")
     @classmethod
@@ -109,15 +107,9 @@ class Schedule(BaseModel):
         description="ISO weekdays (1 = Monday ... 7 = Sunday) on which ranges start; names like 'MON'/'Mo' "
         "are accepted on input.",
     )
-    hours: tuple[TimeRange, ...] = Field(
-        default=(), description="Daily local time ranges; empty means the whole day."
-    )
-    start_date: date | None = Field(
-        default=None, description="First local date the schedule applies (inclusive)."
-    )
-    end_date: date | None = Field(
-        default=None, description="Last local date the schedule applies (inclusive)."
-    )
+    hours: tuple[TimeRange, ...] = Field(default=(), description="Daily local time ranges; empty means the whole day.")
+    start_date: date | None = Field(default=None, description="First local date the schedule applies (inclusive).")
+    end_date: date | None = Field(default=None, description="Last local date the schedule applies (inclusive).")
     exclude_dates: tuple[date, ...] = Field(
         default=(), description="Local dates on which no range starts (e.g. public holidays)."
     )
