@@ -7,7 +7,7 @@ review, calibration validity, public notice); the detectors read them to mark ev
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +17,9 @@ import psycopg
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gateway.store.zones import load_all_zones
+from geo.jurisdiction import resolve
+from geo.registry import ZoneRegistry
 from ingest.payloads import DEVICE_ID_RE
 
 # A calibration certificate valid "until 2026-12-31" is valid through that day, in China's time zone.
@@ -73,10 +76,25 @@ class RowError:
         return f"row {self.index}: {self.field}: {self.message}"
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a device's fixed location falls: the jurisdiction geo resolved and every zone containing it."""
+
+    jurisdiction: str | None
+    status: str  # declared | assigned | unassigned | no_location
+    zone_ids: list[str]
+    note: str = ""
+
+
 @dataclass
 class ImportResult:
     loaded: list[str]
     errors: list[RowError]
+    placements: dict[str, Placement] = field(default_factory=dict)
+
+    @property
+    def unassigned(self) -> list[str]:
+        return [d for d, p in self.placements.items() if p.status == "unassigned"]
 
 
 def read_device_file(path: Path) -> list[Any]:
@@ -110,33 +128,53 @@ def validate_devices(rows: list[Any]) -> tuple[list[DeviceSpec], list[RowError]]
 
 _UPSERT = """
 INSERT INTO devices (id, kind, name, lon, lat, inspection_object, jurisdiction, legal_review_ref,
-                     technical_review_ref, calibration_cert, calibration_valid_until, public_notice, attrs)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                     technical_review_ref, calibration_cert, calibration_valid_until, public_notice, attrs,
+                     jurisdiction_status, zone_ids)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO UPDATE SET
     kind = EXCLUDED.kind, name = EXCLUDED.name, lon = EXCLUDED.lon, lat = EXCLUDED.lat,
     inspection_object = EXCLUDED.inspection_object, jurisdiction = EXCLUDED.jurisdiction,
     legal_review_ref = EXCLUDED.legal_review_ref, technical_review_ref = EXCLUDED.technical_review_ref,
     calibration_cert = EXCLUDED.calibration_cert, calibration_valid_until = EXCLUDED.calibration_valid_until,
-    public_notice = EXCLUDED.public_notice, attrs = EXCLUDED.attrs, updated_at = now()
+    public_notice = EXCLUDED.public_notice, attrs = EXCLUDED.attrs, jurisdiction_status = EXCLUDED.jurisdiction_status,
+    zone_ids = EXCLUDED.zone_ids, updated_at = now()
 """
 
 
-def upsert_devices(conn: psycopg.Connection, specs: list[DeviceSpec]) -> None:
+def place(spec: DeviceSpec, zones: ZoneRegistry) -> Placement:
+    """Resolve the device's jurisdiction and containing zones from its fixed location."""
+    if spec.location is None:
+        return Placement(spec.jurisdiction, "declared" if spec.jurisdiction else "no_location", [])
+    lon, lat = spec.location.lon, spec.location.lat
+    zone_ids = [z.id for z in zones.zones_at(lon, lat)]
+    if spec.jurisdiction:  # an explicit assignment wins; geo still says which zones it sits in
+        return Placement(spec.jurisdiction, "declared", zone_ids)
+    result = resolve(zones, lon, lat)
+    if result.status == "unassigned":
+        return Placement(None, "unassigned", zone_ids, result.reason)
+    return Placement(result.subject_code, "assigned", zone_ids, result.reason if result.flagged else "")
+
+
+def upsert_devices(conn: psycopg.Connection, specs: list[DeviceSpec], placements: dict[str, Placement]) -> None:
     with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(_UPSERT, [_row(s) for s in specs])
+        cur.executemany(_UPSERT, [_row(s, placements[s.id]) for s in specs])
 
 
-def _row(s: DeviceSpec) -> tuple:
+def _row(s: DeviceSpec, p: Placement) -> tuple:
     loc = s.location
     return (
         s.id, s.kind, s.name, loc.lon if loc else None, loc.lat if loc else None, s.inspection_object,
-        s.jurisdiction, s.legal_review_ref, s.technical_review_ref, s.calibration_cert,
-        s.calibration_deadline(), s.public_notice, json.dumps(s.attrs),
+        p.jurisdiction, s.legal_review_ref, s.technical_review_ref, s.calibration_cert,
+        s.calibration_deadline(), s.public_notice, json.dumps(s.attrs), p.status, p.zone_ids,
     )
 
 
-def import_devices(conn: psycopg.Connection, rows: list[Any]) -> ImportResult:
+def import_devices(conn: psycopg.Connection, rows: list[Any], zones: ZoneRegistry | None = None) -> ImportResult:
+    """Validate, place (jurisdiction from the stored zones unless given) and upsert; report bad rows."""
     valid, errors = validate_devices(rows)
+    if zones is None:
+        zones = ZoneRegistry(load_all_zones(conn))
+    placements = {s.id: place(s, zones) for s in valid}
     if valid:
-        upsert_devices(conn, valid)
-    return ImportResult([s.id for s in valid], errors)
+        upsert_devices(conn, valid, placements)
+    return ImportResult([s.id for s in valid], errors, placements)

@@ -39,6 +39,9 @@ def _import(args: argparse.Namespace) -> int:
             result = import_devices(conn, rows)
     for err in result.errors:
         print(f"{args.file}: {err}", file=sys.stderr)
+    for device_id in result.unassigned:
+        # Flagged, not refused: an operator must assign it before its clues can be routed to a bureau.
+        print(f"warning: {device_id}: location outside every jurisdiction zone (unassigned)", file=sys.stderr)
     print(f"loaded {len(result.loaded)} device(s), {len({e.index for e in result.errors})} row(s) rejected")
     return 1 if result.errors else 0
 
