@@ -20,9 +20,12 @@ from gateway.embedded import EmbeddedBroker
 from gateway.health import HttpServer, build_app
 from gateway.ingest_writer import IngestWriter, StoredHook
 from gateway.metrics import Metrics
+from gateway.no_fly_monitor import NoFlyMonitor, NoFlyTransition
+from gateway.publisher import Publisher
 from gateway.store.connect import StoreLocation
 from gateway.store.devices_cache import KnownDevices
 from gateway.store.migrate import MigrationResult, apply_migrations
+from gateway.zone_service import ZoneService
 from ingest.dji import DockStateMerger
 from ingest.models import Pose, Reading
 from ingest.mqtt import MqttSource, RawMessage
@@ -57,6 +60,9 @@ class Gateway:
         self.writer: IngestWriter | None = None
         self.source: MqttSource | None = None
         self.http: HttpServer | None = None
+        self.zones: ZoneService | None = None
+        self.publisher: Publisher | None = None
+        self.no_fly: NoFlyMonitor | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -74,6 +80,11 @@ class Gateway:
             self.broker = EmbeddedBroker(s.data_dir, s.mqtt.embedded_port)
             self.mqtt_url = await self.broker.start()
             protocol = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
+        self.zones = ZoneService(self.database_url, on_reload=self.metrics.zones_loaded.set)
+        await self.zones.start()
+        self.publisher = Publisher(self.mqtt_url, client_id=s.mqtt.client_id, protocol=protocol)
+        self.publisher.start()
+        self.no_fly = NoFlyMonitor(self.zones.registry, [self._publish_no_fly])
         q: queue.Queue[RawMessage] = queue.Queue(maxsize=s.ingest.queue_max)
         self.source = MqttSource(
             self.mqtt_url, s.mqtt.topics, q, client_id=s.mqtt.client_id, shared_group=s.mqtt.shared_group,
@@ -84,7 +95,7 @@ class Gateway:
         self.writer = IngestWriter(
             self.database_url, q, self.source.ack, make_parser(s), KnownDevices(), self.metrics,
             batch_max_rows=s.ingest.batch_max_rows, batch_max_ms=s.ingest.batch_max_ms,
-            accept_unknown_devices=s.ingest.accept_unknown_devices, on_stored=self.on_stored,
+            accept_unknown_devices=s.ingest.accept_unknown_devices, on_stored=[self.no_fly.on_stored, *self.on_stored],
         )
         self.writer.start()
         self.source.start()
@@ -92,6 +103,19 @@ class Gateway:
                                s.api.host, s.api.port)
         await self.http.start()
         log.info("gateway.started", mqtt=self.mqtt_url, http=f"{s.api.host}:{self.http.port}")
+
+    def _publish_no_fly(self, t: NoFlyTransition) -> None:
+        self.metrics.no_fly_events.labels(t.type).inc()
+        e = t.event
+        log.warning("geo.no_fly", type=t.type, device=t.device_id, zone=t.zone_id)
+        if self.publisher:
+            self.publisher.publish("enf/events/no_fly", {
+                "type": t.type, "device_id": t.device_id, "zone_id": t.zone_id, "time": t.pose.time,
+                "lat": t.pose.lat, "lon": t.pose.lon, "alt_rel_m": t.pose.alt_rel_m,
+                "zone_name": e.zone_name if e else None,
+                "enforcement_subject": e.enforcement_subject.model_dump() if e and e.enforcement_subject else None,
+                "enforcement_items": list(e.enforcement_items) if e else [],
+            })
 
     def _on_mqtt_connected(self, connected: bool) -> None:
         self.metrics.mqtt_connected.set(1 if connected else 0)
@@ -115,6 +139,10 @@ class Gateway:
             await asyncio.to_thread(self.writer.stop)
         if self.source:
             await asyncio.to_thread(self.source.stop)
+        if self.publisher:
+            await asyncio.to_thread(self.publisher.stop)
+        if self.zones:
+            await self.zones.stop()
         if self.broker:
             await self.broker.stop()
         await asyncio.to_thread(self.store.__exit__, None, None, None)

@@ -1,0 +1,60 @@
+"""The running gateway's view of the zones: a registry loaded from the store and reloaded, atomically,
+whenever the `zones` table changes (a statement trigger sends NOTIFY enforcegw_zones)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import psycopg
+import structlog
+
+from gateway.store.zones import load_all_zones
+from geo.registry import ZoneRegistry
+
+log = structlog.get_logger(__name__)
+
+
+class ZoneService:
+    def __init__(self, database_url: str, registry: ZoneRegistry | None = None,
+                 on_reload: Callable[[int], None] | None = None) -> None:
+        self.database_url = database_url
+        self.on_reload = on_reload or (lambda _n: None)
+        self.registry = registry or ZoneRegistry()
+        self.reloads = 0
+        self._task: asyncio.Task | None = None
+
+    def reload(self) -> int:
+        with psycopg.connect(self.database_url) as conn:
+            zones = load_all_zones(conn)
+        # Readers keep the snapshot they hold; new queries see the new index (one reference swap).
+        self.registry.replace(zones)
+        self.reloads += 1
+        log.info("zones.loaded", zones=len(zones), version=self.registry.index.version)
+        self.on_reload(len(zones))
+        return len(zones)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.reload)
+        self._task = asyncio.create_task(self._watch(), name="zone-watch")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as conn:
+                    await conn.execute("LISTEN enforcegw_zones")
+                    await asyncio.to_thread(self.reload)  # catch changes made while we were not listening
+                    async for _note in conn.notifies():
+                        await asyncio.to_thread(self.reload)
+            except asyncio.CancelledError:
+                raise
+            except psycopg.Error as exc:
+                log.warning("zones.watch_failed", error=str(exc).strip())
+                await asyncio.sleep(2)
