@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import psycopg
 from tqdm import tqdm
 
-from evidence.entry import chain_fields, decode
+from evidence.entry import chain_fields, media_hashes
 from evidence.media import MediaStore
 from evidence.merkle import build_levels, consistency_ranges, range_hash, verify_consistency
 from evidence.tree_store import STRIDE
@@ -68,41 +68,48 @@ def audit(conn: psycopg.Connection, vkeys: list[str], origin: str, media: MediaS
 
 
 def _entries(conn: psycopg.Connection, report: AuditReport, progress: bool) -> tuple[list[bytes], set[str]]:
-    total = conn.execute("SELECT count(*) FROM evidence_entries").fetchone()[0]
+    last = conn.execute("SELECT coalesce(max(idx), -1) FROM evidence_entries").fetchone()[0]
     leaves: list[bytes] = []
     referenced: set[str] = set()
     heads: dict[str, tuple[int, bytes]] = {}
     sha = hashlib.sha256
-    with conn.transaction(), conn.cursor(name="evidence_audit") as cur:
-        cur.itersize = 20000
-        cur.execute("SELECT idx, leaf_hash, entry, device_id, device_seq FROM evidence_entries ORDER BY idx")
-        for idx, stored_leaf, data, device_col, seq_col in tqdm(cur, total=total, disable=not progress,
-                                                                  desc="entries", unit="entry"):
-            data = bytes(data)
-            item = f"entry {idx}"
+    with tqdm(total=last + 1, disable=not progress, desc="entries", unit="entry", unit_scale=True) as bar, \
+            conn.cursor().copy("COPY (SELECT idx, leaf_hash, entry, device_id, device_seq FROM evidence_entries "
+                               "ORDER BY idx) TO STDOUT (FORMAT binary)") as copy:
+        # Binary COPY streams rows with the least per-row overhead (about 3x cheaper than a cursor).
+        copy.set_types(["bigint", "bytea", "bytea", "text", "bigint"])
+        for n, (idx, stored_leaf, data, device_col, seq_col) in enumerate(copy.rows()):
+            if n % 10_000 == 0:
+                bar.update(n - bar.n)
             if idx != len(leaves):
-                report.add("entry", f"entry {len(leaves)}", f"missing: entries jump from {len(leaves) - 1} to {idx}")
+                report.add("entry", f"entry {len(leaves)}",
+                           f"missing: entries jump from {len(leaves) - 1} to {idx}")
             leaf = sha(b"\x00" + data).digest()
             leaves.append(leaf)
-            if leaf != bytes(stored_leaf):
-                report.add("entry", item, "entry bytes do not hash to the stored leaf hash")
+            if leaf != stored_leaf:
+                report.add("entry", f"entry {idx}", "entry bytes do not hash to the stored leaf hash")
             try:
                 device, seq, prev = chain_fields(data)
+                referenced.update(media_hashes(data))
             except ValueError as exc:
-                report.add("entry", item, f"unreadable entry: {exc}")
+                report.add("entry", f"entry {idx}", f"unreadable entry: {exc}")
                 continue
-            if (device, seq) != (device_col, seq_col):
-                report.add("entry", item, "device_id/device_seq columns differ from the entry bytes")
-            last = heads.get(device)
-            want_seq, want_prev = (0, None) if last is None else (last[0] + 1, last[1])
-            if seq != want_seq:
-                report.add("chain", item, f"device {device}: sequence {seq} where {want_seq} was expected")
-            elif prev != want_prev:
-                report.add("chain", item, f"device {device}: previous-entry hash does not match entry "
-                           f"{want_seq - 1} of that device")
+            if device != device_col or seq != seq_col:
+                report.add("entry", f"entry {idx}", "device_id/device_seq columns differ from the entry bytes")
+            last_seen = heads.get(device)
+            if last_seen is None:
+                if seq != 0:
+                    report.add("chain", f"entry {idx}", f"device {device}: sequence {seq} where 0 was expected")
+                elif prev is not None:
+                    report.add("chain", f"entry {idx}", f"device {device}: first entry has a previous hash")
+            elif seq != last_seen[0] + 1:
+                report.add("chain", f"entry {idx}",
+                           f"device {device}: sequence {seq} where {last_seen[0] + 1} was expected")
+            elif prev != last_seen[1]:
+                report.add("chain", f"entry {idx}", f"device {device}: previous-entry hash does not match "
+                           f"entry {seq - 1} of that device")
             heads[device] = (seq, leaf)
-            if b'"sha256"' in data:  # only entries with media pay for a full parse
-                referenced.update(m["sha256"] for m in decode(data).get("media", []))
+        bar.update(len(leaves) - bar.n)
     report.entries = len(leaves)
     report.devices = len(heads)
     return leaves, referenced

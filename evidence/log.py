@@ -29,7 +29,7 @@ from evidence.audit import AuditReport, audit
 from evidence.config import EvidenceConfig
 from evidence.entry import Entry, MediaRef
 from evidence.media import FileMediaStore, MediaStore
-from evidence.merkle import consistency_ranges, inclusion_ranges
+from evidence.merkle import consistency_ranges, inclusion_ranges, nodes_for, range_hash
 from evidence.sequencer import Appended, Checkpoint
 from evidence.signer import NoteSigner, Timestamper, load_or_create_key, tlog_proof
 from evidence.tree_store import TreeReader
@@ -183,9 +183,10 @@ class EvidenceLog:
         newest): proof and root always come from the same snapshot (spec S5, the Rekor/Trillian race)."""
         with self.pool.connection() as conn:
             cp = self._checkpoint_for(conn, index, size)
-            reader = TreeReader(conn)
-            path = reader.hashes(inclusion_ranges(index, cp.size))
-            leaf = reader.fetch({(0, index)})[(0, index)]
+            ranges = inclusion_ranges(index, cp.size)
+            got = TreeReader(conn).fetch(nodes_for(ranges) | {(0, index)})  # one round trip for all
+            path = [range_hash(s, e, lambda lv, p: got[(lv, p)]) for s, e in ranges]
+            leaf = got[(0, index)]
         return InclusionProof(index, cp.size, leaf, path, cp.root, cp.note)
 
     def consistency(self, first: int, second: int) -> list[bytes]:

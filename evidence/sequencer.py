@@ -10,7 +10,7 @@ Two advisory locks, two roles:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -80,8 +80,10 @@ def tree_head(conn: psycopg.Connection) -> tuple[int, bytes | None]:
     return (row[0], bytes(row[1])) if row else (0, None)
 
 
-def integrate(conn: psycopg.Connection, batch_max: int = 4096) -> tuple[int, bytes]:
-    """Integrate every committed entry not yet in the tree, in batches of `batch_max`; return (size, root)."""
+def integrate(conn: psycopg.Connection, batch_max: int = 4096,
+              on_batch: Callable[[int], object] | None = None) -> tuple[int, bytes]:
+    """Integrate every committed entry not yet in the tree, in batches of `batch_max` (one transaction
+    each); return (size, root). `on_batch(size)` reports progress."""
     while True:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SEQUENCER_LOCK,))
@@ -107,6 +109,8 @@ def integrate(conn: psycopg.Connection, batch_max: int = 4096) -> tuple[int, byt
             new_size = size + len(leaves)
             new_root = TreeReader(conn).root(new_size)
             conn.execute("INSERT INTO evidence_tree_heads (size, root) VALUES (%s, %s)", (new_size, new_root))
+        if on_batch is not None:
+            on_batch(new_size)
         if len(leaves) < batch_max:
             return new_size, new_root
 

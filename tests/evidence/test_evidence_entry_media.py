@@ -128,3 +128,21 @@ def test_config_forbids_unknown_and_documents_fields() -> None:
         EvidenceConfig(checkpoint_every=3)
     for name, field in EvidenceConfig.model_fields.items():
         assert field.description, name
+
+
+def test_media_hashes_fast_path_is_exact() -> None:
+    from evidence.entry import DeviceSig, media_hashes
+
+    tricky = Entry(
+        entry_type="evidence", device_id='d"\\x',
+        device_sig=DeviceSig(alg="ed}25519", key_id="k{", sig='s"'),
+        media=[MediaRef(role='a"],"origin":"', mime="m", size=1, sha256="a" * 64),
+               MediaRef(role='b","sha256":"' + "c" * 64, mime="m", size=1, sha256="b" * 64)],
+        payload={"sha256": "d" * 64, "media": [{"sha256": "e" * 64}]},
+    )
+    data = encode(tricky, origin="o", device_seq=3, device_prev_hash=b"\x02" * 32)
+    assert media_hashes(data) == ["a" * 64, "b" * 64]
+    assert chain_fields(data) == ('d"\\x', 3, b"\x02" * 32)
+    assert media_hashes(encode(Entry(entry_type="e", device_id="d"), origin="o", device_seq=0,
+                               device_prev_hash=None)) == []
+    assert media_hashes(json.dumps({"media": [{"sha256": "f" * 64}]}).encode()) == ["f" * 64]  # fallback

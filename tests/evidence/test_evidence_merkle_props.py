@@ -20,7 +20,7 @@ from evidence.merkle import (
     verify_inclusion,
 )
 
-LEAVES = [i.to_bytes(2, "big") * (i % 5) for i in range(256)]  # varied lengths, including empty
+LEAVES = [b"", *(i.to_bytes(2, "big") * (1 + i % 5) for i in range(1, 256))]  # distinct, varied lengths
 HASHES = [leaf_hash(x) for x in LEAVES]
 LEVELS = build_levels(HASHES)
 
