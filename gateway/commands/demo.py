@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo", help="Run the gateway with sample devices and a synthetic day of sensor and drone data.",
         description="Starts the gateway (embedded PostgreSQL and MQTT unless configured), imports the sample "
         "devices and replays a simulated day in Nanhai, Foshan, from 17:30 local time: oil-fume exceedance "
-        "18:25-19:05, dust 20:40-21:40, inadmissible barbecue fume 21:50-22:20, night construction noise "
+        "18:25-19:05, dust 20:40-21:40, inadmissible barbecue fume 21:45-22:25, night construction noise "
         "23:10-23:40, drone patrols. Simulated time never runs ahead of the real clock.",
     )
     p.add_argument("-c", "--config", dest="demo_config", help="YAML config file.")

@@ -18,7 +18,7 @@ class FumeProfile:
     services: tuple[tuple[float, float, float], ...]  # (start_h, end_h, level mg/m3) while cooking
     episodes: tuple[tuple[float, float, float], ...] = ()  # (start_h, end_h, level) purifier failing
     idle: float = 0.05
-    sigma: float = 0.12
+    sigma: float = 0.08
     # Normal cooking never reaches the limit: it is capped here so only the episodes make clues.
     service_cap: float = 1.6
 
@@ -31,7 +31,7 @@ RESTAURANT = FumeProfile(
 # A late-night barbecue shop (its monitor is out of calibration, see devices.yaml): grill smoke peak.
 BARBECUE = FumeProfile(
     services=((17.5, 26.0, 1.2),),
-    episodes=((21 + 50 / 60, 22 + 20 / 60, 2.5),),
+    episodes=((21 + 45 / 60, 22 + 25 / 60, 2.7),),
 )
 
 
@@ -49,7 +49,7 @@ def fume_samples(profile: FumeProfile, start: datetime, seed: int, *, step_s: fl
                  end: datetime | None = None) -> Iterator[tuple[datetime, dict[str, float]]]:
     """(t, {"oil_fume": ..}) every `step_s`; deterministic for a seed."""
     rng = random.Random(seed)
-    drift = Ar1(rng, profile.sigma, tau_s=300.0, step_s=step_s)
+    drift = Ar1(rng, profile.sigma, tau_s=180.0, step_s=step_s)
     for t in ticks(start, step_s, end):
         hour = local_hour(t)
         expected = fume_level(profile, hour)

@@ -10,18 +10,25 @@ from rich.table import Table
 from gateway.demo.clock import LOCAL_TZ
 from gateway.demo.stats import DeviceLatest, Snapshot
 
+# (column, candidate keys): the alerts table belongs to another feature; show whatever of these it has.
 _ALERT_FIELDS = (
-    ("id", ("clue_code", "alert_id", "id")),
+    ("clue", ("clue_code", "alert_id", "id")),
     ("device", ("device_id",)),
-    ("rule", ("rule_id", "kind", "rule")),
+    ("rule", ("rule_id", "kind")),
+    ("peak", ("peak_value", "value")),
+    ("limit", ("limit_value", "limit")),
+    ("since", ("start_time", "opened_at", "start", "created_at")),
+    ("ongoing", ("end_time",)),
     ("status", ("status",)),
-    ("value", ("peak_value", "value")),
     ("admissible", ("admissible",)),
-    ("since", ("opened_at", "start", "started_at", "created_at")),
 )
 
 
-def _pick(alert: dict[str, Any], keys: tuple[str, ...]) -> str:
+def _pick(alert: dict[str, Any], column: str, keys: tuple[str, ...]) -> str:
+    if column == "ongoing":
+        return "-" if "end_time" not in alert else ("yes" if alert["end_time"] is None else "ended")
+    if column == "admissible" and alert.get("admissible") is False:
+        return "[red]no " + ",".join(alert.get("inadmissible_reasons") or [])
     for k in keys:
         if alert.get(k) is not None:
             v = alert[k]
@@ -69,7 +76,7 @@ def render_rich(s: Snapshot) -> Group:
     if s.alerts is not None:
         alerts = Table(*[name for name, _ in _ALERT_FIELDS], title=f"open alerts ({len(s.alerts)})")
         for a in s.alerts:
-            alerts.add_row(*[_pick(a, keys) for _, keys in _ALERT_FIELDS])
+            alerts.add_row(*[_pick(a, name, keys) for name, keys in _ALERT_FIELDS])
         parts.append(alerts)
     return Group(*parts)
 

@@ -88,13 +88,14 @@ def sortie_poses(takeoff: datetime, seed: int, *, laps: int = 2, route: tuple[La
     climb_s = alt_m / climb_mps
     cruise_s = laps * loop_length_m(route) / cruise_mps
     total_s = sortie_duration_s(laps, route, cruise_mps=cruise_mps, alt_m=alt_m, climb_mps=climb_mps)
-    end = takeoff + timedelta(seconds=total_s)
+    # Land on a whole step, so the last pose is on the dock at 0 m (hovering up to one step before descent).
+    landing_s = math.ceil(total_s / step_s) * step_s
     heading = bearing_deg(route[0], route[1])
-    for t in ticks(takeoff, step_s, end + timedelta(seconds=step_s / 2)):
+    for t in ticks(takeoff, step_s, takeoff + timedelta(seconds=landing_s + step_s / 2)):
         e = (t - takeoff).total_seconds()
         wobble = rng.gauss(0.0, 0.6)  # gusts: a little roll and yaw jitter, as in real OSD logs
         if e < climb_s or e > climb_s + cruise_s:  # vertical at the dock: hover attitude
-            alt = min(e, total_s - e) * climb_mps
+            alt = min(e * climb_mps, (landing_s - e) * climb_mps, alt_m)
             yield PoseSample(t, route[0][0], route[0][1], round(max(alt, 0.0), 1), round(heading, 1), 0.0,
                              round(wobble, 1), -45.0, 0.0)
             continue

@@ -28,6 +28,7 @@ from gateway.demo.publisher import DemoPublisher
 from gateway.demo.render import render_line, render_rich
 from gateway.demo.scenario import scenario
 from gateway.demo.stats import Snapshot, StoreView, dead_letters_by_reason, histogram_quantile, sample
+from gateway.demo.zones import import_demo_zones
 from gateway.devices import import_devices
 from gateway.store.connect import StoreLocation
 from gateway.store.migrate import apply_migrations
@@ -58,7 +59,10 @@ class DemoResult:
 
 
 def load_devices(url: str) -> list[str]:
+    """Zones first: device import places each device in the zones at its location."""
     with psycopg.connect(url) as conn:
+        zones = import_demo_zones(conn)
+        log.info("demo.zones_loaded", zones=zones)
         result = import_devices(conn, fleet.device_rows())
     if result.errors:  # the shipped file is ours: an error here is a bug, not user input
         raise RuntimeError("demo devices.yaml rejected: " + "; ".join(map(str, result.errors)))

@@ -5,7 +5,7 @@ Simulated day (local time, from the default 17:30 start; real time at the defaul
     17:40-17:59  drone patrol 1                                   [ +5 s ..  +15 s]
     18:25-19:05  restaurant oil fume ~2.8 mg/m3 (limit 2.0)       [+28 s ..  +48 s]
     20:40-21:40  muck-truck dust episode, PM10 up to ~350 ug/m3   [+95 s .. +125 s]
-    21:50-22:20  barbecue oil fume ~2.5 mg/m3, inadmissible device [+130 s .. +145 s]
+    21:45-22:25  barbecue oil fume ~2.7 mg/m3, inadmissible device [+128 s .. +148 s]
     23:00-23:19  drone patrol 2 (night, over the construction site)
     23:10-23:40  night construction noise ~65 dB(A) (limit 55)    [+170 s .. +185 s]
     09:30, 14:30 daytime patrols; site works 07:30-12:00 and 14:00-18:00 within the day limit 70

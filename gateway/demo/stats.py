@@ -13,8 +13,9 @@ from psycopg import sql
 from gateway.metrics import Metrics
 
 # Alert statuses after which an alert no longer waits for anyone (DESIGN.md, alert lifecycle).
+# Open = still waiting in the operator queue (an exceedance that has ended still needs its review).
 _CLOSED = ("dismissed", "confirmed", "task_created", "pushed", "acknowledged", "ended", "closed")
-_TIME_COLUMNS = ("opened_at", "start", "started_at", "created_at", "time")
+_TIME_COLUMNS = ("start_time", "opened_at", "start", "created_at", "time")
 
 
 @dataclass
