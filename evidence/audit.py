@@ -7,6 +7,7 @@ misses an edited value log). Memory is O(n) hashes (about 130 MB at 1M entries).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
 from collections.abc import Callable, Iterable
@@ -50,8 +51,16 @@ def audit(conn: psycopg.Connection, vkeys: list[str], origin: str, media: MediaS
           *, progress: bool = False) -> AuditReport:
     t0 = time.perf_counter()
     report = AuditReport()
-    leaves, referenced = _entries(conn, report, progress)
-    levels = build_levels(leaves)
+    # Millions of small bytes objects would trigger repeated full GC passes that find nothing to free
+    # (they hold no cycles): pausing the collector makes the audit several times faster.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        leaves, referenced = _entries(conn, report, progress)
+        levels = build_levels(leaves)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
     def node(level: int, pos: int) -> bytes:
         return levels[level][pos]
