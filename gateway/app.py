@@ -10,17 +10,24 @@ from __future__ import annotations
 import asyncio
 import queue
 import signal
+import threading
 from datetime import datetime
 
 import psycopg
 import structlog
 
+from detectors.catalogue import Catalogue
+from detectors.engine import RuleEngine
+from evidence.log import EvidenceLog
+from gateway.alerts.service import AlertService
+from gateway.catalogue import load_catalogue
 from gateway.config import Settings
 from gateway.embedded import EmbeddedBroker
 from gateway.health import HttpServer, build_app
 from gateway.ingest_writer import IngestWriter, StoredHook
 from gateway.metrics import Metrics
 from gateway.no_fly_monitor import NoFlyMonitor, NoFlyTransition
+from gateway.pg_notify import NotifyListener
 from gateway.publisher import Publisher
 from gateway.store.connect import StoreLocation
 from gateway.store.devices_cache import KnownDevices
@@ -63,6 +70,11 @@ class Gateway:
         self.zones: ZoneService | None = None
         self.publisher: Publisher | None = None
         self.no_fly: NoFlyMonitor | None = None
+        self.evidence: EvidenceLog | None = None
+        self.alerts: AlertService | None = None
+        self.notify: NotifyListener | None = None
+        self._sequencer_stop = threading.Event()
+        self._sequencer: threading.Thread | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -80,11 +92,27 @@ class Gateway:
             self.broker = EmbeddedBroker(s.data_dir, s.mqtt.embedded_port)
             self.mqtt_url = await self.broker.start()
             protocol = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
+        catalogue = load_catalogue(s)  # before zones load: it declares the zone kinds its rules use
         self.zones = ZoneService(self.database_url, on_reload=self.metrics.zones_loaded.set)
-        await self.zones.start()
+        await self.zones.reload_async()
         self.publisher = Publisher(self.mqtt_url, client_id=s.mqtt.client_id, protocol=protocol)
         self.publisher.start()
         self.no_fly = NoFlyMonitor(self.zones.registry, [self._publish_no_fly])
+        self.evidence = await asyncio.to_thread(EvidenceLog.open, self.database_url, s.evidence, s.data_dir)
+        self._sequencer = threading.Thread(target=self._run_sequencer, name="evidence-sequencer", daemon=True)
+        self._sequencer.start()
+        hooks = [self.no_fly.on_stored, *self.on_stored]
+        if s.alerts.enabled:
+            self.alerts = AlertService(
+                self.database_url, self._rule_engine(catalogue), self.zones.registry, self.evidence,
+                self.publisher.publish, self.metrics, topic_prefix=s.alerts.topic_prefix,
+                max_history_s=s.alerts.max_history_s,
+            )
+            await asyncio.to_thread(self.alerts.start)
+            hooks.append(self.alerts.on_stored)
+        self.notify = NotifyListener(self.database_url, {
+            "enforcegw_zones": self._zones_changed, "enforcegw_devices": self._devices_changed})
+        self.notify.start()
         q: queue.Queue[RawMessage] = queue.Queue(maxsize=s.ingest.queue_max)
         self.source = MqttSource(
             self.mqtt_url, s.mqtt.topics, q, client_id=s.mqtt.client_id, shared_group=s.mqtt.shared_group,
@@ -95,7 +123,7 @@ class Gateway:
         self.writer = IngestWriter(
             self.database_url, q, self.source.ack, make_parser(s), KnownDevices(), self.metrics,
             batch_max_rows=s.ingest.batch_max_rows, batch_max_ms=s.ingest.batch_max_ms,
-            accept_unknown_devices=s.ingest.accept_unknown_devices, on_stored=[self.no_fly.on_stored, *self.on_stored],
+            accept_unknown_devices=s.ingest.accept_unknown_devices, on_stored=hooks,
         )
         self.writer.start()
         self.source.start()
@@ -103,6 +131,32 @@ class Gateway:
                                s.api.host, s.api.port)
         await self.http.start()
         log.info("gateway.started", mqtt=self.mqtt_url, http=f"{s.api.host}:{self.http.port}")
+
+    def _rule_engine(self, catalogue: Catalogue) -> RuleEngine:
+        a = self.settings.alerts
+        return RuleEngine(catalogue, overrides=a.overrides, lateness_s=a.lateness_s, max_gap_s=a.max_gap_s,
+                          update_interval_s=a.update_interval_s, stale_after_s=a.stale_after_s)
+
+    def _run_sequencer(self) -> None:
+        """Integrate appended evidence and sign checkpoints on schedule; a store outage only delays it."""
+        assert self.evidence is not None
+        while not self._sequencer_stop.is_set():
+            try:
+                self.evidence.sequence_once()
+            except Exception:
+                log.exception("evidence.sequencer_failed")
+                self._sequencer_stop.wait(2.0)
+            self._sequencer_stop.wait(0.25)
+
+    async def _zones_changed(self) -> None:
+        if self.zones:
+            await self.zones.reload_async()
+        if self.alerts:  # zone kinds decide which rules bind to a device
+            self.alerts.request_device_reload()
+
+    async def _devices_changed(self) -> None:
+        if self.alerts:
+            self.alerts.request_device_reload()
 
     def _publish_no_fly(self, t: NoFlyTransition) -> None:
         self.metrics.no_fly_events.labels(t.type).inc()
@@ -139,10 +193,18 @@ class Gateway:
             await asyncio.to_thread(self.writer.stop)
         if self.source:
             await asyncio.to_thread(self.source.stop)
+        if self.notify:
+            await self.notify.stop()
+        if self.alerts:
+            await asyncio.to_thread(self.alerts.stop)
+        if self._sequencer:
+            self._sequencer_stop.set()
+            await asyncio.to_thread(self._sequencer.join, 30)
+        if self.evidence:
+            await asyncio.to_thread(self.evidence.sequence_once)  # sign what the last alerts appended
+            self.evidence.close()
         if self.publisher:
             await asyncio.to_thread(self.publisher.stop)
-        if self.zones:
-            await self.zones.stop()
         if self.broker:
             await self.broker.stop()
         await asyncio.to_thread(self.store.__exit__, None, None, None)

@@ -14,6 +14,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from detectors.overrides import OverrideConfig
+from evidence.config import EvidenceConfig
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -110,6 +113,29 @@ class ApiConfig(_Section):
         return int(self.listen.rpartition(":")[2])
 
 
+class AlertsConfig(_Section):
+    enabled: bool = Field(default=True, description="Run the sensor rule engine and raise alerts.")
+    catalogue: Path | None = Field(
+        default=None, description="Rule catalogue YAML replacing the shipped detectors/catalogue.yaml."
+    )
+    overrides: OverrideConfig = Field(
+        default_factory=OverrideConfig, description="Local rule overrides per zone or device (limits, enabling)."
+    )
+    lateness_s: float = Field(
+        default=0.0, ge=0, description="Hold readings this long to put out-of-order ones in time order first "
+        "(adds the same delay to every alert)."
+    )
+    update_interval_s: float = Field(default=60.0, ge=0, description="At most one `update` per alert this often.")
+    max_gap_s: float = Field(default=300.0, gt=0, description="A gap in a device's data this long breaks a run.")
+    stale_after_s: float | None = Field(
+        default=900.0, description="End an open alert when its device sends nothing for this long (None: never)."
+    )
+    max_history_s: float = Field(
+        default=6 * 3600.0, gt=0, description="Most history re-read per device to rebuild windows after a restart."
+    )
+    topic_prefix: str = Field(default="enf/alerts", description="Alerts are published on <prefix>/<kind>.")
+
+
 class LogConfig(_Section):
     level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
     json_format: bool = Field(default=False, description="JSON log lines instead of the console renderer.")
@@ -128,6 +154,8 @@ class Settings(BaseSettings):
     ingest: IngestConfig = Field(default_factory=IngestConfig, description="Batching and input limits.")
     api: ApiConfig = Field(default_factory=ApiConfig, description="HTTP server.")
     log: LogConfig = Field(default_factory=LogConfig, description="Logging.")
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, description="Evidence log and signing key.")
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Sensor rule engine and alerts.")
 
     @classmethod
     def settings_customise_sources(

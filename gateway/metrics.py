@@ -43,6 +43,14 @@ class Metrics:
         )
         self.mqtt_connected = Gauge("enforcegw_mqtt_connected", "1 while connected to the broker", registry=r)
         self.mqtt_reconnects = Counter("enforcegw_mqtt_connects_total", "Broker connections made", registry=r)
+        self.alert_events = Counter(
+            "enforcegw_alert_events_total", "Alert lifecycle events (new, update, end) by kind", ["kind", "type"],
+            registry=r,
+        )
+        self.alert_errors = Counter("enforcegw_alert_errors_total", "Failures while processing alerts", registry=r)
+        self.alert_queue_depth = Gauge(
+            "enforcegw_alert_queue_depth", "Committed reading batches waiting for the rule engine", registry=r
+        )
         self.zones_loaded = Gauge("enforcegw_zones_loaded", "Zones in the active geofence index", registry=r)
         self.no_fly_events = Counter(
             "enforcegw_no_fly_events_total", "Drones entering/leaving active no-fly zones", ["type"], registry=r

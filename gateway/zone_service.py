@@ -1,10 +1,10 @@
 """The running gateway's view of the zones: a registry loaded from the store and reloaded, atomically,
-whenever the `zones` table changes (a statement trigger sends NOTIFY enforcegw_zones)."""
+whenever the `zones` table changes (a statement trigger sends NOTIFY enforcegw_zones; the gateway's
+NotifyListener calls `reload_async`)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 
 import psycopg
@@ -23,7 +23,6 @@ class ZoneService:
         self.on_reload = on_reload or (lambda _n: None)
         self.registry = registry or ZoneRegistry()
         self.reloads = 0
-        self._task: asyncio.Task | None = None
 
     def reload(self) -> int:
         with psycopg.connect(self.database_url) as conn:
@@ -35,26 +34,5 @@ class ZoneService:
         self.on_reload(len(zones))
         return len(zones)
 
-    async def start(self) -> None:
+    async def reload_async(self) -> None:
         await asyncio.to_thread(self.reload)
-        self._task = asyncio.create_task(self._watch(), name="zone-watch")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _watch(self) -> None:
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as conn:
-                    await conn.execute("LISTEN enforcegw_zones")
-                    await asyncio.to_thread(self.reload)  # catch changes made while we were not listening
-                    async for _note in conn.notifies():
-                        await asyncio.to_thread(self.reload)
-            except asyncio.CancelledError:
-                raise
-            except psycopg.Error as exc:
-                log.warning("zones.watch_failed", error=str(exc).strip())
-                await asyncio.sleep(2)

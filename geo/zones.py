@@ -14,6 +14,7 @@ auto-fixed: it is only detected, because a swap can also be a legitimately far-a
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -46,6 +47,18 @@ KNOWN_KINDS: frozenset[str] = frozenset(
         "patrol_area",
     }
 )
+# Kinds other packages add at run time: the rule catalogue's zone kinds (catering, surface_water_class_III,
+# ...) are valid zone kinds too, but geo must not import detectors, so the gateway registers them.
+_EXTRA_KINDS: set[str] = set()
+
+
+def register_zone_kinds(kinds: Iterable[str]) -> None:
+    """Accept `kinds` as zone kinds from now on (the gateway registers its rule catalogue's)."""
+    _EXTRA_KINDS.update(kinds)
+
+
+def is_known_kind(kind: str) -> bool:
+    return kind in KNOWN_KINDS or kind in _EXTRA_KINDS
 
 # Stable reason codes (problems) and fix codes; tests and the import CLI rely on them.
 ProblemCode = Literal[
@@ -149,7 +162,7 @@ class Zone(BaseModel):
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, value: str) -> str:
-        if value not in KNOWN_KINDS:
+        if not is_known_kind(value):
             raise ValueError(f"unknown kind {value!r}")
         return value
 
@@ -382,7 +395,7 @@ def zone_from_feature(
     if zone_id is None:
         problems.append(Problem(index, None, "missing_id", "feature has neither id nor properties.id"))
     kind = props.get("kind")
-    if kind not in KNOWN_KINDS:
+    if not is_known_kind(kind):
         problems.append(Problem(index, zone_id, "unknown_kind", f"unknown kind {kind!r}"))
     geom, gprobs, fixes = check_geometry(feature.get("geometry"), index, zone_id, fix=fix, crs=crs)
     problems.extend(gprobs)

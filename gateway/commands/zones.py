@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 
+from gateway.catalogue import load_catalogue
 from gateway.commands.run import config_path
 from gateway.config import load_settings
 from gateway.store.connect import resolve_database_url
@@ -59,6 +60,7 @@ def read_zone_file(path: Path, crs: str, fix: bool, fmt: str) -> LoadResult:
 
 def _import(args: argparse.Namespace) -> int:
     settings = load_settings(config_path(args, "config"))
+    load_catalogue(settings)  # its zone kinds (catering, surface_water_class_III, ...) are valid kinds
     try:
         result = read_zone_file(args.file, args.crs, args.fix, args.format)
     except (OSError, ValueError) as exc:

@@ -1,0 +1,57 @@
+"""The rule engine's view of the device registry: DeviceInfo (rule binding, admissibility) plus the
+alert context (jurisdiction, location) each device's alerts carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from detectors.admissibility import DeviceInfo, ZoneRef
+from gateway.alerts.store import AlertContext
+from geo.jurisdiction import UNASSIGNED_CODE
+from geo.registry import ZoneRegistry
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    info: DeviceInfo
+    context: AlertContext
+
+
+_SQL = """
+SELECT id, kind, lon, lat, jurisdiction, zone_ids, legal_review_ref, technical_review_ref, calibration_cert,
+       calibration_valid_until, public_notice
+FROM devices WHERE kind IN ('sensor', 'camera')
+"""
+
+
+def load_device_views(conn: psycopg.Connection, zones: ZoneRegistry) -> dict[str, DeviceView]:
+    views: dict[str, DeviceView] = {}
+    for (dev_id, kind, lon, lat, jurisdiction, zone_ids, legal, technical, cert, valid_until,
+         notice) in conn.execute(_SQL):
+        refs = tuple(ZoneRef(z.id, z.kind) for zid in zone_ids if (z := zones.get(zid)) is not None)
+        info = DeviceInfo(
+            id=dev_id, kind=kind, zones=refs, legal_review_ref=legal, technical_review_ref=technical,
+            calibration_cert=cert, calibration_valid_until=valid_until,
+            # art. 41: a device's location must be published; no notice reference means not shown to be.
+            location_published=bool(notice),
+        )
+        subject_code = jurisdiction or UNASSIGNED_CODE
+        views[dev_id] = DeviceView(info, AlertContext(subject_code, _subject_name(zones, zone_ids, subject_code),
+                                                      None, lon, lat))
+    return views
+
+
+def _subject_name(zones: ZoneRegistry, zone_ids: list[str], code: str) -> str | None:
+    for zid in zone_ids:
+        z = zones.get(zid)
+        if z is not None and z.enforcement_subject is not None and z.enforcement_subject.code == code:
+            return z.enforcement_subject.name
+    return None
+
+
+def enforcement_item(zones: ZoneRegistry, zone_id: str | None) -> str | None:
+    """The enforcement item (执法事项 code) of the rule zone the alert fired in, if the zone names one."""
+    z = zones.get(zone_id) if zone_id else None
+    return z.enforcement_items[0] if z is not None and z.enforcement_items else None

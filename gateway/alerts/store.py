@@ -1,0 +1,118 @@
+"""SQL for alerts: open (with a clue code), update, end, and what a restart needs back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg.rows import dict_row
+
+from detectors.alerts import AlertEvent, OpenAlert
+from gateway.alerts.naming import alert_kind, clue_code
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class AlertContext:
+    """What the event does not know but the alert row must say: where, and whose case it is."""
+
+    subject_code: str  # 'unassigned' when the device lies outside every jurisdiction
+    subject_name: str | None
+    enforcement_item: str | None
+    lon: float | None
+    lat: float | None
+    tz: str = "Asia/Shanghai"
+
+
+_COLUMNS = (
+    "clue_code, engine_alert_id, kind, rule_id, standard, clause, device_id, zone_id, subject_code, subject_name,"
+    " enforcement_item, lon, lat, metric, unit, averaging, window_s, limit_value, start_time, peak_time, peak_value,"
+    " last_value, severity, admissible, inadmissible_reasons, evidence_open_idx"
+)
+
+
+def next_clue_code(conn: psycopg.Connection, subject_code: str, at: datetime, tz: str) -> str:
+    day = at.astimezone(ZoneInfo(tz)).date()
+    seq = conn.execute(
+        "INSERT INTO clue_sequences (subject_code, day, last) VALUES (%s, %s, 1)"
+        " ON CONFLICT (subject_code, day) DO UPDATE SET last = clue_sequences.last + 1 RETURNING last",
+        (subject_code, day),
+    ).fetchone()[0]
+    return clue_code(subject_code, day, seq)
+
+
+def insert_open(conn: psycopg.Connection, ev: AlertEvent, ctx: AlertContext, code: str,
+                evidence_idx: int | None) -> dict:
+    values = (
+        code, ev.alert_id, alert_kind(ev.standard, ev.metric), ev.rule_id, ev.standard, ev.clause, ev.device_id,
+        ev.zone_id, ctx.subject_code, ctx.subject_name, ctx.enforcement_item, ctx.lon, ctx.lat, ev.metric, ev.unit,
+        ev.averaging, ev.window_s, ev.limit, ev.start, ev.peak_time, ev.peak_value, ev.value, ev.severity,
+        ev.admissible, list(ev.inadmissible_reasons), evidence_idx,
+    )
+    marks = ", ".join(["%s"] * len(values))
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(f"INSERT INTO alerts ({_COLUMNS}) VALUES ({marks}) RETURNING *", values).fetchone()
+
+
+def current(conn: psycopg.Connection, engine_alert_id: str) -> dict | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM alerts WHERE engine_alert_id = %s FOR UPDATE",
+                           (engine_alert_id,)).fetchone()
+
+
+def apply_update(conn: psycopg.Connection, ev: AlertEvent) -> dict | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "UPDATE alerts SET peak_time = %s, peak_value = %s, last_value = %s, severity = %s, admissible = %s,"
+            " inadmissible_reasons = %s, updated_at = now() WHERE engine_alert_id = %s RETURNING *",
+            (ev.peak_time, ev.peak_value, ev.value, ev.severity, ev.admissible, list(ev.inadmissible_reasons),
+             ev.alert_id),
+        ).fetchone()
+
+
+def apply_end(conn: psycopg.Connection, ev: AlertEvent, evidence_idx: int | None) -> dict | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "UPDATE alerts SET peak_time = %s, peak_value = %s, last_value = %s, severity = %s, end_time = %s,"
+            " end_reason = %s, evidence_end_idx = %s, updated_at = now()"
+            " WHERE engine_alert_id = %s AND end_time IS NULL RETURNING *",
+            (ev.peak_time, ev.peak_value, ev.value, ev.severity, ev.end or ev.at, ev.end_reason, evidence_idx,
+             ev.alert_id),
+        ).fetchone()
+
+
+def end_unbound(conn: psycopg.Connection, alert: OpenAlert, at: datetime) -> dict | None:
+    """Close an alert whose rule no longer applies (disabled or re-bound) so it does not stay open forever."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "UPDATE alerts SET end_time = %s, end_reason = 'rule_unbound', updated_at = now()"
+            " WHERE engine_alert_id = %s AND end_time IS NULL RETURNING *", (at, alert.alert_id)
+        ).fetchone()
+
+
+def load_open(conn: psycopg.Connection) -> list[OpenAlert]:
+    rows = conn.execute(
+        "SELECT engine_alert_id, device_id, rule_id, zone_id, start_time, peak_value, peak_time, updated_at"
+        " FROM alerts WHERE end_time IS NULL"
+    ).fetchall()
+    return [OpenAlert(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+
+def recent_readings(conn: psycopg.Connection, device_id: str, since: datetime) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT time, device_id, metric, value, seq FROM readings WHERE device_id = %s AND time > %s ORDER BY time",
+        (device_id, since),
+    ).fetchall()
+
+
+def public_view(row: dict) -> dict:
+    """The alert as published on MQTT and in the API: JSON-friendly, without internal ids."""
+    out = {k: v for k, v in row.items() if k not in ("engine_alert_id",)}
+    for k, v in out.items():
+        if isinstance(v, datetime):
+            out[k] = v.isoformat()
+    return out

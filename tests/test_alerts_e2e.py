@@ -1,0 +1,188 @@
+"""Sensor alerts end to end: MQTT readings -> rule engine -> alert row with clue code, MQTT enf/alerts/{kind}
+(Frigate's {type, before, after}), evidence entries for open and end with the window's readings hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from gateway.catalogue import load_catalogue
+from gateway.config import Settings
+from gateway.devices import import_devices
+from gateway.store.zones import upsert_zones
+from geo.geojson_io import load_zones
+from tests.gateway_harness import Publisher, gateway_settings, started, wait_for
+from tests.test_no_fly_e2e import Listener
+
+pytestmark = pytest.mark.integration
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+LEGAL = {"legal_review_ref": "NH-LR-2026-07", "technical_review_ref": "NH-TR-2026-07",
+         "calibration_cert": "GDJL-2026-1188", "calibration_valid_until": "2099-12-31", "public_notice": "https://x/n"}
+
+
+def _zone(zid: str, kind: str, lon: float, lat: float, d: float = 0.01, **props: object) -> dict:
+    ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
+    return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "properties": {"id": zid, "name": zid, "kind": kind, **props}}
+
+
+def setup_site(db_url: str, *devices: dict) -> None:
+    fc = {"type": "FeatureCollection", "features": [
+        _zone("440605", "jurisdiction", 113.0, 22.9, 0.3, priority=30,
+              enforcement_subject={"code": "440605", "name": "南海区综合行政执法局"}),
+        _zone("cs-1", "construction_site", 113.10, 23.00, enforcement_items=["C-NOISE-NIGHT"]),
+        _zone("cat-1", "catering", 113.20, 23.00, enforcement_items=["C-FUME"]),
+    ]}
+    load_catalogue(Settings())
+    loaded = load_zones(fc)
+    assert not loaded.problems
+    with psycopg.connect(db_url) as conn:
+        upsert_zones(conn, loaded.zones)
+        result = import_devices(conn, list(devices))
+    assert not result.errors
+
+
+def night_base() -> datetime:
+    """23:00 yesterday in Shanghai: night for GB 12523, and safely in the past."""
+    local = datetime.now(SHANGHAI)
+    return datetime.combine(local.date() - timedelta(days=1), datetime.min.time(), SHANGHAI) + timedelta(hours=23)
+
+
+def levels(device: str, metric: str, start: datetime, spec: list[tuple[float, float]], step_s: int = 5,
+           seq0: int = 0) -> list[tuple[str, dict]]:
+    """[(minutes, value), ...] -> one reading every step_s seconds."""
+    out, t, seq = [], start, seq0
+    for minutes, value in spec:
+        for _ in range(int(minutes * 60 / step_s)):
+            out.append((f"enf/sensor/{device}/reading", {"ts": t.isoformat(), "seq": seq, "readings": {metric: value}}))
+            t += timedelta(seconds=step_s)
+            seq += 1
+    return out
+
+
+def alerts(db_url: str) -> list[dict]:
+    with psycopg.connect(db_url, row_factory=dict_row) as conn:
+        return conn.execute("SELECT * FROM alerts ORDER BY id").fetchall()
+
+
+def ended(db_url: str, n: int = 1) -> bool:
+    rows = alerts(db_url)
+    return len(rows) >= n and all(r["end_time"] is not None for r in rows)
+
+
+NOISE = {"id": "noise-cs", "kind": "sensor", "name": "Site noise", "location": {"lon": 113.105, "lat": 23.005}}
+
+
+async def test_night_construction_noise_alert_lifecycle(tmp_path: Path, db_url: str, private_mosquitto: str) -> None:
+    setup_site(db_url, {**NOISE, **LEGAL})
+    gw = await started(gateway_settings(tmp_path, db_url, private_mosquitto))
+    listener = Listener(private_mosquitto, "enf/alerts/#")
+    pub = Publisher(private_mosquitto)
+    try:
+        pub.publish_all(levels("noise-cs", "LAeq", night_base(), [(10, 65.0), (30, 40.0)]))
+        await wait_for(lambda: ended(db_url), 60, "alert opened and ended")
+        (row,) = alerts(db_url)
+        assert row["kind"] == "construction_noise" and row["rule_id"] == "gb12523_2011.night.laeq"
+        assert re.fullmatch(r"440605-\d{8}-0001", row["clue_code"])
+        assert row["subject_code"] == "440605" and row["subject_name"] == "南海区综合行政执法局"
+        assert row["enforcement_item"] == "C-NOISE-NIGHT" and row["zone_id"] == "cs-1"
+        assert row["admissible"] is True and row["status"] == "new" and row["end_reason"] == "cleared"
+        assert row["limit_value"] == 55.0 and row["peak_value"] > 60.0
+        await wait_for(lambda: len(listener.messages) >= 2, 10, "MQTT alert messages")
+        types = [m["type"] for m in listener.messages]
+        assert types[0] == "new" and types[-1] == "end" and set(types) <= {"new", "update", "end"}
+        assert listener.messages[0]["before"]["clue_code"] == row["clue_code"]
+        assert listener.messages[-1]["before"]["end_time"] is None and listener.messages[-1]["after"]["end_time"]
+        _check_evidence(gw, db_url, row)
+    finally:
+        listener.close()
+        pub.close()
+        await gw.stop()
+
+
+def _check_evidence(gw: object, db_url: str, row: dict) -> None:
+    with psycopg.connect(db_url) as conn:
+        opened = json.loads(bytes(conn.execute("SELECT entry FROM evidence_entries WHERE idx = %s",
+                                               (row["evidence_open_idx"],)).fetchone()[0]))
+        end = json.loads(bytes(conn.execute("SELECT entry FROM evidence_entries WHERE idx = %s",
+                                            (row["evidence_end_idx"],)).fetchone()[0]))
+        stored = {seq: value for seq, value in conn.execute(
+            "SELECT seq, value FROM readings WHERE device_id = %s", (row["device_id"],))}
+    assert opened["payload"]["event"] == "alert_open" and end["payload"]["event"] == "alert_end"
+    assert opened["payload"]["clue_code"] == row["clue_code"] and end["refs"] == [row["evidence_open_idx"]]
+    assert opened["device_id"] == row["device_id"] and end["device_seq"] == opened["device_seq"] + 1
+    media = opened["media"][0]
+    assert media["role"] == "window_readings"
+    with gw.evidence.media.open(media["sha256"]) as f:  # type: ignore[attr-defined]
+        data = f.read()
+    assert hashlib.sha256(data).hexdigest() == media["sha256"]
+    lines = [json.loads(x) for x in data.splitlines()]
+    # the hashed window is exactly stored readings: an auditor can recompute the Leq from it
+    assert len(lines) >= 13 and all(stored[x["seq"]] == x["value"] for x in lines)
+    assert all(x["device_id"] == row["device_id"] for x in lines)
+
+
+async def test_inadmissible_device_alerts_flagged(tmp_path: Path, db_url: str, private_mosquitto: str) -> None:
+    expired = {**NOISE, **LEGAL, "calibration_valid_until": "2020-01-31", "technical_review_ref": None}
+    setup_site(db_url, expired)
+    gw = await started(gateway_settings(tmp_path, db_url, private_mosquitto))
+    pub = Publisher(private_mosquitto)
+    try:
+        pub.publish_all(levels("noise-cs", "LAeq", night_base(), [(5, 70.0)]))
+        await wait_for(lambda: len(alerts(db_url)) == 1, 30, "alert")
+        (row,) = alerts(db_url)
+        assert row["admissible"] is False
+        assert set(row["inadmissible_reasons"]) == {"calibration_expired", "no_technical_review"}
+        with psycopg.connect(db_url) as conn:  # readings are still stored
+            assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 60
+    finally:
+        pub.close()
+        await gw.stop()
+
+
+async def test_restart_mid_exceedance_keeps_one_alert(tmp_path: Path, db_url: str, private_mosquitto: str) -> None:
+    setup_site(db_url, {**NOISE, **LEGAL})
+    settings = gateway_settings(tmp_path, db_url, private_mosquitto)
+    stream = levels("noise-cs", "LAeq", night_base(), [(8, 66.0), (4, 66.0), (30, 40.0)])
+    first, rest = stream[:96], stream[96:]  # 8 loud minutes, then the restart
+    gw = await started(settings)
+    pub = Publisher(private_mosquitto)
+    try:
+        pub.publish_all(first)
+        await wait_for(lambda: len(alerts(db_url)) == 1, 30, "alert opened before the restart")
+        await gw.stop()
+        gw = await started(settings)
+        pub.publish_all(rest)
+        await wait_for(lambda: ended(db_url), 60, "alert ended after the restart")
+        rows = alerts(db_url)
+        assert len(rows) == 1, "the restart opened a duplicate"
+        assert rows[0]["end_reason"] == "cleared"
+    finally:
+        pub.close()
+        await gw.stop()
+
+
+async def test_oil_fume_alert_opens_and_closes(tmp_path: Path, db_url: str, private_mosquitto: str) -> None:
+    fume = {"id": "fume-1", "kind": "sensor", "name": "Restaurant fume", "location": {"lon": 113.205, "lat": 23.005},
+            **LEGAL}
+    setup_site(db_url, fume)
+    gw = await started(gateway_settings(tmp_path, db_url, private_mosquitto))
+    pub = Publisher(private_mosquitto)
+    try:
+        dinner = night_base() - timedelta(hours=4, minutes=30)  # 18:30 local
+        pub.publish_all(levels("fume-1", "oil_fume", dinner, [(25, 3.2), (40, 0.4)], step_s=30))
+        await wait_for(lambda: ended(db_url), 60, "fume alert ended")
+        (row,) = alerts(db_url)
+        assert row["kind"] == "oil_fume" and row["rule_id"].startswith("gb18483")
+        assert row["limit_value"] == 2.0 and row["enforcement_item"] == "C-FUME"
+    finally:
+        pub.close()
+        await gw.stop()
