@@ -10,7 +10,7 @@ Two advisory locks, two roles:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,6 +31,10 @@ class Appended:
     index: int
     leaf_hash: bytes
     device_seq: int
+
+    def __iter__(self) -> Iterator[int | bytes]:
+        """`index, leaf_hash = log.append(...)`, the shape the issue asks for."""
+        return iter((self.index, self.leaf_hash))
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ def append_entries(conn: psycopg.Connection, entries: Sequence[entry_mod.Entry],
             "COPY evidence_entries (idx, leaf_hash, entry, device_id, device_seq, entry_type) FROM STDIN"
         ) as copy:
             for e in entries:
+                if any(not 0 <= r < nxt for r in e.refs):
+                    raise ValueError(f"refs {e.refs} must name earlier entries (this one gets index {nxt})")
                 last_seq, prev = heads[e.device_id]
                 seq = 0 if last_seq is None else last_seq + 1
                 data = entry_mod.encode(e, origin=origin, device_seq=seq, device_prev_hash=prev, received_at=received)
