@@ -125,7 +125,7 @@ def main() -> int:
     table = Table("measure", "value", "vs limit / goal", title=f"evidence log benchmark ({args.entries:,} entries)")
     for r in rows:
         table.add_row(*r)
-    Console().print(table)
+    Console(width=120).print(table)
     return 0
 
 
@@ -204,6 +204,14 @@ def run(url: str, args: argparse.Namespace, rows: list[tuple[str, str, str]]) ->
         raw = time.perf_counter() - t
         total_mb = sum(map(len, data)) / 1e6
         del data
+        # The floor under any audit that reads from PostgreSQL: streaming the same rows, doing nothing else.
+        t = time.perf_counter()
+        with log.pool.connection() as conn, conn.cursor().copy(
+                "COPY (SELECT idx, leaf_hash, entry, device_id, device_seq FROM evidence_entries ORDER BY idx) "
+                "TO STDOUT (FORMAT binary)") as copy:
+            for _block in copy:
+                pass
+        fetch = time.perf_counter() - t
         # The bulk entries reference media that is not on disk: audit the log without the media store.
         log.media = None
         report = log.audit(progress=True)
@@ -212,6 +220,7 @@ def run(url: str, args: argparse.Namespace, rows: list[tuple[str, str, str]]) ->
         rows.append((f"raw sha256 of the same {total_mb:,.0f} MB", f"{raw:.2f} s", "limit"))
         rows.append(("full audit (fetch, re-hash, rebuild tree, chains, checkpoints)", f"{report.seconds:.2f} s",
                      f"{ratio:.1f}x raw (goal <= 3x: {'met' if ratio <= 3 else 'MISSED'})"))
+        rows.append(("  of which: streaming the rows out of PostgreSQL", f"{fetch:.2f} s", f"{fetch / raw:.1f}x raw"))
 
 
 if __name__ == "__main__":
