@@ -6,6 +6,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import signal
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -14,6 +17,8 @@ import psycopg
 import pytest
 import yaml
 
+from gateway.catalogue import load_catalogue
+from gateway.config import Settings
 from gateway.demo import fleet
 from gateway.demo.clock import LOCAL_TZ, SimClock, sim_start
 from gateway.demo.curves import local_hour
@@ -23,8 +28,11 @@ from gateway.demo.noise import CONSTRUCTION_SITE, RESIDENTIAL, noise_samples
 from gateway.demo.route import DOCK, PATROL, bearing_deg, distance_m, loop_length_m, sortie_poses
 from gateway.demo.scenario import scenario
 from gateway.demo.stats import StoreView, histogram_quantile
+from gateway.demo.zones import demo_zones
 from gateway.devices import validate_devices
 from gateway.metrics import Metrics
+from geo.geojson_io import load_zones
+from geo.registry import ZoneRegistry
 from ingest.payloads import ParseLimits
 from ingest.router import parse_message
 
@@ -241,6 +249,19 @@ def test_sample_devices_are_valid_and_one_sensor_is_inadmissible() -> None:
     assert by_id[fleet.FUME_BARBECUE].calibration_valid_until == date(2026, 9, 30)
 
 
+def test_demo_zones_contain_their_devices() -> None:
+    load_catalogue(Settings())  # registers the catalogue's zone kinds, as the demo does
+    result = load_zones(demo_zones())
+    assert not result.problems
+    registry = ZoneRegistry(result.zones)
+    kinds = {s.id: {z.kind for z in registry.zones_at(s.location.lon, s.location.lat)}
+             for s in validate_devices(fleet.device_rows())[0] if s.location}
+    assert "construction_site" in kinds[fleet.NOISE_SITE] and "construction_site" in kinds[fleet.DUST_SITE]
+    assert "noise_class_1" in kinds[fleet.NOISE_RESIDENTIAL]
+    assert "catering" in kinds[fleet.FUME_RESTAURANT] and "catering" in kinds[fleet.FUME_BARBECUE]
+    assert all("patrol_area" in k for k in kinds.values())
+
+
 def test_flush_p50_from_histogram_buckets() -> None:
     m = Metrics()
     assert histogram_quantile(m, "enforcegw_flush_seconds", 0.5) is None
@@ -271,18 +292,23 @@ def test_open_alerts_only_when_the_table_exists(db_url: str) -> None:
         view.close()
 
 
-@pytest.mark.integration
-def test_demo_command_stores_readings_and_poses(tmp_path: Path, db_url: str, private_mosquitto: str) -> None:
-    from gateway.cli import main
-
+def _config(tmp_path: Path, db_url: str, mqtt_url: str) -> Path:
     config = tmp_path / "demo.yaml"
     config.write_text(yaml.safe_dump({
         "data_dir": str(tmp_path / "data"),
         "database": {"url": db_url},
-        "mqtt": {"url": private_mosquitto, "client_id": "demo-test", "session_expiry_s": 60},
+        "mqtt": {"url": mqtt_url, "client_id": f"demo-test-{tmp_path.name[-8:]}", "session_expiry_s": 60},
         "ingest": {"batch_max_ms": 50},
         "api": {"listen": "127.0.0.1:0"},
     }))
+    return config
+
+
+@pytest.mark.integration
+def test_demo_command_stores_readings_and_poses(tmp_path: Path, db_url: str, private_mosquitto: str) -> None:
+    from gateway.cli import main
+
+    config = _config(tmp_path, db_url, private_mosquitto)
     started = datetime.now(UTC)
     assert main(["-c", str(config), "demo", "--duration", "8", "--speed", "600", "--no-ui", "--seed", "3"]) == 0
     with psycopg.connect(db_url) as conn:
@@ -297,3 +323,27 @@ def test_demo_command_stores_readings_and_poses(tmp_path: Path, db_url: str, pri
     assert poses.get(fleet.DRONE, 0) > 300, "the 17:40 patrol was flown"
     assert poses.get(fleet.DOCK, 0) > 40
     assert newest < started, "simulated time stays in the past"
+
+
+@pytest.mark.integration
+def test_sigterm_stops_the_demo_cleanly(tmp_path: Path, db_url: str, private_mosquitto: str) -> None:
+    config = _config(tmp_path, db_url, private_mosquitto)
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "-c", str(config), "demo", "--speed", "300"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # stdout is a pipe: plain summary lines, no live table
+            lines.append(line)
+            if line.startswith("sim ") and " readings 0 " not in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, "".join(lines) + out
+    assert "demo.finished" in out and "gateway.stopped" in out
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] > 0

@@ -43,7 +43,6 @@ class DemoPublisher:
         self.sent = 0
         self.acked = 0
         self.sim_time = clock.now()
-        self.last: dict[str, Message] = {}  # topic -> latest message sent, for the summary
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-publisher", daemon=True)
@@ -96,7 +95,6 @@ class DemoPublisher:
                 self.client.publish(pending.topic, json.dumps(pending.payload, ensure_ascii=False), qos=1)
                 with self._lock:
                     self.sent += 1
-                self.last[pending.topic] = pending
                 self.sim_time = pending.t
                 pending = next(self.messages)
             self._stop.wait(0.02)

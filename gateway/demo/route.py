@@ -25,7 +25,8 @@ PATROL: tuple[LatLon, ...] = (
     (23.0240, 113.1380),
     (23.0235, 113.1480),
     (23.0300, 113.1530),
-    (23.0370, 113.1490),
+    (23.0380, 113.1500),
+    (23.0378, 113.1440),
     DOCK,
 )
 DOCK_ELLIPSOID_M = 18.0  # ellipsoidal height of the dock roof (ground ~3 m + building ~15 m, geoid ~0)

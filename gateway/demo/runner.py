@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.live import Live
 
 from gateway.app import Gateway
+from gateway.catalogue import load_catalogue
 from gateway.config import Settings
 from gateway.demo import fleet
 from gateway.demo.clock import DEFAULT_START, SimClock, sim_start
@@ -115,6 +116,7 @@ async def run_demo(settings: Settings, options: DemoOptions, console: Console | 
     view: StoreView | None = None
     try:
         await asyncio.to_thread(apply_migrations, url, allow_timescale=settings.database.timescaledb)
+        load_catalogue(settings)  # registers its zone kinds (catering) before the demo zones are validated
         loaded = await asyncio.to_thread(load_devices, url)
         log.info("demo.devices_loaded", devices=loaded)
         gw = Gateway(settings.model_copy(update={"database": settings.database.model_copy(update={"url": url})}))

@@ -1,6 +1,9 @@
 """The demo's geofences, imported before the devices so each device is placed in its zones on import:
-the construction site (GB 12523 rules), the residential block (GB 3096 class 1) and the drone patrol area
-(published with the device locations). Built from the same coordinates the scenario uses."""
+the construction site (GB 12523 rules), the residential block (GB 3096 class 1), the two catering premises
+(GB 18483) and the drone patrol area (published with the device locations). Zone kinds bind the rules, so
+without these zones the rule engine would raise no alerts for the demo devices.
+
+`catering` is a catalogue zone kind: call `gateway.catalogue.load_catalogue` first, which registers it."""
 
 from __future__ import annotations
 
@@ -33,6 +36,10 @@ def demo_zones() -> dict[str, Any]:
                  _box(23.0289, 113.1368, 0.0007, 0.0009), priority=10),
         _feature("demo-res-haiwu", "noise_class_1", "桂城海五路住宅区 (1类声环境功能区)",
                  _box(23.0322, 113.1489, 0.0012, 0.0015)),
+        _feature("demo-catering-rest", "catering", "桂城某粤菜酒家 (餐饮油烟排放点)",
+                 _box(23.0361, 113.1455, 0.0002, 0.0002)),
+        _feature("demo-catering-bbq", "catering", "桂城夜市某烧烤店 (餐饮油烟排放点)",
+                 _box(23.0248, 113.1438, 0.0002, 0.0002)),
         _feature("demo-patrol-guicheng", "patrol_area", "桂城中队无人机巡查区域", patrol),
     ]}
 
