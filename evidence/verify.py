@@ -10,6 +10,7 @@ Exit 0 when every item verifies; 1 naming the first item that fails and why; 2 o
 
 from __future__ import annotations
 
+import argparse
 import base64
 import binascii
 import hashlib
@@ -263,10 +264,6 @@ class _Bundle:
             raise VerificationError(name, "missing from the bundle") from None
 
 
-def _hex(h: bytes) -> str:
-    return h.hex()
-
-
 def verify_bundle(path: str | Path, vkey: str | None = None) -> list[str]:
     """Re-hash and re-verify a bundle; return report lines, raise VerificationError at the first failure."""
     b = _Bundle(Path(path))
@@ -310,7 +307,7 @@ def verify_bundle(path: str | Path, vkey: str | None = None) -> list[str]:
         label = f"entry {item['index']} ({item['file']})"
         data = b.read(item["file"])
         lh = leaf_hash(data)
-        if _hex(lh) != item["leaf_hash"]:
+        if lh.hex() != item["leaf_hash"]:
             raise VerificationError(label, "leaf hash differs from the manifest")
         try:
             entry = json.loads(data)
@@ -332,7 +329,7 @@ def verify_bundle(path: str | Path, vkey: str | None = None) -> list[str]:
         seqs = chains.setdefault(entry["device_id"], {})
         if entry["device_seq"] in seqs:
             raise VerificationError(label, f"device {entry['device_id']} sequence {entry['device_seq']} repeated")
-        seqs[entry["device_seq"]] = {"leaf": _hex(lh), "prev": entry.get("device_prev_hash"), "label": label}
+        seqs[entry["device_seq"]] = {"leaf": lh.hex(), "prev": entry.get("device_prev_hash"), "label": label}
     report.append(f"{len(manifest['entries'])} entries, their media and inclusion proofs verify")
 
     linked = 0
@@ -350,23 +347,18 @@ def verify_bundle(path: str | Path, vkey: str | None = None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    vkey = None
-    if "--vkey" in args:
-        i = args.index("--vkey")
-        if i + 1 >= len(args):
-            print("usage: verify.py [BUNDLE] [--vkey VKEY]", file=sys.stderr)
-            return 2
-        vkey = args[i + 1]
-        del args[i : i + 2]
-    target = Path(args[0]) if args else Path(__file__).resolve().parent
+    ap = argparse.ArgumentParser(description="Verify an enforcegw evidence bundle offline.")
+    ap.add_argument("bundle", nargs="?", default=Path(__file__).resolve().parent, type=Path,
+                    help="Bundle .zip or unzipped directory (default: the directory of this script).")
+    ap.add_argument("--vkey", help="The log's verifier key as published; default: trust the bundled one.")
+    args = ap.parse_args(argv)
     try:
-        for line in verify_bundle(target, vkey):
+        for line in verify_bundle(args.bundle, args.vkey):
             print("ok  ", line)
     except VerificationError as exc:
         print(f"FAIL {exc.item}: {exc.reason}")
         return 1
-    except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as exc:
+    except (KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile) as exc:
         print(f"FAIL bundle: malformed ({type(exc).__name__}: {exc})")
         return 1
     print("VERIFIED")
