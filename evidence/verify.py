@@ -18,6 +18,7 @@ import hmac
 import json
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 
 VERIFIER_VERSION = "enforcegw-verify/1"
@@ -262,6 +263,8 @@ class _Bundle:
             return self.zip.read(name) if self.zip else (self.root / name).read_bytes()
         except (KeyError, FileNotFoundError):
             raise VerificationError(name, "missing from the bundle") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise VerificationError(name, f"corrupt in the zip ({exc})") from None
 
 
 def verify_bundle(path: str | Path, vkey: str | None = None) -> list[str]:
