@@ -108,11 +108,19 @@ class EvidenceLog:
         entries = []
         for item in items:
             entry, media = item if isinstance(item, tuple) else (item, ())
-            entries.append(self._with_media(entry, media))
+            entries.append(self.prepare(entry, media))
         with self.pool.connection() as conn:
             return sequencer.append_entries(conn, entries, self.config.origin)
 
-    def _with_media(self, entry: Entry, media: Sequence[MediaInput]) -> Entry:
+    def append_with(self, conn: psycopg.Connection, items: Sequence[Entry | tuple[Entry, Sequence[MediaInput]]]
+                    ) -> list[Appended]:
+        """Append on the caller's connection, inside the caller's transaction (e.g. an alert row and its
+        evidence entry commit together). The append lock is then held until that transaction ends."""
+        entries = [self.prepare(*item) if isinstance(item, tuple) else self.prepare(item) for item in items]
+        return sequencer.append_entries(conn, entries, self.config.origin)
+
+    def prepare(self, entry: Entry, media: Sequence[MediaInput] = ()) -> Entry:
+        """Store the originals (write-once, content-addressed) and return the entry with their MediaRefs."""
         if not media and not entry.media:
             return entry
         if self.media is None:
@@ -125,6 +133,8 @@ class EvidenceLog:
             stored = self.media.put_file(m.data) if isinstance(m.data, Path) else self.media.put(m.data)
             refs.append(MediaRef(role=m.role, mime=m.mime, size=stored.size, sha256=stored.sha256))
         return entry.model_copy(update={"media": refs})
+
+    _with_media = prepare  # the name gateway/alerts used before prepare() was public
 
     def integrate(self) -> tuple[int, bytes]:
         with self.pool.connection() as conn:

@@ -246,3 +246,14 @@ def test_audit_checks_copied_columns_and_odd_device_ids(log: EvidenceLog, db_url
     report = log.audit()
     assert [(f.kind, f.item) for f in report.findings] == [("entry", "entry 7")]
     assert "columns differ" in report.findings[0].detail
+
+
+def test_append_with_callers_transaction(log: EvidenceLog) -> None:
+    with log.pool.connection() as conn:
+        with pytest.raises(RuntimeError), conn.transaction():
+            log.append_with(conn, [entry("cam-t"), (entry("cam-t"), [MediaInput("raw", "text/plain", b"r")])])
+            raise RuntimeError("the caller's transaction fails")
+        with conn.transaction():
+            (a,) = log.append_with(conn, [entry("cam-t")])
+    assert (a.index, a.device_seq) == (0, 0)  # the rolled-back appends left no gap in the log or chain
+    assert log.prepare(entry("cam-t"), [MediaInput("raw", "text/plain", b"r")]).media[0].size == 1
