@@ -102,6 +102,7 @@ async def test_night_construction_noise_alert_lifecycle(tmp_path: Path, db_url: 
         assert listener.messages[0]["before"]["clue_code"] == row["clue_code"]
         assert listener.messages[-1]["before"]["end_time"] is None and listener.messages[-1]["after"]["end_time"]
         _check_evidence(gw, db_url, row)
+        await _export_and_verify(tmp_path, db_url, row["clue_code"])
     finally:
         listener.close()
         pub.close()
@@ -128,6 +129,25 @@ def _check_evidence(gw: object, db_url: str, row: dict) -> None:
     # the hashed window is exactly stored readings: an auditor can recompute the Leq from it
     assert len(lines) >= 13 and all(stored[x["seq"]] == x["value"] for x in lines)
     assert all(x["device_id"] == row["device_id"] for x in lines)
+
+
+async def _export_and_verify(tmp_path: Path, db_url: str, clue: str) -> None:
+    """The auditor's path: export the alert's bundle with the CLI and verify it offline."""
+    import asyncio
+    import os
+
+    from gateway.cli import main
+
+    env = {"ENFORCEGW_DATABASE__URL": db_url, "ENFORCEGW_DATA_DIR": str(tmp_path)}
+    os.environ.update(env)
+    try:
+        out = tmp_path / "alert.zip"
+        await wait_for(lambda: main(["evidence", "export", "--alert", clue, "-o", str(out)]) == 0, 20,
+                       "a checkpoint covering the alert's entries")
+        assert await asyncio.to_thread(main, ["verify", str(out)]) == 0
+    finally:
+        for k in env:
+            os.environ.pop(k, None)
 
 
 async def test_inadmissible_device_alerts_flagged(tmp_path: Path, db_url: str, private_mosquitto: str) -> None:

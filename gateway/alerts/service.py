@@ -18,7 +18,6 @@ import structlog
 
 from detectors.alerts import AlertEvent
 from detectors.engine import RuleEngine
-from evidence import sequencer
 from evidence.log import EvidenceLog, MediaInput
 from gateway.alerts import store
 from gateway.alerts.devices import DeviceView, enforcement_item, load_device_views
@@ -189,8 +188,7 @@ class AlertService:
             return None
         entry = alert_entry(ev, ctx, kind=kind, clue=code, calibration_cert=view.info.calibration_cert, refs=refs)
         media = [MediaInput(WINDOW_ROLE, WINDOW_MIME, window_ndjson(ev.readings))]
-        entry = self.evidence._with_media(entry, media)  # TODO(after evidence lands): public prepare()
-        (appended,) = sequencer.append_entries(self._conn, [entry], self.evidence.config.origin)
+        (appended,) = self.evidence.append_with(self._conn, [(entry, media)])
         return appended.index
 
     def _publish(self, type_: str, before: dict, after: dict) -> None:

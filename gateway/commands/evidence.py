@@ -17,13 +17,23 @@ from gateway.config import Settings, load_settings
 from gateway.store.connect import resolve_database_url
 
 
-class AlertsUnavailable(LookupError):
+class AlertNotFound(LookupError):
     pass
 
 
-def alert_entry_indexes(alert_id: str) -> list[int]:
-    """The evidence entries of an alert. The alerts issue fills this in (alert -> evidence refs)."""
-    raise AlertsUnavailable("alerts not available yet")
+def alert_entry_indexes(log: EvidenceLog, alert: str) -> list[int]:
+    """The evidence entries of an alert (by clue code or numeric id): its open and end entries."""
+    with log.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT evidence_open_idx, evidence_end_idx FROM alerts WHERE clue_code = %s OR id::text = %s",
+            (alert, alert),
+        ).fetchone()
+    if row is None:
+        raise AlertNotFound(f"no alert with clue code or id {alert!r}")
+    indexes = [i for i in row if i is not None]
+    if not indexes:
+        raise AlertNotFound(f"alert {alert!r} has no evidence entries")
+    return indexes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,18 +85,18 @@ def _keys_show(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    try:
-        if args.alert:
-            indexes = alert_entry_indexes(args.alert)
-        else:
-            indexes = [int(x) for x in args.entries.split(",") if x.strip()]
-    except AlertsUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError:
-        print("error: --entries takes comma-separated integers", file=sys.stderr)
-        return 2
     with _open_log(args) as log:
+        try:
+            if args.alert:
+                indexes = alert_entry_indexes(log, args.alert)
+            else:
+                indexes = [int(x) for x in args.entries.split(",") if x.strip()]
+        except AlertNotFound as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except ValueError:
+            print("error: --entries takes comma-separated integers", file=sys.stderr)
+            return 2
         try:
             s = log.export(indexes, args.output, purpose=args.purpose, producer=args.producer)
         except (LookupError, ValueError) as exc:

@@ -195,5 +195,5 @@ def test_cli_keys_export_verify_audit(db_url: str, tmp_path: Path, capsys: pytes
     _flip(out, 200)
     assert main(["verify", str(out)]) == 1
     assert main(["-c", str(cfg), "evidence", "export", "--alert", "A-1", "-o", str(tmp_path / "x.zip")]) == 2
-    assert "alerts not available yet" in capsys.readouterr().err
+    assert "no alert with clue code or id 'A-1'" in capsys.readouterr().err
     assert main(["-c", str(cfg), "evidence", "export", "--entries", "7", "-o", str(tmp_path / "y.zip")]) == 1
