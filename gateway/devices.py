@@ -6,6 +6,7 @@ review, calibration validity, public notice); the detectors read them to mark ev
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -14,9 +15,12 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import psycopg
+import rfc8785
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from evidence.entry import Entry, Position
+from evidence.log import EvidenceLog
 from gateway.store.zones import load_all_zones
 from geo.jurisdiction import resolve
 from geo.registry import ZoneRegistry
@@ -91,6 +95,7 @@ class ImportResult:
     loaded: list[str]
     errors: list[RowError]
     placements: dict[str, Placement] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)
 
     @property
     def unassigned(self) -> list[str]:
@@ -129,15 +134,15 @@ def validate_devices(rows: list[Any]) -> tuple[list[DeviceSpec], list[RowError]]
 _UPSERT = """
 INSERT INTO devices (id, kind, name, lon, lat, inspection_object, jurisdiction, legal_review_ref,
                      technical_review_ref, calibration_cert, calibration_valid_until, public_notice, attrs,
-                     jurisdiction_status, zone_ids)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                     jurisdiction_status, zone_ids, spec_sha256)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO UPDATE SET
     kind = EXCLUDED.kind, name = EXCLUDED.name, lon = EXCLUDED.lon, lat = EXCLUDED.lat,
     inspection_object = EXCLUDED.inspection_object, jurisdiction = EXCLUDED.jurisdiction,
     legal_review_ref = EXCLUDED.legal_review_ref, technical_review_ref = EXCLUDED.technical_review_ref,
     calibration_cert = EXCLUDED.calibration_cert, calibration_valid_until = EXCLUDED.calibration_valid_until,
     public_notice = EXCLUDED.public_notice, attrs = EXCLUDED.attrs, jurisdiction_status = EXCLUDED.jurisdiction_status,
-    zone_ids = EXCLUDED.zone_ids, updated_at = now()
+    zone_ids = EXCLUDED.zone_ids, spec_sha256 = EXCLUDED.spec_sha256, updated_at = now()
 """
 
 
@@ -155,26 +160,58 @@ def place(spec: DeviceSpec, zones: ZoneRegistry) -> Placement:
     return Placement(result.subject_code, "assigned", zone_ids, result.reason if result.flagged else "")
 
 
-def upsert_devices(conn: psycopg.Connection, specs: list[DeviceSpec], placements: dict[str, Placement]) -> None:
+def registry_record(s: DeviceSpec, p: Placement) -> dict[str, Any]:
+    """The device as the registry holds it, JSON-ready: what a registry evidence entry fixes."""
+    deadline = s.calibration_deadline()
+    return {**s.model_dump(mode="json"), "calibration_valid_until": deadline.isoformat() if deadline else None,
+            "jurisdiction": p.jurisdiction, "jurisdiction_status": p.status, "zone_ids": p.zone_ids}
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    return hashlib.sha256(rfc8785.dumps(record)).hexdigest()
+
+
+def upsert_devices(conn: psycopg.Connection, specs: list[DeviceSpec], placements: dict[str, Placement],
+                   evidence: EvidenceLog | None = None) -> list[str]:
+    """Upsert; with `evidence`, every created or changed device gets a `device_registry` entry in the same
+    transaction. Returns the ids that were created or changed."""
+    records = {s.id: registry_record(s, placements[s.id]) for s in specs}
+    hashes = {d: record_hash(r) for d, r in records.items()}
     with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(_UPSERT, [_row(s, placements[s.id]) for s in specs])
+        before = dict(cur.execute("SELECT id, spec_sha256 FROM devices WHERE id = ANY(%s)", (list(records),)))
+        changed = [d for d in records if before.get(d, "") != hashes[d]]
+        cur.executemany(_UPSERT, [_row(s, placements[s.id], hashes[s.id]) for s in specs])
+        if evidence is not None and changed:
+            evidence.append_with(conn, [_registry_entry(records[d], created=d not in before) for d in changed])
+    return changed
 
 
-def _row(s: DeviceSpec, p: Placement) -> tuple:
+def _registry_entry(record: dict[str, Any], *, created: bool) -> Entry:
+    loc = record.get("location")
+    return Entry(
+        entry_type="device_registry", device_id=record["id"], time_source="gateway",
+        position=Position(lon=loc["lon"], lat=loc["lat"], datum="WGS84") if loc else None,
+        calibration_cert_id=record.get("calibration_cert"),
+        payload={"change": "created" if created else "updated", "device": record},
+    )
+
+
+def _row(s: DeviceSpec, p: Placement, spec_hash: str) -> tuple:
     loc = s.location
     return (
         s.id, s.kind, s.name, loc.lon if loc else None, loc.lat if loc else None, s.inspection_object,
         p.jurisdiction, s.legal_review_ref, s.technical_review_ref, s.calibration_cert,
-        s.calibration_deadline(), s.public_notice, json.dumps(s.attrs), p.status, p.zone_ids,
+        s.calibration_deadline(), s.public_notice, json.dumps(s.attrs), p.status, p.zone_ids, spec_hash,
     )
 
 
-def import_devices(conn: psycopg.Connection, rows: list[Any], zones: ZoneRegistry | None = None) -> ImportResult:
-    """Validate, place (jurisdiction from the stored zones unless given) and upsert; report bad rows."""
+def import_devices(conn: psycopg.Connection, rows: list[Any], zones: ZoneRegistry | None = None,
+                   evidence: EvidenceLog | None = None) -> ImportResult:
+    """Validate, place (jurisdiction from the stored zones unless given) and upsert; report bad rows.
+    With `evidence`, each created or changed device is recorded as a `device_registry` evidence entry."""
     valid, errors = validate_devices(rows)
     if zones is None:
         zones = ZoneRegistry(load_all_zones(conn))
     placements = {s.id: place(s, zones) for s in valid}
-    if valid:
-        upsert_devices(conn, valid, placements)
-    return ImportResult([s.id for s in valid], errors, placements)
+    changed = upsert_devices(conn, valid, placements, evidence) if valid else []
+    return ImportResult([s.id for s in valid], errors, placements, changed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -34,17 +35,35 @@ def test_validation_reports_index_and_field() -> None:
     }
 
 
+def _registry_entries(db_url: str) -> list[dict]:
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT entry FROM evidence_entries WHERE entry_type = 'device_registry' ORDER BY idx")
+        return [json.loads(bytes(r[0])) for r in rows]
+
+
 def test_import_command_upserts_and_reports(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENFORCEGW_DATABASE__URL", db_url)
+    monkeypatch.setenv("ENFORCEGW_DATA_DIR", str(tmp_path / "data"))
     f = tmp_path / "devices.yaml"
     f.write_text(yaml.safe_dump(ROWS))
     assert main(["devices", "import", str(f)]) == 1  # some rows were rejected
     out = capsys.readouterr()
-    assert "row 3: location.lon" in out.err and "loaded 2 device(s), 5 row(s) rejected" in out.out
+    assert "row 3: location.lon" in out.err
+    assert "loaded 2 device(s) (2 new or changed, recorded as evidence), 5 row(s) rejected" in out.out
+    # registry changes are evidence: one entry per created device, none for an import that changes nothing
+    assert sorted((e["device_id"], e["payload"]["change"]) for e in _registry_entries(db_url)) == [
+        ("dock-01", "created"), ("noise-01", "created")]
+    assert main(["devices", "import", str(f)]) == 1
+    assert len(_registry_entries(db_url)) == 2
 
     f.write_text(yaml.safe_dump([{**ROWS[0], "name": "Site A noise (moved)"}]))
     assert main(["devices", "import", str(f)]) == 0
+    last = _registry_entries(db_url)[-1]
+    assert (last["device_id"], last["payload"]["change"]) == ("noise-01", "updated")
+    assert last["payload"]["device"]["name"] == "Site A noise (moved)"
+    assert last["payload"]["device"]["calibration_valid_until"].startswith("2027-03-31T23:59:59")
+    assert last["calibration_cert_id"] == "GD-JL-123" and last["device_seq"] == 1
     with psycopg.connect(db_url) as conn:
         rows = conn.execute("SELECT id, name, calibration_valid_until FROM devices ORDER BY id").fetchall()
     assert [(r[0], r[1]) for r in rows] == [("dock-01", "Dock 2"), ("noise-01", "Site A noise (moved)")]

@@ -10,6 +10,8 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from evidence.log import EvidenceLog
+from gateway.catalogue import load_catalogue
 from gateway.config import load_settings
 from gateway.devices import import_devices, read_device_file
 from gateway.store.connect import resolve_database_url
@@ -33,16 +35,18 @@ def _import(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    load_catalogue(settings)  # zones stored with catalogue kinds must load
     with resolve_database_url(settings) as url:
         apply_migrations(url, allow_timescale=settings.database.timescaledb)
-        with psycopg.connect(url) as conn:
-            result = import_devices(conn, rows)
+        with EvidenceLog.open(url, settings.evidence, settings.data_dir) as evidence, psycopg.connect(url) as conn:
+            result = import_devices(conn, rows, evidence=evidence)
     for err in result.errors:
         print(f"{args.file}: {err}", file=sys.stderr)
     for device_id in result.unassigned:
         # Flagged, not refused: an operator must assign it before its clues can be routed to a bureau.
         print(f"warning: {device_id}: location outside every jurisdiction zone (unassigned)", file=sys.stderr)
-    print(f"loaded {len(result.loaded)} device(s), {len({e.index for e in result.errors})} row(s) rejected")
+    print(f"loaded {len(result.loaded)} device(s) ({len(result.changed)} new or changed, recorded as evidence), "
+          f"{len({e.index for e in result.errors})} row(s) rejected")
     return 1 if result.errors else 0
 
 
