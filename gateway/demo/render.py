@@ -84,6 +84,10 @@ def render_rich(s: Snapshot) -> Group:
 def render_line(s: Snapshot) -> str:
     dead = ",".join(f"{k}={v}" for k, v in sorted(s.dead_letters.items())) or "0"
     alerts = "n/a" if s.alerts is None else str(len(s.alerts))
+    if s.alerts:
+        alerts += " [" + "; ".join(
+            " ".join(_pick(a, name, keys).removeprefix("[red]") for name, keys in _ALERT_FIELDS) for a in s.alerts
+        ) + "]"
     latest = " ".join(f"{d.device_id}[{_values(d)}]" for d in s.devices if d.values)
     line = (f"sim {_local(s)} | published {s.published} acked {s.acked} | readings {s.readings_stored} "
             f"| poses {s.poses_stored} | dead letters {dead} | queue {s.queue_depth} | flush p50 {_flush(s)} "
