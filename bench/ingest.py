@@ -21,20 +21,19 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench_support import bench_database, drop_database, metric, wait_gateway  # noqa: E402
+
 from tests.conftest import free_port, mosquitto_process  # noqa: E402
 
 console = Console()
@@ -142,14 +141,6 @@ def raw_copy(db: str, n: int) -> float:
         return n / (time.perf_counter() - t0)
 
 
-def metric(port: int, name: str) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
-
-
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -164,16 +155,7 @@ def gateway(db: str, port: int, n: int, publishers: int, window: int,
            "ENFORCEGW_MQTT__CLIENT_ID": "bench-gw", "ENFORCEGW_API__LISTEN": f"127.0.0.1:{http}",
            "ENFORCEGW_DATA_DIR": str(tmp), "ENFORCEGW_LOG__LEVEL": "WARNING"}
     proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"], env=env, cwd=REPO)
-    deadline = time.time() + 60
-    while True:
-        try:
-            if metric(http, "enforcegw_mqtt_connected") == 1:
-                break
-        except OSError:
-            pass
-        if time.time() > deadline:
-            raise SystemExit("gateway did not start")
-        time.sleep(0.1)
+    wait_gateway(http)
     stored = {"n": 0}
 
     def poll() -> None:
@@ -198,16 +180,6 @@ def gateway(db: str, port: int, n: int, publishers: int, window: int,
     proc.terminate()
     proc.wait(60)
     return n / secs, samples
-
-
-def bench_database(url: str | None) -> tuple[str, str]:
-    url = url or os.environ.get("ENFORCEGW_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
-    name = f"enforcegw_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    params = conninfo_to_dict(url)
-    params["dbname"] = name
-    return url, make_conninfo(**params)
 
 
 def main() -> None:
@@ -239,8 +211,7 @@ def main() -> None:
             distinct = conn.execute("SELECT count(DISTINCT (device_id, seq)) FROM readings").fetchone()[0]
             dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
     finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{conninfo_to_dict(db)["dbname"]}" WITH (FORCE)')
+        drop_database(server, db)
     table = Table("measure", "readings/s", "gateway / this")
     table.add_row("raw: bare paho subscriber (QoS 1, count only)", f"{paho_rate:,.0f}", f"{gw_rate / paho_rate:.2f}")
     table.add_row("raw: bare COPY of the same rows", f"{copy_rate:,.0f}", f"{gw_rate / copy_rate:.2f}")

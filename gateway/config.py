@@ -79,7 +79,8 @@ class MqttConfig(_Section):
 class IngestConfig(_Section):
     batch_max_rows: int = Field(default=5000, ge=1, description="Flush a batch when it holds this many rows.")
     batch_max_ms: int = Field(
-        default=200, ge=1, description="Flush a batch at the latest this long after its first row."
+        default=50, ge=1, description="Flush a batch at the latest this long after its first row. It bounds the "
+        "delay a reading adds to its alert; at high rates batches fill by size first."
     )
     queue_max: int = Field(
         default=200_000, ge=100, description="Bound of the queue between the MQTT thread and the writer."

@@ -1,0 +1,155 @@
+"""End-to-end alert latency: MQTT publish of the reading that crosses the limit -> alert row committed and
+its `enf/alerts/...` message received, under a background load of readings (issue goal: p99 <= 200 ms at
+5,000 readings/s). Called by bench/rules.py; runs `enforcegw run` as a separate process against a private
+Mosquitto and a fresh database.
+
+Rule: GB 12523 night LAmax (70 dB(A), per sample, sustained 0): one reading above it opens an alert, so the
+latency is that reading's trip and nothing else. Background: devices in the same construction site sending
+LAeq/LAmax below the limits, so the engine evaluates them all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as mqtt
+import psycopg
+from bench_support import bench_database, drop_database, metric, wait_gateway
+
+from gateway.catalogue import load_catalogue
+from gateway.config import Settings
+from gateway.devices import import_devices
+from gateway.store.migrate import apply_migrations
+from gateway.store.zones import upsert_zones
+from geo.geojson_io import load_zones
+from tests.conftest import free_port, mosquitto_process
+
+REPO = Path(__file__).resolve().parents[1]
+LEGAL = {"legal_review_ref": "LR-1", "technical_review_ref": "TR-1", "calibration_cert": "CAL-1",
+         "calibration_valid_until": "2099-12-31", "public_notice": "https://example.org/devices"}
+
+BACKGROUND = r"""
+import sys, json, time
+from datetime import datetime, timedelta
+import paho.mqtt.client as mqtt
+port, first, count, rate, seconds, t0 = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]),
+                                         float(sys.argv[5]), datetime.fromisoformat(sys.argv[6]))
+c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+c.max_inflight_messages_set(2000)
+c.connect("127.0.0.1", port); c.loop_start()
+start = time.perf_counter(); sent = 0; tick = 0
+while time.perf_counter() - start < seconds:
+    tick += 1
+    ts = (t0 + timedelta(seconds=tick)).isoformat()  # every device advances one stream second per round
+    for d in range(first, first + count):
+        body = json.dumps({"ts": ts, "seq": tick, "readings": {"LAeq": 48.0, "LAmax": 52.0}})
+        c.publish(f"enf/sensor/bg-{d}/reading", body, qos=1)
+        sent += 1
+        lag = sent / rate - (time.perf_counter() - start)
+        if lag > 0:
+            time.sleep(lag)
+c.loop_stop(); c.disconnect()
+print(sent)
+"""
+
+
+def _setup(db: str, n_bg: int, n_trig: int) -> None:
+    load_catalogue(Settings())
+    site = [[113.10, 23.00], [113.11, 23.00], [113.11, 23.01], [113.10, 23.01], [113.10, 23.00]]
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [site]},
+         "properties": {"id": "site-1", "name": "site", "kind": "construction_site"}}]}
+    devices = [{"id": f"bg-{i}", "kind": "sensor", "name": f"bg {i}", "location": {"lon": 113.105, "lat": 23.005},
+                **LEGAL} for i in range(n_bg)]
+    devices += [{"id": f"trig-{i}", "kind": "sensor", "name": f"trigger {i}",
+                 "location": {"lon": 113.105, "lat": 23.005}, **LEGAL} for i in range(n_trig)]
+    apply_migrations(db)
+    with psycopg.connect(db) as conn:
+        upsert_zones(conn, load_zones(fc).zones)
+        import_devices(conn, devices)
+
+
+def run_e2e(rate: float = 5000.0, triggers: int = 60, bg_devices: int = 500, publishers: int = 2) -> dict:
+    server, db = bench_database(None)
+    _setup(db, bg_devices, triggers)
+    night = datetime.combine(datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1),
+                             datetime.min.time(), ZoneInfo("Asia/Shanghai")) + timedelta(hours=22, minutes=5)
+    arrivals: dict[str, float] = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp, mosquitto_process() as url:
+            port = int(url.rsplit(":", 1)[1])
+            http = free_port()
+            env = {**os.environ, "ENFORCEGW_DATABASE__URL": db, "ENFORCEGW_MQTT__URL": url,
+                   "ENFORCEGW_API__LISTEN": f"127.0.0.1:{http}", "ENFORCEGW_DATA_DIR": tmp,
+                   "ENFORCEGW_LOG__LEVEL": "WARNING", "ENFORCEGW_MQTT__CLIENT_ID": f"bench-{uuid.uuid4().hex[:6]}"}
+            gw = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"], env=env, cwd=REPO)
+            wait_gateway(http)
+            sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+            ready = threading.Event()
+
+            def on_message(_c: object, _u: object, m: mqtt.MQTTMessage) -> None:
+                after = json.loads(m.payload)["after"]
+                arrivals.setdefault(after["device_id"], time.perf_counter())
+
+            sub.on_message = on_message
+            sub.on_subscribe = lambda *_a: ready.set()
+            sub.connect("127.0.0.1", port)
+            sub.subscribe("enf/alerts/#", qos=1)
+            sub.loop_start()
+            ready.wait(10)
+            pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+            pub.connect("127.0.0.1", port)
+            pub.loop_start()
+            # Warm-up: one quiet reading per trigger device, then the background load.
+            for i in range(triggers):
+                pub.publish(f"enf/sensor/trig-{i}/reading", json.dumps(
+                    {"ts": night.isoformat(), "seq": 0, "readings": {"LAmax": 50.0}}), qos=1)
+            duration = 5 + triggers * 0.4 + 5
+            per = bg_devices // publishers
+            bg = [subprocess.Popen([sys.executable, "-c", BACKGROUND, str(port), str(k * per), str(per),
+                                    str(rate / publishers), str(duration), night.isoformat()],
+                                   stdout=subprocess.PIPE, text=True) for k in range(publishers)]
+            stored0 = metric(http, "enforcegw_readings_stored_total")
+            time.sleep(5)
+            sent: dict[str, float] = {}
+            t_load = time.perf_counter()
+            for i in range(triggers):
+                body = json.dumps({"ts": (night + timedelta(seconds=30 + i)).isoformat(), "seq": 1,
+                                   "readings": {"LAmax": 85.0}})
+                sent[f"trig-{i}"] = time.perf_counter()
+                pub.publish(f"enf/sensor/trig-{i}/reading", body, qos=1)
+                time.sleep(0.4)
+            load_s = time.perf_counter() - t_load
+            stored1 = metric(http, "enforcegw_readings_stored_total")
+            deadline = time.time() + 30
+            while len(arrivals) < triggers and time.time() < deadline:
+                time.sleep(0.1)
+            bg_sent = sum(int(p.communicate()[0] or 0) for p in bg)
+            with psycopg.connect(db) as conn:
+                rows = conn.execute("SELECT count(*) FROM alerts WHERE device_id LIKE 'trig-%'").fetchone()[0]
+                stray = conn.execute("SELECT count(*) FROM alerts WHERE device_id LIKE 'bg-%'").fetchone()[0]
+            gw.terminate()
+            gw.wait(60)
+            sub.loop_stop()
+            pub.loop_stop()
+    finally:
+        drop_database(server, db)
+    lat_ms = sorted((arrivals[d] - sent[d]) * 1000 for d in sent if d in arrivals)
+    return {
+        "triggers": triggers, "alerts_received": len(lat_ms), "alert_rows": rows, "false_alerts": stray,
+        "background_rate": (stored1 - stored0) / load_s, "background_sent": bg_sent,
+        "p50_ms": statistics.median(lat_ms) if lat_ms else float("nan"),
+        "p99_ms": lat_ms[min(len(lat_ms) - 1, int(len(lat_ms) * 0.99))] if lat_ms else float("nan"),
+        "max_ms": lat_ms[-1] if lat_ms else float("nan"),
+    }
