@@ -113,6 +113,8 @@ def main() -> None:
               f"{e['background_rate']:,.0f} readings/s stored (asked {args.e2e_rate:,.0f}):")
         print(f"  alerts {e['alerts_received']}/{e['triggers']} received, {e['alert_rows']} rows, "
               f"{e['false_alerts']} false alerts")
+        print(f"  of which inside the gateway (receipt -> committed + published), mean: "
+              f"{e['inside_gateway_mean_ms']:.0f} ms; ingest batch commit mean {e['flush_mean_ms']:.0f} ms")
         print(f"  latency p50 {e['p50_ms']:.0f} ms, p99 {e['p99_ms']:.0f} ms, max {e['max_ms']:.0f} ms "
               f"(goal p99 <= 200 ms: {'met' if e['p99_ms'] <= 200 else 'NOT met'})")
 

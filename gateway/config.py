@@ -82,6 +82,10 @@ class IngestConfig(_Section):
         default=50, ge=1, description="Flush a batch at the latest this long after its first row. It bounds the "
         "delay a reading adds to its alert; at high rates batches fill by size first."
     )
+    batch_linger_ms: float = Field(
+        default=2.0, ge=0, description="Flush an open batch as soon as no message has arrived for this long: "
+        "quiet streams get low latency, busy ones still fill batches (they refill while the last one commits).",
+    )
     queue_max: int = Field(
         default=200_000, ge=100, description="Bound of the queue between the MQTT thread and the writer."
     )

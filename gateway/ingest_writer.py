@@ -1,8 +1,9 @@
 """The ingest writer: drains the MQTT queue, parses, batches, commits, then acknowledges.
 
 A dedicated thread with its own sync connection: parsing and COPY stay off the asyncio loop, and paho's
-network thread only ever enqueues bytes. A batch is flushed when it holds `batch_max_rows` rows or its first
-message is `batch_max_ms` old. Messages are acknowledged only after their batch commits.
+network thread only ever enqueues bytes. A batch is flushed when it holds `batch_max_rows` rows, its first
+message is `batch_max_ms` old, or no message has arrived for `batch_linger_ms` (the queue ran dry).
+Messages are acknowledged only after their batch commits.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class IngestWriter:
         *,
         batch_max_rows: int = 5000,
         batch_max_ms: int = 200,
+        batch_linger_ms: float = 2.0,
         accept_unknown_devices: bool = False,
         on_stored: list[StoredHook] | None = None,
     ) -> None:
@@ -66,6 +68,7 @@ class IngestWriter:
         self.metrics = metrics
         self.batch_max_rows = batch_max_rows
         self.batch_max_s = batch_max_ms / 1000
+        self.linger_s = batch_linger_ms / 1000
         self.accept_unknown = accept_unknown_devices
         self.on_stored = on_stored or []
         self._stop = threading.Event()
@@ -98,7 +101,11 @@ class IngestWriter:
         batch = _Batch()
         while True:
             stopping = self._stop.is_set()
-            wait = 0.05 if not batch.messages else max(0.0, batch.started + self.batch_max_s - time.monotonic())
+            # An open batch waits at most `linger` for the next message: when the queue runs dry the batch is
+            # flushed at once (low latency when quiet); under load the queue refills during each flush, so
+            # batches grow by themselves up to batch_max_rows / batch_max_ms (throughput), like group commit.
+            wait = 0.05 if not batch.messages else max(
+                0.0, min(self.linger_s, batch.started + self.batch_max_s - time.monotonic()))
             try:
                 msg = self.source.get(timeout=wait) if not stopping else self.source.get_nowait()
             except queue.Empty:
@@ -109,7 +116,7 @@ class IngestWriter:
                 self._take(msg, batch)
             due = batch.messages and (
                 batch.rows >= self.batch_max_rows or time.monotonic() - batch.started >= self.batch_max_s
-                or (msg is None and stopping)
+                or msg is None
             )
             if due:
                 self._flush(batch)

@@ -47,6 +47,15 @@ class Metrics:
             "enforcegw_alert_events_total", "Alert lifecycle events (new, update, end) by kind", ["kind", "type"],
             registry=r,
         )
+        self.alert_latency = Histogram(
+            "enforcegw_alert_latency_seconds",
+            "Gateway receipt of the reading that opened an alert -> alert row committed and published", registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5, 10),
+        )
+        self.alert_handle_seconds = Histogram(
+            "enforcegw_alert_handle_seconds", "Storing one alert event with its evidence, by event type", ["type"],
+            registry=r, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+        )
         self.alert_errors = Counter("enforcegw_alert_errors_total", "Failures while processing alerts", registry=r)
         self.alert_queue_depth = Gauge(
             "enforcegw_alert_queue_depth", "Committed reading batches waiting for the rule engine", registry=r

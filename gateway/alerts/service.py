@@ -158,6 +158,7 @@ class AlertService:
         ctx = store.AlertContext(ctx.subject_code, ctx.subject_name, enforcement_item(self.zones, ev.zone_id),
                                  ctx.lon, ctx.lat, view.info.tz)
         kind = alert_kind(ev.standard, ev.metric)
+        t0 = time.perf_counter()
         with self._conn.transaction():
             if ev.type == "open":
                 code = store.next_clue_code(self._conn, ctx.subject_code, ev.start, ctx.tz)
@@ -174,10 +175,15 @@ class AlertService:
                     refs = [before["evidence_open_idx"]] if before["evidence_open_idx"] is not None else []
                     idx = self._append(ev, ctx, kind, before["clue_code"], view, refs=refs)
                     after = store.apply_end(self._conn, ev, idx)
+        self.metrics.alert_handle_seconds.labels(_TYPE_NAMES[ev.type]).observe(time.perf_counter() - t0)
         if after is None:
             return
         self.metrics.alert_events.labels(kind, _TYPE_NAMES[ev.type]).inc()
         self._publish(_TYPE_NAMES[ev.type], before, after)
+        if ev.type == "open" and ev.readings:
+            newest = max(ev.readings, key=lambda r: r.time)
+            if newest.received_at is not None:  # None for readings re-read from the store after a restart
+                self.metrics.alert_latency.observe(time.time() - newest.received_at.timestamp())
         log.info("alerts.event", type=ev.type, clue_code=after["clue_code"], kind=kind, device=ev.device_id,
                  rule=ev.rule_id, value=round(ev.value, 2), limit=ev.limit, admissible=ev.admissible)
 
