@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -145,6 +146,8 @@ def run_e2e(rate: float = 5000.0, triggers: int = 60, bg_devices: int = 10) -> d
                 time.sleep(0.1)
             inside_s = metric(http, "enforcegw_alert_latency_seconds_sum") / max(
                 1.0, metric(http, "enforcegw_alert_latency_seconds_count"))
+            if os.environ.get("BENCH_DEBUG"):
+                print(urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics").read().decode())
             flush_s = metric(http, "enforcegw_flush_seconds_sum") / max(
                 1.0, metric(http, "enforcegw_flush_seconds_count"))
             bg.join()
