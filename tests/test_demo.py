@@ -212,19 +212,20 @@ def test_demo_zones_contain_their_devices() -> None:
 
 def test_summary_renders_alerts_inadmissible_devices_and_flush_p50() -> None:
     t = START.astimezone(UTC)
-    alert = {"clue_code": "440605-20261120-0002", "device_id": fleet.FUME_BARBECUE, "rule_id": "gb18483_2001.oil_fume",
-             "peak_value": 2.91, "limit_value": 2.0, "start_time": t.isoformat(), "end_time": None, "status": "new",
-             "admissible": False, "inadmissible_reasons": ["calibration_expired"]}
+    alert = {"clue_code": "440605-20261120-0002", "kind": "oil_fume", "device_id": fleet.FUME_BARBECUE,
+             "rule_id": "gb18483_2001.oil_fume", "peak_value": 2.91, "limit_value": 2.0, "start_time": t,
+             "end_time": None, "status": "new", "admissible": False, "inadmissible_reasons": ["calibration_expired"],
+             "evidence_open_idx": 12, "evidence_end_idx": None}
     snap = Snapshot(sim_time=t, caught_up=False, published=10, acked=9, readings_stored=8, poses_stored=1,
                     dead_letters={"bad_timestamp": 1}, queue_depth=0, flush_p50_ms=5.0,
                     devices=[DeviceLatest(fleet.FUME_BARBECUE, "sensor", False, {"oil_fume": 2.9}, t)], alerts=[alert])
     line = render_line(snap)
     assert "sim 2026-11-20 17:30:00" in line and "dead letters bad_timestamp=1" in line
-    assert "440605-20261120-0002" in line and "no calibration_expired" in line and "yes" in line
-    (console := Console(record=True, width=200)).print(render_rich(snap))
-    assert all(x in console.export_text(clear=False) for x in ("calibration expired", "alerts (1)", "oil_fume 2.9"))
-    snap.alerts = None  # before the alerts feature: no panel, "n/a"
-    assert "open alerts n/a" in render_line(snap)
+    assert "440605-20261120-0002" in line and "no calibration_expired" in line and " open " in line
+    assert "#12" in line, "the alert's evidence entry is shown"
+    (console := Console(record=True, width=220)).print(render_rich(snap))
+    text = console.export_text(clear=False)
+    assert all(x in text for x in ("calibration expired", "alerts (1 newest", "oil_fume 2.9", "#12"))
     m = Metrics()  # the flush p50 comes from the gateway's histogram buckets
     assert histogram_quantile(m, "enforcegw_flush_seconds", 0.5) is None
     for v in (0.002, 0.003, 0.004, 0.02, 0.3):
@@ -234,18 +235,20 @@ def test_summary_renders_alerts_inadmissible_devices_and_flush_p50() -> None:
 
 
 @pytest.mark.integration
-def test_open_alerts_only_when_the_table_exists(db_url: str) -> None:
+def test_recent_alerts_come_with_their_evidence_entries(db_url: str) -> None:
     view = StoreView(db_url, fleet.ALL)
     try:
+        assert view.recent_alerts() == [] and view.checkpoint_size() is None
         with psycopg.connect(db_url, autocommit=True) as conn:
-            if conn.execute("SELECT to_regclass('alerts') IS NOT NULL").fetchone()[0]:  # the alerts feature
-                assert view.open_alerts() == []
-                conn.execute("DROP TABLE alerts CASCADE")  # stands in for a database from before it
-            assert view.open_alerts() is None
-            conn.execute("CREATE TABLE alerts (clue_code text, device_id text, status text, opened_at timestamptz)")
-            conn.execute("INSERT INTO alerts VALUES ('A1', %s, 'new', now()), ('A2', %s, 'dismissed', now())",
-                         (fleet.NOISE_SITE, fleet.FUME_BARBECUE))
-        assert [a["clue_code"] for a in view.open_alerts()] == ["A1"]
+            conn.execute("INSERT INTO devices (id, kind, name) VALUES (%s, 'sensor', 'x')", (fleet.NOISE_SITE,))
+            conn.execute(
+                "INSERT INTO alerts (clue_code, engine_alert_id, kind, rule_id, standard, clause, device_id,"
+                " subject_code, metric, unit, averaging, window_s, limit_value, start_time, peak_time, peak_value,"
+                " last_value, severity, admissible, evidence_open_idx, end_time, evidence_end_idx) VALUES"
+                " ('A1', 'e1', 'construction_noise', 'r', 'GB 12523-2011', '4.1', %s, '440605', 'LAeq', 'dB(A)',"
+                " 'leq', 1200, 55, now(), now(), 65.2, 60, 'high', true, 3, now(), 9)", (fleet.NOISE_SITE,))
+        (a,) = view.recent_alerts()
+        assert (a["clue_code"], a["evidence_open_idx"], a["evidence_end_idx"]) == ("A1", 3, 9)
     finally:
         view.close()
 

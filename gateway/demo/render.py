@@ -10,30 +10,18 @@ from rich.table import Table
 from gateway.demo.clock import LOCAL_TZ
 from gateway.demo.stats import DeviceLatest, Snapshot
 
-# (column, candidate keys): the alerts table belongs to another feature; show whatever of these it has.
-_ALERT_FIELDS = (
-    ("clue", ("clue_code", "alert_id", "id")),
-    ("device", ("device_id",)),
-    ("rule", ("rule_id", "kind")),
-    ("peak", ("peak_value", "value")),
-    ("limit", ("limit_value", "limit")),
-    ("since", ("start_time", "opened_at", "start", "created_at")),
-    ("ongoing", ("end_time",)),
-    ("status", ("status",)),
-    ("admissible", ("admissible",)),
-)
+_ALERT_COLUMNS = ("clue", "kind", "device", "peak / limit", "since (local)", "state", "review", "admissible",
+                  "evidence")
 
 
-def _pick(alert: dict[str, Any], column: str, keys: tuple[str, ...]) -> str:
-    if column == "ongoing":
-        return "-" if "end_time" not in alert else ("yes" if alert["end_time"] is None else "ended")
-    if column == "admissible" and alert.get("admissible") is False:
-        return "[red]no " + ",".join(alert.get("inadmissible_reasons") or [])
-    for k in keys:
-        if alert.get(k) is not None:
-            v = alert[k]
-            return f"{v:.2f}" if isinstance(v, float) else str(v)
-    return "-"
+def _alert_cells(a: dict[str, Any]) -> tuple[str, ...]:
+    since = a["start_time"].astimezone(LOCAL_TZ).strftime("%H:%M") if a.get("start_time") else "-"
+    state = "open" if a.get("end_time") is None else "ended"
+    admissible = "yes" if a.get("admissible") else "[red]no " + ",".join(a.get("inadmissible_reasons") or [])
+    # The evidence log entries that fixed the alert's open and end (`enforcegw evidence export --alert CLUE`).
+    evidence = " ".join(f"#{a[k]}" for k in ("evidence_open_idx", "evidence_end_idx") if a.get(k) is not None)
+    return (a["clue_code"], a["kind"], a["device_id"], f"{a['peak_value']:.2f} / {a['limit_value']:g}", since,
+            state, a.get("status", "-"), admissible, evidence or "-")
 
 
 def _values(d: DeviceLatest) -> str:
@@ -73,23 +61,21 @@ def render_rich(s: Snapshot) -> Group:
         legal = "ok" if d.admissible else "[red]calibration expired"
         devices.add_row(d.device_id, d.kind, _values(d), at, legal)
     parts: list[Any] = [status, devices]
-    if s.alerts is not None:
-        alerts = Table(*[name for name, _ in _ALERT_FIELDS], title=f"open alerts ({len(s.alerts)})")
-        for a in s.alerts:
-            alerts.add_row(*[_pick(a, name, keys) for name, keys in _ALERT_FIELDS])
-        parts.append(alerts)
+    signed = "none yet" if s.checkpoint_size is None else f"{s.checkpoint_size} entries"
+    alerts = Table(*_ALERT_COLUMNS, title=f"alerts ({len(s.alerts)} newest; evidence log signed: {signed})")
+    for a in s.alerts:
+        alerts.add_row(*_alert_cells(a))
+    parts.append(alerts)
     return Group(*parts)
 
 
 def render_line(s: Snapshot) -> str:
     dead = ",".join(f"{k}={v}" for k, v in sorted(s.dead_letters.items())) or "0"
-    alerts = "n/a" if s.alerts is None else str(len(s.alerts))
+    alerts = str(len(s.alerts))
     if s.alerts:
-        alerts += " [" + "; ".join(
-            " ".join(_pick(a, name, keys).removeprefix("[red]") for name, keys in _ALERT_FIELDS) for a in s.alerts
-        ) + "]"
+        alerts += " [" + "; ".join(" ".join(_alert_cells(a)).replace("[red]", "") for a in s.alerts) + "]"
     latest = " ".join(f"{d.device_id}[{_values(d)}]" for d in s.devices if d.values)
     line = (f"sim {_local(s)} | published {s.published} acked {s.acked} | readings {s.readings_stored} "
             f"| poses {s.poses_stored} | dead letters {dead} | queue {s.queue_depth} | flush p50 {_flush(s)} "
-            f"| open alerts {alerts} | {latest}")
+            f"| alerts {alerts} | signed {s.checkpoint_size or 0} | {latest}")
     return line + (f" | error {s.error}" if s.error else "")

@@ -84,12 +84,13 @@ def snapshot(gw: Gateway, pub: DemoPublisher, clock: SimClock, view: StoreView) 
         readings_stored=int(sample(m, "enforcegw_readings_stored_total")),
         poses_stored=int(sample(m, "enforcegw_poses_stored_total")),
         dead_letters=dead_letters_by_reason(m), queue_depth=int(sample(m, "enforcegw_ingest_queue_depth")),
-        flush_p50_ms=None if p50 is None else p50 * 1000, devices=[], alerts=None,
+        flush_p50_ms=None if p50 is None else p50 * 1000, devices=[], alerts=[],
         error=repr(pub.error) if pub.error else None,
     )
     try:
         snap.devices = view.devices()
-        snap.alerts = view.open_alerts()
+        snap.alerts = view.recent_alerts()
+        snap.checkpoint_size = view.checkpoint_size()
     except psycopg.Error as exc:  # the summary must never stop the demo; show the problem instead
         view.close()
         snap.error = snap.error or f"store query failed: {exc}".splitlines()[0]

@@ -1,5 +1,5 @@
 """What the summary shows, gathered once a second: gateway metrics, publisher counters, the latest stored
-value of every demo device and, when the alerts table exists (a later feature), the open alerts."""
+value of every demo device, the recent alerts with their evidence entries, and the newest signed checkpoint."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg.rows import dict_row
 
 from gateway.metrics import Metrics
 
-# Alert statuses after which an alert no longer waits for anyone (DESIGN.md, alert lifecycle).
-# Open = still waiting in the operator queue (an exceedance that has ended still needs its review).
-_CLOSED = ("dismissed", "confirmed", "task_created", "pushed", "acknowledged", "ended", "closed")
-_TIME_COLUMNS = ("start_time", "opened_at", "start", "created_at", "time")
+_RECENT_ALERTS = """
+SELECT clue_code, kind, device_id, rule_id, peak_value, limit_value, start_time, end_time, status, admissible,
+       inadmissible_reasons, evidence_open_idx, evidence_end_idx
+FROM alerts ORDER BY id DESC LIMIT %s
+"""
 
 
 @dataclass
@@ -39,7 +40,8 @@ class Snapshot:
     queue_depth: int
     flush_p50_ms: float | None
     devices: list[DeviceLatest]
-    alerts: list[dict[str, Any]] | None  # None: no alerts table yet
+    alerts: list[dict[str, Any]]
+    checkpoint_size: int | None = None  # entries covered by the newest signed checkpoint
     error: str | None = None
 
 
@@ -116,18 +118,11 @@ class StoreView:
                 d.at = at
         return [found[i] for i in self.device_ids if i in found]
 
-    def open_alerts(self, limit: int = 10) -> list[dict[str, Any]] | None:
-        """Open alerts as plain dicts, or None while the alerts table does not exist (before that feature)."""
-        conn = self._connection()
-        if conn.execute("SELECT to_regclass('alerts')").fetchone()[0] is None:
-            return None
-        cols = {r[0] for r in conn.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = 'alerts'::regclass AND attnum > 0"
-            " AND NOT attisdropped")}
-        # The schema is another feature's: query only columns that exist, so either version works.
-        where = sql.SQL("WHERE a.status::text <> ALL(%s)") if "status" in cols else sql.SQL("")
-        order_col = next((c for c in _TIME_COLUMNS if c in cols), None)
-        order = sql.SQL("ORDER BY a.{} DESC").format(sql.Identifier(order_col)) if order_col else sql.SQL("")
-        query = sql.SQL("SELECT to_jsonb(a) FROM alerts a {} {} LIMIT %s").format(where, order)
-        params = ([list(_CLOSED)] if "status" in cols else []) + [limit]
-        return [r[0] for r in conn.execute(query, params)]
+    def recent_alerts(self, limit: int = 8) -> list[dict[str, Any]]:
+        """The newest alerts, open or ended, with the evidence entries that fixed their open and end."""
+        with self._connection().cursor(row_factory=dict_row) as cur:
+            return cur.execute(_RECENT_ALERTS, (limit,)).fetchall()
+
+    def checkpoint_size(self) -> int | None:
+        row = self._connection().execute("SELECT max(size) FROM evidence_checkpoints").fetchone()
+        return row[0] if row else None
