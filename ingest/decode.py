@@ -1,0 +1,403 @@
+"""Shared decoding for every ingest parser: JSON, timestamps, numbers, limits and id/metric patterns.
+
+Why a module of its own: the generic topics (`ingest.payloads`), the DJI adapter (`ingest.dji_*`) and the router
+all decode the same way, and the evidence rules below must hold identically for all of them. Hot path: these
+helpers run on up to ~50k messages/s, so they use the stdlib C JSON decoder and hand-written checks, not pydantic.
+
+Every failure raises `PayloadError(reason, detail)`. Reason codes raised here:
+
+    oversize, invalid_json, duplicate_key, not_an_object, missing_field, wrong_type, not_finite,
+    bad_timestamp, future_timestamp, out_of_range
+
+Decisions (documented because devices and other engineers depend on them):
+
+* `ts` accepts an RFC 3339 string WITH a zone (`Z` or `+hh:mm`), or an epoch number. Epoch numbers are
+  seconds or milliseconds, told apart by magnitude: inside the plausible window (2015-01-01 .. 2100-01-01,
+  `ParseLimits.min_epoch_s/max_epoch_s`) seconds are 1.42e9..4.1e9 and milliseconds 1.42e12..4.1e12, so the
+  two ranges never overlap and the unit is unambiguous. Anything else is `bad_timestamp`.
+* A timestamp without a zone is `bad_timestamp`: a naive local time is ambiguous (which zone? DST folds),
+  and a wrong guess shifts evidence by hours -- for an enforcement record that is worse than refusing it.
+* Timestamps more than `max_future_skew_s` ahead of `received_at` are `future_timestamp` (clock is off).
+  Old timestamps are accepted (store-and-forward devices replay backlogs), down to the plausibility floor.
+* All times are returned as timezone-aware UTC datetimes.
+* JSON `NaN`/`Infinity`/`-Infinity` literals (accepted by Python's json, not by RFC 8259) and numbers that
+  overflow to infinity (`1e400`) are `not_finite`. JSON `true`/`false` are never numbers (`wrong_type`).
+* Duplicate object keys are `duplicate_key`: `{"LAeq": 1, "LAeq": 99}` is ambiguous and an evidence
+  system must not silently pick one.
+* A lat/lon pair is both-or-neither; exactly 0/0 means "no fix", never a position at 0,0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ingest.models import PayloadError
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEVICE_ID_RE",
+    "METRIC_RE",
+    "ParseLimits",
+    "as_float",
+    "check_future",
+    "check_received_at",
+    "decode_json",
+    "epoch_to_datetime",
+    "norm_angle",
+    "opt_float",
+    "parse_lat_lon",
+    "parse_rfc3339",
+    "parse_timestamp",
+    "require_object",
+    "short",
+    "type_name",
+]
+
+UTC = UTC
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ParseLimits:
+    """Limits shared by all parsers; config builds one and passes it to `router.parse_message`."""
+
+    max_bytes: int = 64 * 1024
+    max_future_skew_s: float = 300.0
+    # Plausible time window for any device timestamp (also used to tell epoch s from ms).
+    min_epoch_s: float = 1_420_070_400.0  # 2015-01-01T00:00:00Z
+    max_epoch_s: float = 4_102_444_800.0  # 2100-01-01T00:00:00Z
+
+
+DEFAULT_LIMITS = ParseLimits()
+
+# Device ids / serial numbers (topic segment or payload field).
+DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+# Metric names: start with a letter, then letters/digits/_ . -  (e.g. LAeq, PM10, PM2.5, fume_mg_m3), max 64.
+METRIC_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,63}")
+# RFC 3339 date-time; the zone group is optional here only so that a missing zone gets a precise message.
+_RFC3339_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?"
+)
+
+
+# ----------------------------------------------------------------------------------------------------
+# JSON decoding
+
+
+def _pairs_no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise PayloadError("duplicate_key", f"object key {k!r} appears more than once")
+            seen.add(k)
+    return d
+
+
+class _NonFiniteLiteral(Exception):
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+def _reject_constant(literal: str) -> Any:
+    raise _NonFiniteLiteral(literal)
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_no_duplicates, parse_constant=_reject_constant)
+
+
+class _Marker:
+    __slots__ = ("literal",)
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+def _find_marker(obj: Any, path: str) -> tuple[str, str] | None:
+    if isinstance(obj, _Marker):
+        return path, obj.literal
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            found = _find_marker(v, f"{path}.{k}" if path else str(k))
+            if found:
+                return found
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            found = _find_marker(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def _locate_non_finite(text: str) -> str:
+    """Slow path (errors only): find where the NaN/Infinity literal sits, for a precise detail."""
+    try:
+        tree = json.loads(text, parse_constant=_Marker)
+        found = _find_marker(tree, "")
+    except (ValueError, RecursionError):
+        found = None
+    if found is None:
+        return "JSON contains a NaN/Infinity literal"
+    path, literal = found
+    return f"{path or '<root>'} is {literal} (JSON NaN/Infinity literals are not finite numbers)"
+
+
+def decode_json(payload: bytes | bytearray | memoryview, max_bytes: int) -> Any:
+    """Size-check, UTF-8-decode and JSON-decode a payload. Raises PayloadError only."""
+    n = len(payload)
+    if n > max_bytes:
+        raise PayloadError("oversize", f"payload is {n} bytes, limit is {max_bytes}")
+    try:
+        text = payload.decode("utf-8") if not isinstance(payload, memoryview) else payload.tobytes().decode()
+    except UnicodeDecodeError as exc:
+        raise PayloadError(
+            "invalid_json", f"payload is not UTF-8: {exc.reason} at byte {exc.start}"
+        ) from None
+    try:
+        return _DECODER.decode(text)
+    except _NonFiniteLiteral:
+        raise PayloadError("not_finite", _locate_non_finite(text)) from None
+    except json.JSONDecodeError as exc:
+        raise PayloadError("invalid_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise PayloadError("invalid_json", "JSON nesting too deep") from None
+
+
+# ----------------------------------------------------------------------------------------------------
+# field helpers
+
+
+def type_name(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return type(v).__name__
+
+
+def short(v: Any, limit: int = 80) -> str:
+    r = repr(v)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
+
+
+def as_float(v: Any, name: str) -> float:
+    """A JSON number (int or float, not bool) that is finite, as float."""
+    t = type(v)
+    if t is float:
+        if v - v != 0.0:  # NaN or +-inf, cheaper than math.isfinite on the hot path
+            raise PayloadError("not_finite", f"{name} is {v!r}; must be a finite number")
+        return v
+    if t is int:
+        f = float(v) if -(2**1023) < v < 2**1023 else math.inf
+        if f - f != 0.0:
+            raise PayloadError("not_finite", f"{name} integer is too large to be a finite number")
+        return f
+    if isinstance(v, (int, float)) and not isinstance(v, bool):  # subclasses, unlikely from json
+        return as_float(float(v), name)
+    raise PayloadError("wrong_type", f"{name} must be a number, got {type_name(v)} {short(v)}")
+
+
+def opt_float(
+    obj: dict, key: str, name: str, lo: float | None = None, hi: float | None = None
+) -> float | None:
+    v = obj.get(key)
+    if v is None:
+        return None
+    f = as_float(v, name)
+    if (lo is not None and f < lo) or (hi is not None and f > hi):
+        raise PayloadError("out_of_range", f"{name} = {v!r} is outside [{lo}, {hi}]")
+    return f
+
+
+def norm_angle(v: float) -> float:
+    """Degrees into -180..180 (accepts 0..360 headings)."""
+    if v > 180.0:
+        return v - 360.0
+    return v
+
+
+def _digits(v: int | float) -> int | str:
+    try:
+        return len(str(abs(int(v))))
+    except (OverflowError, ValueError):
+        return "too many"
+
+
+def epoch_to_datetime(v: int | float, name: str, limits: ParseLimits) -> datetime:
+    """Epoch seconds or milliseconds (by magnitude) inside the plausible window, as aware UTC datetime."""
+    try:
+        f = float(v)
+    except OverflowError:
+        f = math.inf
+    lo, hi = limits.min_epoch_s, limits.max_epoch_s
+    if lo <= f <= hi:
+        seconds = f
+    elif lo * 1000.0 <= f <= hi * 1000.0:
+        seconds = f / 1000.0
+    else:
+        try:
+            as_ms = f" (as ms it would be {(_EPOCH + timedelta(milliseconds=f)).isoformat()})"
+        except (OverflowError, ValueError):
+            as_ms = ""
+        lo_y = datetime.fromtimestamp(lo, UTC).year
+        hi_y = datetime.fromtimestamp(hi, UTC).year
+        raise PayloadError(
+            "bad_timestamp",
+            f"{name} = {short(v)} ({_digits(v)} digits) is neither epoch milliseconds nor epoch seconds "
+            f"in the plausible range {lo_y}..{hi_y} "
+            f"(ms {int(lo * 1000)}..{int(hi * 1000)}, s {int(lo)}..{int(hi)}){as_ms}",
+        )
+    # timedelta arithmetic keeps microseconds exact (datetime.fromtimestamp rounds via float in some ranges)
+    if type(v) is int and seconds != f:
+        return _EPOCH + timedelta(milliseconds=v)
+    return _EPOCH + timedelta(seconds=seconds)
+
+
+def parse_rfc3339(s: str, name: str, limits: ParseLimits) -> datetime:
+    # Fast path for the common canonical shape "YYYY-MM-DDTHH:MM:SS[.fff...](Z|+hh:mm)"; the exact shape check
+    # (so that fromisoformat's extra ISO 8601 forms are not accepted) is done by the regex on the slow path.
+    n = len(s)
+    if (
+        20 <= n <= 35
+        and s[10] == "T"
+        and s[4] == "-"
+        and s[7] == "-"
+        and s[13] == ":"
+        and s[16] == ":"
+        and (s[-1] == "Z" or s[-6] in "+-")
+        and (n in (20, 25) or s[19] == ".")
+        and s[:4].isdigit()
+    ):
+        try:
+            dt = datetime.fromisoformat(s)
+        except ValueError:
+            pass
+        else:
+            if dt.tzinfo is not None:
+                if dt.utcoffset():
+                    dt = dt.astimezone(UTC)
+                elif dt.tzinfo is not UTC:
+                    dt = dt.replace(tzinfo=UTC)
+                lo, hi = _bounds(limits)
+                if lo <= dt <= hi:
+                    return dt
+    return _parse_rfc3339_slow(s, name, limits)
+
+
+_BOUNDS_CACHE: dict[tuple[float, float], tuple[datetime, datetime]] = {}
+
+
+def _bounds(limits: ParseLimits) -> tuple[datetime, datetime]:
+    key = (limits.min_epoch_s, limits.max_epoch_s)
+    b = _BOUNDS_CACHE.get(key)
+    if b is None:
+        b = _BOUNDS_CACHE[key] = (_EPOCH + timedelta(seconds=key[0]), _EPOCH + timedelta(seconds=key[1]))
+    return b
+
+
+def _parse_rfc3339_slow(s: str, name: str, limits: ParseLimits) -> datetime:
+    m = _RFC3339_RE.fullmatch(s)
+    if m is None:
+        raise PayloadError("bad_timestamp", f"{name} = {short(s)} is not an RFC 3339 date-time")
+    if m.group(8) is None:
+        raise PayloadError(
+            "bad_timestamp",
+            f"{name} = {short(s)} has no zone offset; add 'Z' or '+hh:mm' (naive local times are ambiguous)",
+        )
+    frac = m.group(7)
+    iso = s
+    if frac is not None and len(frac) > 7:  # fromisoformat takes at most 6 fractional digits portably
+        iso = s[: m.start(7)] + frac[:7] + s[m.end(7) :]
+    if iso[10] != "T" or iso[-1] == "z":
+        iso = iso[:10] + "T" + iso[11:]
+        if iso[-1] == "z":
+            iso = iso[:-1] + "Z"
+    try:
+        dt = datetime.fromisoformat(iso)
+    except ValueError as exc:
+        raise PayloadError("bad_timestamp", f"{name} = {short(s)} is not a valid date-time: {exc}") from None
+    dt = dt.astimezone(UTC)
+    ts = (dt - _EPOCH).total_seconds()
+    if not limits.min_epoch_s <= ts <= limits.max_epoch_s:
+        raise PayloadError(
+            "bad_timestamp",
+            f"{name} = {short(s)} is outside the plausible range "
+            f"{datetime.fromtimestamp(limits.min_epoch_s, UTC).year}.."
+            f"{datetime.fromtimestamp(limits.max_epoch_s, UTC).year}",
+        )
+    return dt
+
+
+def parse_timestamp(v: Any, name: str, limits: ParseLimits) -> datetime:
+    """RFC 3339 string (zone required) or epoch s/ms number -> aware UTC datetime."""
+    if isinstance(v, str):
+        return parse_rfc3339(v, name, limits)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise PayloadError(
+            "wrong_type", f"{name} must be an RFC 3339 string or epoch number, got {type_name(v)} {short(v)}"
+        )
+    if isinstance(v, float) and not math.isfinite(v):
+        raise PayloadError("not_finite", f"{name} is {v!r}")
+    return epoch_to_datetime(v, name, limits)
+
+
+def check_future(t: datetime, received_at: datetime, max_future_skew_s: float, name: str) -> None:
+    ahead = (t - received_at).total_seconds()
+    if ahead > max_future_skew_s:
+        raise PayloadError(
+            "future_timestamp",
+            f"{name} = {t.isoformat()} is {ahead:.3f} s ahead of received_at {received_at.isoformat()} "
+            f"(allowed skew {max_future_skew_s} s)",
+        )
+
+
+def check_received_at(received_at: datetime) -> None:
+    if received_at.tzinfo is None or received_at.utcoffset() is None:
+        # a caller bug, not a payload problem: do not dead-letter the message for it
+        raise ValueError("received_at must be timezone-aware")
+
+
+def require_object(obj: Any, what: str) -> dict:
+    if type(obj) is not dict:
+        raise PayloadError(
+            "not_an_object", f"{what} must be a JSON object, got {type_name(obj)} {short(obj, 40)}"
+        )
+    return obj
+
+
+def parse_lat_lon(
+    obj: dict, lat_key: str, lon_key: str, prefix: str = ""
+) -> tuple[float | None, float | None, bool]:
+    """Returns (lat, lon, zero_fix). Both-or-neither; exact 0/0 means "no fix" (None, None, True)."""
+    lat_v, lon_v = obj.get(lat_key), obj.get(lon_key)
+    if lat_v is None and lon_v is None:
+        return None, None, False
+    if lat_v is None or lon_v is None:
+        missing = lat_key if lat_v is None else lon_key
+        present = lon_key if lat_v is None else lat_key
+        raise PayloadError(
+            "missing_field", f"{prefix}{missing} is missing while {prefix}{present} is present"
+        )
+    lat = as_float(lat_v, prefix + lat_key)
+    lon = as_float(lon_v, prefix + lon_key)
+    if not -90.0 <= lat <= 90.0:
+        raise PayloadError("out_of_range", f"{prefix}{lat_key} = {lat_v!r} is outside [-90, 90]")
+    if not -180.0 <= lon <= 180.0:
+        raise PayloadError("out_of_range", f"{prefix}{lon_key} = {lon_v!r} is outside [-180, 180]")
+    if lat == 0.0 and lon == 0.0:
+        return None, None, True
+    return lat, lon, False
