@@ -106,13 +106,14 @@ def main() -> None:
               f"{r['readings/s']:>12,.0f} {r['readings/s'] / 100_000:>11.2f}x {r['readings/s'] / ceiling:>10.2%}")
     print(f"raw loop ceiling (lookup + timestamp only): {ceiling:,.0f} readings/s")
     if args.e2e:
-        from rules_e2e import run_e2e
+        from rules_e2e import WARMUP, run_e2e
 
         e = run_e2e(rate=args.e2e_rate, triggers=args.e2e_triggers)
         print(f"\nend to end (MQTT publish of the crossing reading -> alert row + MQTT alert), background "
               f"{e['background_rate']:,.0f} readings/s stored (asked {args.e2e_rate:,.0f}):")
         print(f"  alerts {e['alerts_received']}/{e['triggers']} received, {e['alert_rows']} rows, "
-              f"{e['false_alerts']} false alerts")
+              f"{e['false_alerts']} false alerts (after 10 s of load and {WARMUP} warm-up alerts, slowest of those "
+              f"{e['warmup_max_ms']:.0f} ms)")
         print(f"  of which inside the gateway (receipt -> committed + published), mean: "
               f"{e['inside_gateway_mean_ms']:.0f} ms; ingest batch commit mean {e['flush_mean_ms']:.0f} ms")
         print(f"  latency p50 {e['p50_ms']:.0f} ms, p99 {e['p99_ms']:.0f} ms, max {e['max_ms']:.0f} ms "

@@ -8,6 +8,7 @@ SIGTERM never loses a batch; anything that arrives after that stays unacknowledg
 from __future__ import annotations
 
 import asyncio
+import gc
 import queue
 import signal
 import sys
@@ -136,6 +137,9 @@ class Gateway:
         self.http = HttpServer(build_app(self.metrics, {"store": self._check_store, "mqtt": self._check_mqtt}),
                                s.api.host, s.api.port)
         await self.http.start()
+        # Everything built so far (catalogue, zones, modules) lives as long as the process: keep it out of the
+        # cyclic GC's full collections, whose pauses otherwise land on alert latency.
+        gc.freeze()
         log.info("gateway.started", mqtt=self.mqtt_url, http=f"{s.api.host}:{self.http.port}")
 
     def _rule_engine(self, catalogue: Catalogue) -> RuleEngine:
