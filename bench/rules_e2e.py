@@ -5,8 +5,8 @@ Mosquitto and a fresh database.
 
 Rule: GB 12523 night LAmax (70 dB(A), per sample, sustained 0): one reading above it opens an alert, so the
 latency is that reading's trip and nothing else. Background: devices in the same construction site sending
-LAeq/LAmax below the limits, so the engine evaluates them all (their stream time runs faster than real time:
-each message is one stream second). Latency = MQTT publish of the crossing reading -> the alert's MQTT
+LAeq/LAmax below the limits, so the engine evaluates them all (stream time advancing with real time, so
+alerts end on the same schedule as in the field). Latency = MQTT publish of the crossing reading -> the alert's MQTT
 message received; the alert row commits before that message is sent.
 """
 
@@ -45,13 +45,14 @@ LEGAL = {"legal_review_ref": "LR-1", "technical_review_ref": "TR-1", "calibratio
 class Background:
     """Background load from `mosquitto_pub -l` processes (one per device; C, so the load generator takes
     little of the 2 cores from the gateway), paced in 100 ms steps to `rate` readings/s. Each message carries
-    two readings (LAeq, LAmax) below every limit; each device's stream time advances 1 s per message."""
+    two readings (LAeq, LAmax) below every limit; stream time advances with real time."""
 
     def __init__(self, port: int, devices: int, rate: float, seconds: float, t0: datetime) -> None:
         self.devices, self.seconds = devices, seconds
         self.per_step = max(1, round(rate / 2 / devices / 10))  # messages per device per 100 ms
         n = int(self.per_step * 10 * seconds) + 1
-        self.lines = [[(json.dumps({"ts": (t0 + timedelta(seconds=k)).isoformat(), "seq": k,
+        dt = 0.1 / self.per_step  # stream time advances with real time, as it does for real sensors
+        self.lines = [[(json.dumps({"ts": (t0 + timedelta(seconds=k * dt)).isoformat(), "seq": k,
                                     "readings": {"LAeq": 48.0, "LAmax": 52.0}}) + "\n").encode()
                        for k in range(n)] for _ in range(devices)]
         self.procs = [subprocess.Popen(["mosquitto_pub", "-p", str(port), "-q", "1", "-l",
