@@ -178,6 +178,7 @@ class IngestWriter:
         result = self._retrying(lambda: self._write(batch))
         assert isinstance(result, batch_writer.WriteResult)
         self.metrics.flush_seconds.observe(time.perf_counter() - t0)
+        self.metrics.commit_delay.observe(time.time() - batch.messages[0].received_at)
         self.ack(batch.messages)
         m = self.metrics
         m.batch_rows.observe(batch.rows)

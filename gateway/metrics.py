@@ -33,6 +33,10 @@ class Metrics:
             "enforcegw_flush_seconds", "Time to commit one batch", registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+        self.commit_delay = Histogram(
+            "enforcegw_ingest_commit_delay_seconds", "Oldest message of a batch: receipt -> batch committed",
+            registry=r, buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5),
+        )
         self.queue_depth = Gauge("enforcegw_ingest_queue_depth", "Messages waiting for the writer", registry=r)
         self.queue_full = Counter(
             "enforcegw_ingest_queue_full_total", "Times the MQTT thread waited on a full queue", registry=r
@@ -55,6 +59,10 @@ class Metrics:
         self.alert_handle_seconds = Histogram(
             "enforcegw_alert_handle_seconds", "Storing one alert event with its evidence, by event type", ["type"],
             registry=r, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+        )
+        self.alert_queue_wait = Histogram(
+            "enforcegw_alert_queue_wait_seconds", "Committed batch handed to the rule engine -> taken up",
+            registry=r, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5),
         )
         self.alert_errors = Counter("enforcegw_alert_errors_total", "Failures while processing alerts", registry=r)
         self.alert_queue_depth = Gauge(

@@ -47,7 +47,7 @@ class AlertService:
         self.max_history_s = max_history_s
         self.advance_every_s = advance_every_s
         self.devices: dict[str, DeviceView] = {}
-        self._in: queue.Queue[list[Reading]] = queue.Queue()
+        self._in: queue.Queue[tuple[float, list[Reading]]] = queue.Queue()
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._thread: threading.Thread | None = None
@@ -71,7 +71,7 @@ class AlertService:
     def on_stored(self, readings: list[Reading], _poses: list[Pose]) -> None:
         """Ingest writer hook (its thread): hand over committed readings."""
         if readings:
-            self._in.put(readings)
+            self._in.put((time.monotonic(), readings))
 
     def request_device_reload(self) -> None:
         self._reload.set()
@@ -84,7 +84,8 @@ class AlertService:
         last_advance = time.monotonic()
         while not (self._stop.is_set() and self._in.empty()):
             try:
-                batch = self._in.get(timeout=0.2)
+                queued_at, batch = self._in.get(timeout=0.2)
+                self.metrics.alert_queue_wait.observe(time.monotonic() - queued_at)
             except queue.Empty:
                 batch = None
             try:
