@@ -65,3 +65,14 @@ def test_config_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     good = tmp_path / "good.yaml"
     good.write_text("api:\n  listen: 0.0.0.0:9000\n")
     assert main(["config", "check", str(good)]) == 0
+
+
+def test_readme_config_example_is_valid(tmp_path: Path) -> None:
+    import re
+
+    from tests.conftest import REPO
+
+    block = re.search(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), re.S)
+    assert block, "README has a yaml config example"
+    s = load_settings(_write(tmp_path, block.group(1)))
+    assert s.ingest.batch_max_rows == 5000 and s.alerts.overrides.zones["cat-1"]["gb18483_2001.oil_fume"].limit == 1.0
