@@ -82,7 +82,8 @@ class Gateway:
         s = self.settings
         # Several threads share the GIL (paho's network loop, the ingest writer, alerts, the sequencer). Each
         # DB round trip releases it and must win it back; at the default 5 ms switch interval an alert's
-        # dozen round trips queued for ~50 ms behind the busy ingest threads. 1 ms cuts that to a few ms.
+        # dozen round trips queued behind the busy ingest threads. Measured here under 5,000 readings/s:
+        # mean alert handling 53 ms at 5 ms, 33 ms at 1 ms.
         sys.setswitchinterval(0.001)
         s.data_dir.mkdir(parents=True, exist_ok=True)
         self.database_url = await asyncio.to_thread(self.store.__enter__)
