@@ -22,14 +22,12 @@ class ZoneService:
         self.database_url = database_url
         self.on_reload = on_reload or (lambda _n: None)
         self.registry = registry or ZoneRegistry()
-        self.reloads = 0
 
     def reload(self) -> int:
         with psycopg.connect(self.database_url) as conn:
             zones = load_all_zones(conn)
         # Readers keep the snapshot they hold; new queries see the new index (one reference swap).
         self.registry.replace(zones)
-        self.reloads += 1
         log.info("zones.loaded", zones=len(zones), version=self.registry.index.version)
         self.on_reload(len(zones))
         return len(zones)

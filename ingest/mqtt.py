@@ -88,7 +88,6 @@ class MqttSource:
             client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                  protocol=mqtt.MQTTv311, clean_session=False)
         client.manual_ack_set(True)
-        client.max_inflight_messages_set(receive_maximum)
         if self.address.username:
             client.username_pw_set(self.address.username, self.address.password)
         if self.address.tls:

@@ -71,22 +71,30 @@ __all__ = [
 _INT64_MAX = 2**63 - 1
 
 
+def _knobs(limits: ParseLimits, skew: float | None, max_bytes: int | None) -> tuple[float, int]:
+    """The two tunable bounds: explicit arguments win, else `limits` (one source of truth, so a caller that
+    passes only `limits` is never silently held to the defaults)."""
+    return (limits.max_future_skew_s if skew is None else skew,
+            limits.max_bytes if max_bytes is None else max_bytes)
+
+
 def parse_sensor_reading(
     device_id: str,
     payload: bytes,
     received_at: datetime,
     *,
-    max_future_skew_s: float = DEFAULT_LIMITS.max_future_skew_s,
-    max_bytes: int = DEFAULT_LIMITS.max_bytes,
+    max_future_skew_s: float | None = None,
+    max_bytes: int | None = None,
     limits: ParseLimits = DEFAULT_LIMITS,
     topic: str | None = None,
 ) -> list[Reading]:
     """`{"ts": ..., "seq": int?, "readings": {"LAeq": 72.4, ...}}` -> one Reading per metric, in order.
 
-    `device_id` is trusted (the router validated it). `limits` supplies the plausibility window;
-    `max_future_skew_s`/`max_bytes` are explicit because they are the knobs operators tune.
+    `device_id` is trusted (the router validated it). `limits` supplies every bound; `max_future_skew_s` and
+    `max_bytes`, when given, override its two that operators tune.
     """
     check_received_at(received_at)
+    max_future_skew_s, max_bytes = _knobs(limits, max_future_skew_s, max_bytes)
     obj = decode_json(payload, max_bytes)
     if type(obj) is not dict:
         require_object(obj, "payload")
@@ -158,8 +166,8 @@ def parse_generic_pose(
     payload: bytes,
     received_at: datetime,
     *,
-    max_future_skew_s: float = DEFAULT_LIMITS.max_future_skew_s,
-    max_bytes: int = DEFAULT_LIMITS.max_bytes,
+    max_future_skew_s: float | None = None,
+    max_bytes: int | None = None,
     limits: ParseLimits = DEFAULT_LIMITS,
 ) -> Pose:
     """Generic pose: `{"ts", "lat", "lon", "alt_rel_m", "alt_abs_m", "yaw", "pitch", "roll", "gimbal_yaw",
@@ -167,6 +175,7 @@ def parse_generic_pose(
     exactly 0/0 is treated as "no fix" (lat/lon None, `extra["no_fix"] = "lat_lon_zero"`).
     """
     check_received_at(received_at)
+    max_future_skew_s, max_bytes = _knobs(limits, max_future_skew_s, max_bytes)
     obj = decode_json(payload, max_bytes)
     require_object(obj, "payload")
     ts = obj.get("ts")

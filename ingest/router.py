@@ -220,8 +220,6 @@ def parse_message(
             route.device_id,
             payload,
             received_at,
-            max_future_skew_s=limits.max_future_skew_s,
-            max_bytes=limits.max_bytes,
             limits=limits,
             topic=topic,
         )
@@ -231,8 +229,6 @@ def parse_message(
             route.device_id,
             payload,
             received_at,
-            max_future_skew_s=limits.max_future_skew_s,
-            max_bytes=limits.max_bytes,
             limits=limits,
         )
         return ParsedMessage(route, poses=[pose])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import aiohttp
+import psycopg
 import pytest
 
 from tests.gateway_harness import Publisher, count, gateway_settings, register, started, stream, wait_for
@@ -73,8 +75,6 @@ async def test_restart_mid_stream_loses_and_duplicates_nothing(
 def _publish_slowly(pub: Publisher, msgs: list) -> None:
     for i in range(0, len(msgs), 100):
         pub.publish_all(msgs[i : i + 100])
-        import time
-
         time.sleep(0.02)
 
 
@@ -108,7 +108,7 @@ async def test_malformed_payloads_go_to_dead_letters_and_valid_ones_survive(
         expected = len(MALFORMED) + 1
         await wait_for(lambda: count(db_url, "SELECT count(*) FROM dead_letters") >= expected, what="dead letters")
         await wait_for(lambda: count(db_url, "SELECT count(*) FROM readings") >= len(good), what="good readings")
-        with __import__("psycopg").connect(db_url) as conn:
+        with psycopg.connect(db_url) as conn:
             rows = conn.execute("SELECT reason, payload, detail FROM dead_letters ORDER BY id").fetchall()
         assert [r[0] for r in rows] == [reason for _p, reason in MALFORMED] + ["unknown_device"]
         assert [bytes(r[1]) for r in rows[:-1]] == [p for p, _r in MALFORMED], "payload kept byte for byte"

@@ -76,9 +76,6 @@ class AlertService:
     def request_device_reload(self) -> None:
         self._reload.set()
 
-    def idle(self) -> bool:
-        return self._in.unfinished_tasks == 0
-
     # the thread -----------------------------------------------------------------------------------------
     def _run(self) -> None:
         last_advance = time.monotonic()

@@ -13,8 +13,6 @@ from psycopg.rows import dict_row
 from detectors.alerts import AlertEvent, OpenAlert
 from gateway.alerts.naming import alert_kind, clue_code
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-
 
 @dataclass(frozen=True)
 class AlertContext:
@@ -110,9 +108,5 @@ def recent_readings(conn: psycopg.Connection, device_id: str, since: datetime) -
 
 
 def public_view(row: dict) -> dict:
-    """The alert as published on MQTT and in the API: JSON-friendly, without internal ids."""
-    out = {k: v for k, v in row.items() if k not in ("engine_alert_id",)}
-    for k, v in out.items():
-        if isinstance(v, datetime):
-            out[k] = v.isoformat()
-    return out
+    """The alert as published: the row without the engine's internal id (the publisher encodes datetimes)."""
+    return {k: v for k, v in row.items() if k != "engine_alert_id"}

@@ -31,8 +31,3 @@ def _row(z: Zone) -> tuple:
 def load_all_zones(conn: psycopg.Connection) -> list[Zone]:
     rows = conn.execute("SELECT spec FROM zones ORDER BY id").fetchall()
     return [Zone.model_validate(r[0]) for r in rows]
-
-
-def zones_version(conn: psycopg.Connection) -> tuple[int, object]:
-    """Changes whenever any zone is added, changed or removed: (count, newest update)."""
-    return tuple(conn.execute("SELECT count(*), max(updated_at) FROM zones").fetchone())  # type: ignore[return-value]
