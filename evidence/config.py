@@ -25,6 +25,10 @@ class EvidenceConfig(BaseModel):
     integrate_batch_max: int = Field(
         default=4096, ge=1, description="Most entries the sequencer integrates into the tree in one transaction."
     )
+    audit_workers: int = Field(
+        default=0, ge=0, description="Worker processes for `enforcegw evidence audit`, each with its own database "
+        "connection. 0: one per CPU.",
+    )
     key_path: Path | None = Field(
         default=None,
         description="Ed25519 signing key (raw 32-byte seed, mode 0600). Empty: <data_dir>/keys/evidence.key, "

@@ -53,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     exp.set_defaults(func=_export)
     aud = esub.add_parser("audit", help="Re-hash and re-check the whole log; exit 1 on any finding.")
     aud.add_argument("--no-progress", action="store_true", help="No progress bars.")
+    aud.add_argument("--workers", type=int, default=None,
+                     help="Worker processes (default: evidence.audit_workers, 0 there meaning one per CPU).")
     aud.set_defaults(func=_audit)
     cp = esub.add_parser("checkpoint", help="Integrate pending entries and sign a checkpoint now.")
     cp.set_defaults(func=_checkpoint)
@@ -110,7 +112,7 @@ def _audit(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     with _open_log(args) as log:
-        report = log.audit(progress=not args.no_progress)
+        report = log.audit(progress=not args.no_progress, workers=args.workers)
     console = Console()
     console.print(f"entries {report.entries}, devices {report.devices}, checkpoints {report.checkpoints}, "
                   f"media files {report.media_files}, {report.seconds:.1f} s")

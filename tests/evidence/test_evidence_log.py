@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import threading
@@ -29,6 +30,21 @@ pytestmark = pytest.mark.integration
 def log(db_url: str, tmp_path: Path) -> Iterator[EvidenceLog]:
     with make_log(db_url, tmp_path) as lg:
         yield lg
+
+
+# The audit scans aligned chunks (in worker processes when asked); small chunks put every tamper case
+# on or across chunk boundaries, and two workers run the parallel path end to end.
+AUDIT_MODES = {
+    "one-chunk": {"workers": 1},
+    "chunks-of-8": {"workers": 1, "chunk_level": 3},
+    "chunks-of-4-two-workers": {"workers": 2, "chunk_level": 2},
+}
+
+
+@pytest.fixture(params=list(AUDIT_MODES))
+def audit_mode(request: pytest.FixtureRequest, log: EvidenceLog) -> str:
+    log.audit = functools.partial(log.audit, **AUDIT_MODES[request.param])  # type: ignore[method-assign]
+    return request.param
 
 
 def _fill(log: EvidenceLog, n: int, devices: int = 3) -> None:
@@ -133,7 +149,7 @@ def test_checkpoint_schedule(db_url: str, tmp_path: Path) -> None:
         assert log.latest_checkpoint().size == 19
 
 
-def test_audit_clean_log(log: EvidenceLog) -> None:
+def test_audit_clean_log(audit_mode: str, log: EvidenceLog) -> None:
     for k in range(1, 8):
         log.append(entry("cam-m"), [MediaInput("snapshot", "image/jpeg", b"img%d" % k)])
         _fill(log, 37 * k)
@@ -143,7 +159,7 @@ def test_audit_clean_log(log: EvidenceLog) -> None:
     assert report.entries == 7 + 37 * 28 and report.checkpoints == 7 and report.media_files == 7
 
 
-def test_audit_finds_flipped_media_byte(log: EvidenceLog) -> None:
+def test_audit_finds_flipped_media_byte(audit_mode: str, log: EvidenceLog) -> None:
     a = log.append(entry(), [MediaInput("clip", "video/mp4", b"original clip")])
     log.checkpoint()
     sha = json.loads(log.entry(a.index))["media"][0]["sha256"]
@@ -155,14 +171,14 @@ def test_audit_finds_flipped_media_byte(log: EvidenceLog) -> None:
     assert _items(log) == {f"media {sha}"}
 
 
-def test_audit_finds_flipped_entry_byte(log: EvidenceLog, db_url: str) -> None:
+def test_audit_finds_flipped_entry_byte(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 50)
     log.checkpoint()
     _tamper(db_url, "UPDATE evidence_entries SET entry = overlay(entry placing '7' from 30 for 1) WHERE idx = 17")
     assert "entry 17" in _items(log)
 
 
-def test_audit_finds_flipped_node_hash(log: EvidenceLog, db_url: str) -> None:
+def test_audit_finds_flipped_node_hash(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 300)
     log.checkpoint()
     _tamper(db_url, "UPDATE evidence_nodes SET hash = overlay(hash placing '\\x00'::bytea from 5 for 1) "
@@ -174,7 +190,7 @@ def test_audit_finds_flipped_node_hash(log: EvidenceLog, db_url: str) -> None:
         verify_inclusion(p.index, p.size, p.leaf_hash, p.path, p.root)
 
 
-def test_audit_finds_swapped_entries(log: EvidenceLog, db_url: str) -> None:
+def test_audit_finds_swapped_entries(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 64, devices=1)
     log.checkpoint()
     # Swap entries 20 and 21 completely (bytes, leaf hash, columns): each row is self-consistent.
@@ -187,7 +203,7 @@ def test_audit_finds_swapped_entries(log: EvidenceLog, db_url: str) -> None:
     assert {"entry 20", "node (4, 1)", "checkpoint 64"} <= items
 
 
-def test_audit_finds_removed_entry(log: EvidenceLog, db_url: str) -> None:
+def test_audit_finds_removed_entry(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 40)
     log.checkpoint()
     _tamper(db_url, "DELETE FROM evidence_entries WHERE idx = 33")
@@ -196,7 +212,7 @@ def test_audit_finds_removed_entry(log: EvidenceLog, db_url: str) -> None:
     assert any(f.item == "checkpoint 40" for f in report.findings)
 
 
-def test_audit_finds_device_chain_gap(log: EvidenceLog, db_url: str) -> None:
+def test_audit_finds_device_chain_gap(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 10, devices=1)
     log.checkpoint()
     # An entry claiming seq 12 of cam-0 (10 and 11 never arrived), appended by a writer bypassing the API.
@@ -211,7 +227,7 @@ def test_audit_finds_device_chain_gap(log: EvidenceLog, db_url: str) -> None:
     assert "sequence 12 where 10 was expected" in report.findings[0].detail
 
 
-def test_checkpoint_signed_by_another_key(log: EvidenceLog, db_url: str) -> None:
+def test_checkpoint_signed_by_another_key(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 8)
     log.checkpoint()
     _fill(log, 8)
@@ -237,7 +253,7 @@ async def test_async_api(log: EvidenceLog) -> None:
     verify_inclusion(7, cp.size, p.leaf_hash, p.path, cp.root)
 
 
-def test_audit_checks_copied_columns_and_odd_device_ids(log: EvidenceLog, db_url: str) -> None:
+def test_audit_checks_copied_columns_and_odd_device_ids(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
     odd = 'cam "7" \\ ü'  # needs JSON escapes: the audit's confirm-fast path must still match it
     log.append_many([entry(odd) for _ in range(5)] + [entry("cam-1") for _ in range(5)])
     log.checkpoint()
@@ -257,3 +273,18 @@ def test_append_with_callers_transaction(log: EvidenceLog) -> None:
             (a,) = log.append_with(conn, [entry("cam-t")])
     assert (a.index, a.device_seq) == (0, 0)  # the rolled-back appends left no gap in the log or chain
     assert log.prepare(entry("cam-t"), [MediaInput("raw", "text/plain", b"r")]).media[0].size == 1
+
+
+def test_audit_finds_chain_break_on_a_chunk_boundary(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
+    _fill(log, 8, devices=1)
+    log.checkpoint()
+    # Entry 8 opens a chunk in the chunked modes: its link is judged by the parent's stitching.
+    data = encode(entry("cam-0"), origin=ORIGIN, device_seq=9, device_prev_hash=leaf_hash(log.entry(7)))
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute("INSERT INTO evidence_entries (idx, leaf_hash, entry, device_id, device_seq, entry_type) "
+                  "VALUES (8, %s, %s, 'cam-0', 9, 'evidence')", (leaf_hash(data), data))
+    _fill(log, 3, devices=1)  # the chain goes on from the broken link: only entry 8 is a finding
+    log.checkpoint()
+    report = log.audit()
+    assert [(f.kind, f.item) for f in report.findings] == [("chain", "entry 8")]
+    assert "sequence 9 where 8 was expected" in report.findings[0].detail

@@ -1,0 +1,108 @@
+"""The audit's chunk scanner without a database: the fast path confirms exactly the chunks the exact path
+finds clean, and both rebuild the same subtrees and chain ends."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from evidence_helpers import ORIGIN, entry, ref_mth
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evidence.audit_scan import _exact, _fast, chain_finding
+from evidence.entry import encode
+
+Row = tuple[int, bytes, bytes, str, int]
+
+
+def chained_rows(devices: list[str], start: int = 0) -> list[Row]:
+    """Rows as the log stores them: canonical entries with unbroken per-device chains."""
+    heads: dict[str, tuple[int, bytes]] = {}
+    rows = []
+    for i, dev in enumerate(devices):
+        seq, prev = (heads[dev][0] + 1, heads[dev][1]) if dev in heads else (0, None)
+        data = encode(entry(dev, readings={"i": i}), origin=ORIGIN, device_seq=seq, device_prev_hash=prev)
+        leaf = hashlib.sha256(b"\x00" + data).digest()
+        rows.append((start + i, leaf, data, dev, seq))
+        heads[dev] = (seq, leaf)
+    return rows
+
+
+def leaves_of(rows: list[Row]) -> list[bytes]:
+    return [hashlib.sha256(b"\x00" + r[2]).digest() for r in rows]
+
+
+DEVICES = ["cam-1", "cam-2", 'odd "id" \\ ü', "cam-1"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(DEVICES), min_size=1, max_size=40))
+def test_fast_path_confirms_clean_chunks_like_the_exact_path(devices: list[str]) -> None:
+    rows = chained_rows(devices)
+    leaves = leaves_of(rows)
+    fast = _fast(rows, leaves, 0, len(rows))
+    exact = _exact(rows, leaves, 0, len(rows))
+    assert fast is not None, "a clean chunk must not need the slow path"
+    assert exact.findings == []
+    assert (fast.levels, fast.ends, fast.entries) == (exact.levels, exact.ends, exact.entries)
+    if len(rows) & (len(rows) - 1) == 0:  # a complete chunk: its top level is the RFC 6962 root
+        assert fast.levels[-1] == ref_mth([r[2] for r in rows])
+
+
+def _edit_prev_hash(r: Row) -> Row:
+    """A self-consistent edit (the stored leaf matches the new bytes) of the chain link in the bytes."""
+    key = b'"device_prev_hash":"'
+    at = r[2].find(key)
+    if at < 0:  # a first entry: null link
+        return r
+    at += len(key)
+    data = r[2][:at] + (b"0" if r[2][at:at + 1] != b"0" else b"1") + r[2][at + 1:]
+    return (r[0], hashlib.sha256(b"\x00" + data).digest(), data, r[3], r[4])
+
+
+TAMPER = {
+    "device column": lambda r: (r[0], r[1], r[2], "cam-9", r[4]),
+    "seq column": lambda r: (r[0], r[1], r[2], r[3], r[4] + 1),
+    "stored leaf": lambda r: (r[0], b"\x00" * 32, r[2], r[3], r[4]),
+    "prev hash in the bytes": _edit_prev_hash,
+}
+
+
+@pytest.mark.parametrize("what", list(TAMPER))
+@settings(max_examples=15, deadline=None)
+@given(devices=st.lists(st.sampled_from(DEVICES[:2]), min_size=3, max_size=20), at=st.integers(0, 19))
+def test_fast_path_never_confirms_what_the_exact_path_finds(what: str, devices: list[str], at: int) -> None:
+    rows = chained_rows(devices)
+    at %= len(rows)
+    rows[at] = TAMPER[what](rows[at])
+    leaves = leaves_of(rows)
+    exact = _exact(rows, leaves, 0, len(rows))
+    fast = _fast(rows, leaves, 0, len(rows))
+    if exact.findings:
+        assert fast is None
+    else:  # e.g. a changed first entry of a device: that is for the parent to judge, from the chain ends
+        assert fast is not None and fast.ends == exact.ends
+
+
+def test_exact_path_places_leaves_around_a_deleted_row() -> None:
+    rows = chained_rows(["a", "b", "a", "b"], start=8)
+    del rows[1]
+    leaves = leaves_of(rows)
+    scan = _exact(rows, leaves, 8, 12)
+    assert scan.findings[0][:2] == ("entry", "entry 9")
+    assert len(scan.levels[0]) == 4 * 32 and scan.levels[0][32:64] == b"\x00" * 32
+    assert _fast(rows, leaves, 8, 12) is None
+
+
+@pytest.mark.parametrize(("seq", "prev", "last", "problem"), [
+    (0, None, None, None),
+    (1, None, None, "sequence 1 where 0 was expected"),
+    (0, b"h", None, "first entry has a previous hash"),
+    (5, b"h", (4, b"h"), None),
+    (6, b"h", (4, b"h"), "sequence 6 where 5 was expected"),
+    (5, b"x", (4, b"h"), "previous-entry hash does not match entry 4"),
+])
+def test_chain_finding(seq: int, prev: bytes | None, last: tuple[int, bytes] | None, problem: str | None) -> None:
+    found = chain_finding("d", seq, prev, last)
+    assert (found is None) if problem is None else (problem in found)
