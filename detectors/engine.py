@@ -22,6 +22,7 @@ from detectors.catalogue import Catalogue
 from detectors.overrides import OverrideConfig
 from detectors.periods import LocalClock, clock_for
 from detectors.rules import CompiledRule
+from detectors.samples import SEQ, VALUE, pack
 from detectors.state import RuleTracker
 
 LateHandler = Callable[[object, str], None]
@@ -142,7 +143,7 @@ class RuleEngine:
         if not self.lateness_s:
             if t > stream.released:
                 stream.released = t
-                self._process(stream, t, reading, out)
+                self._process(stream, t, pack(reading), out)
             else:
                 self._reject(reading, stream, t == stream.released)
             return out
@@ -153,7 +154,8 @@ class RuleEngine:
             return out
         if t > stream.watermark:
             stream.watermark = t
-        heapq.heappush(stream.heap, (t, id(reading), reading))
+        sample = pack(reading)
+        heapq.heappush(stream.heap, (t, id(sample), sample))
         stream.pending_times.add(t)
         if seq is not None:
             stream.pending_seqs.add(seq)
@@ -180,9 +182,10 @@ class RuleEngine:
         while heap and heap[0][0] <= upto:
             t, _, r = heapq.heappop(heap)
             stream.pending_times.discard(t)
-            if r.seq is not None:
-                stream.pending_seqs.discard(r.seq)
-                stream.last_seq = r.seq
+            seq = r[SEQ]
+            if seq is not None:
+                stream.pending_seqs.discard(seq)
+                stream.last_seq = seq
             stream.released = t
             stream.recent.add(t)
             stream.recent_q.append(t)
@@ -190,7 +193,7 @@ class RuleEngine:
                 stream.recent.discard(stream.recent_q.popleft())
             self._process(stream, t, r, out)
 
-    def _process(self, stream: _Stream, t: float, reading, out: list) -> None:
+    def _process(self, stream: _Stream, t: float, sample: tuple, out: list) -> None:
         self.evaluated += 1
         if not (stream.off_from <= t < stream.off_until):
             q = t - t % 900
@@ -201,9 +204,9 @@ class RuleEngine:
         day = int(local // 86400)
         sod = local - day * 86400
         wd = (day + 3) % 7 + 1
-        v = reading.value
+        v = sample[VALUE]
         for tracker in stream.trackers:
-            tracker.on_reading(t, v, reading, sod, wd, offset, out)
+            tracker.on_reading(t, v, sample, sod, wd, offset, out)
 
     # --- time -----------------------------------------------------------------------------------------
     def advance(self, now: datetime) -> list[AlertEvent]:
@@ -263,7 +266,7 @@ class RuleEngine:
                 continue
             stream.released = stream.watermark = t
             stream.last_seq = r.seq
-            self._process(stream, t, r, silent)
+            self._process(stream, t, pack(r), silent)
             last_t = max(last_t, t)
         out: list[AlertEvent] = []
         stored = {a.key: a for a in open_alerts if a.device_id == device_id}
@@ -285,5 +288,5 @@ class RuleEngine:
                 continue
             stream.released = stream.watermark = t
             stream.last_seq = r.seq
-            self._process(stream, t, r, out)
+            self._process(stream, t, pack(r), out)
         return out

@@ -17,6 +17,7 @@ from detectors.admissibility import DeviceInfo, inadmissibility
 from detectors.alerts import AlertEvent, OpenAlert
 from detectors.periods import LocalClock
 from detectors.rules import CompiledRule, exceeds, excess, is_clear, rule_severity
+from detectors.samples import TIME, unpack
 from detectors.windows import TumblingWindow, make_window
 
 
@@ -218,7 +219,7 @@ class RuleTracker:
         rule = self.rule
         if readings is None:
             readings = self.window.readings()
-        last = max((r.time for r in readings), default=_dt(at))
+        last = max((r[TIME] for r in readings), default=_dt(at))
         reasons = inadmissibility(self.device, last)
         return AlertEvent(
             type=kind, alert_id=a.id, device_id=self.device.id, rule_id=rule.id, zone_id=self.zone_id,  # type: ignore[arg-type]
@@ -226,7 +227,7 @@ class RuleTracker:
             averaging=rule.averaging, window_s=rule.window_s, comparison=rule.comparison, limit=rule.limit,
             limit_low=rule.limit_low, start=_dt(a.start), end=end, peak_time=_dt(a.peak_t), peak_value=a.peak,
             value=value, at=_dt(at), severity=rule_severity(rule, a.peak), admissible=not reasons,
-            inadmissible_reasons=reasons, readings=tuple(readings), end_reason=reason,  # type: ignore[arg-type]
+            inadmissible_reasons=reasons, readings=unpack(readings), end_reason=reason,  # type: ignore[arg-type]
         )
 
     # --- restart -----------------------------------------------------------------------------------------

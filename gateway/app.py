@@ -25,6 +25,7 @@ from gateway.alerts.service import AlertService
 from gateway.catalogue import load_catalogue
 from gateway.config import Settings
 from gateway.embedded import EmbeddedBroker
+from gateway.gc_watch import GcPauseWatch
 from gateway.health import HttpServer, build_app
 from gateway.ingest_writer import IngestWriter, StoredHook
 from gateway.metrics import Metrics
@@ -60,6 +61,7 @@ class Gateway:
     def __init__(self, settings: Settings, *, on_stored: list[StoredHook] | None = None) -> None:
         self.settings = settings
         self.metrics = Metrics()
+        self.gc_watch = GcPauseWatch(self.metrics.gc_pause)
         self.on_stored = on_stored or []
         self.store = StoreLocation(settings)
         self.broker: EmbeddedBroker | None = None
@@ -141,6 +143,7 @@ class Gateway:
         # Everything built so far (catalogue, zones, modules) lives as long as the process: keep it out of the
         # cyclic GC's full collections, whose pauses otherwise land on alert latency.
         gc.freeze()
+        self.gc_watch.install()
         log.info("gateway.started", mqtt=self.mqtt_url, http=f"{s.api.host}:{self.http.port}")
 
     def _rule_engine(self, catalogue: Catalogue) -> RuleEngine:
@@ -198,6 +201,7 @@ class Gateway:
 
     async def stop(self) -> None:
         log.info("gateway.stopping")
+        self.gc_watch.remove()
         if self.http:
             await self.http.stop()
         if self.writer:

@@ -25,6 +25,10 @@ class Metrics:
         self.dead_letters = Counter(
             "enforcegw_dead_letters_total", "Messages dead-lettered, by reason", ["reason"], registry=r
         )
+        self.gc_pause = Histogram(
+            "enforcegw_gc_pause_seconds", "Cyclic garbage collector pauses (all threads stop), by generation",
+            ["generation"], registry=r, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+        )
         self.batch_rows = Histogram(
             "enforcegw_batch_rows", "Rows per committed batch", registry=r,
             buckets=(1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 25000),

@@ -1,0 +1,40 @@
+"""How the engine holds readings: plain tuples of atomic values, turned back into `WindowReading`s only when
+an event needs them.
+
+Why: CPython's cyclic GC stops tracking an exact tuple whose items are all untracked (str, float, int,
+datetime, None), but it tracks every dataclass or namedtuple instance. Window state holds every reading of
+every window (hundreds of thousands at 5,000 readings/s), and full collections walk all tracked objects:
+with Reading objects in the windows the gateway saw 100-250 ms GC pauses, which were the alert latency tail.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, NamedTuple
+
+# Field positions in a packed sample (the hot path indexes them directly).
+TIME, DEVICE_ID, METRIC, VALUE, SEQ, RECEIVED_AT, TOPIC = range(7)
+
+Sample = tuple  # (time, device_id, metric, value, seq, received_at, topic)
+
+
+class WindowReading(NamedTuple):
+    """A reading as events carry it (same attribute names as ingest.models.Reading)."""
+
+    time: datetime
+    device_id: str
+    metric: str
+    value: float
+    seq: int | None
+    received_at: datetime | None
+    topic: str | None
+
+
+def pack(r: Any) -> Sample:
+    """Any reading-like object (time, device_id, metric, value, seq, received_at, topic) as a plain tuple."""
+    return (r.time, r.device_id, r.metric, float(r.value), r.seq, getattr(r, "received_at", None),
+            getattr(r, "topic", None))
+
+
+def unpack(samples: tuple[Sample, ...]) -> tuple[WindowReading, ...]:
+    return tuple(map(WindowReading._make, samples))
