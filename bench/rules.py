@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -93,7 +94,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per configuration; the best is reported")
     ap.add_argument("--no-e2e", dest="e2e", action="store_false", help="skip the end-to-end MQTT latency run")
     ap.add_argument("--e2e-rate", type=float, default=5000.0, help="background readings/s for the latency run")
-    ap.add_argument("--e2e-triggers", type=int, default=60, help="alerts to time")
+    ap.add_argument("--e2e-triggers", type=int, default=150, help="alerts to time per run")
+    ap.add_argument("--e2e-runs", type=int, default=3,
+                    help="latency runs (fresh gateway, broker and database each); p99 is also given over all pooled")
     args = ap.parse_args()
     # best of N: the machine is shared, the best run is the one least disturbed by other processes
     rows = [max((run(args.devices, args.seconds, lat) for _ in range(args.repeat)), key=lambda r: r["readings/s"])
@@ -108,17 +111,23 @@ def main() -> None:
     if args.e2e:
         from rules_e2e import WARMUP, run_e2e
 
-        e = run_e2e(rate=args.e2e_rate, triggers=args.e2e_triggers)
-        print(f"\nend to end (MQTT publish of the crossing reading -> alert row + MQTT alert), background "
-              f"{e['background_rate']:,.0f} readings/s stored (asked {args.e2e_rate:,.0f}):")
-        print(f"  alerts {e['alerts_received']}/{e['triggers']} received, {e['alert_rows']} rows, "
-              f"{e['false_alerts']} false alerts (after 10 s of load and {WARMUP} warm-up alerts, slowest of those "
-              f"{e['warmup_max_ms']:.0f} ms)")
-        print(f"  of which inside the gateway (receipt -> committed + published), mean: "
-              f"{e['inside_gateway_mean_ms']:.0f} ms; ingest batch commit mean {e['flush_mean_ms']:.0f} ms")
-        print(f"  latency p50 {e['p50_ms']:.0f} ms, p99 {e['p99_ms']:.0f} ms, max {e['max_ms']:.0f} ms "
-              f"(goal p99 <= 200 ms: {'met' if e['p99_ms'] <= 200 else 'NOT met'})")
-
+        print(f"\nend to end (MQTT publish of the crossing reading -> alert row + MQTT alert), {args.e2e_runs} runs of "
+              f"{args.e2e_triggers} alerts after 10 s of load and {WARMUP} warm-up alerts:")
+        pooled: list[float] = []
+        for k in range(args.e2e_runs):
+            e = run_e2e(rate=args.e2e_rate, triggers=args.e2e_triggers)
+            pooled += e["latencies_ms"]
+            print(f"  run {k + 1}: background {e['background_rate']:,.0f} readings/s stored (asked "
+                  f"{args.e2e_rate:,.0f}); alerts {e['alerts_received']}/{e['triggers']} received, {e['alert_rows']} "
+                  f"rows, {e['false_alerts']} false; p50 {e['p50_ms']:.0f} ms, p99 {e['p99_ms']:.0f} ms, max "
+                  f"{e['max_ms']:.0f} ms; inside the gateway mean {e['inside_gateway_mean_ms']:.0f} ms (ingest batch "
+                  f"commit mean {e['flush_mean_ms']:.0f} ms); slowest (trigger, ms): "
+                  + ", ".join(f"({n}, {ms:.0f})" for n, ms in e["worst"][:3]))
+        pooled.sort()
+        if pooled:
+            p99 = pooled[min(len(pooled) - 1, int(len(pooled) * 0.99))]
+            print(f"  pooled over {len(pooled)} alerts: p50 {statistics.median(pooled):.0f} ms, p99 {p99:.0f} ms, "
+                  f"max {pooled[-1]:.0f} ms (goal p99 <= 200 ms: {'met' if p99 <= 200 else 'NOT met'})")
 
 if __name__ == "__main__":
     main()

@@ -180,4 +180,5 @@ def run_e2e(rate: float = 5000.0, triggers: int = 60, bg_devices: int = 10) -> d
         "max_ms": lat_ms[-1] if lat_ms else float("nan"),
         # (trigger number, ms) of the slowest: stalls that repeat on a period show up as evenly spaced numbers
         "worst": sorted(by_trigger.items(), key=lambda kv: -kv[1])[:6],
+        "latencies_ms": lat_ms,
     }
