@@ -122,7 +122,8 @@ def main() -> None:
                   f"rows, {e['false_alerts']} false; p50 {e['p50_ms']:.0f} ms, p99 {e['p99_ms']:.0f} ms, max "
                   f"{e['max_ms']:.0f} ms; inside the gateway mean {e['inside_gateway_mean_ms']:.0f} ms (ingest batch "
                   f"commit mean {e['flush_mean_ms']:.0f} ms); slowest (trigger, ms): "
-                  + ", ".join(f"({n}, {ms:.0f})" for n, ms in e["worst"][:3]))
+                  + ", ".join(f"({n}, {ms:.0f})" for n, ms in e["worst"][:3])
+                  + (f"; gateway stages over 100 ms: {e['slow_stages']}" if e["slow_stages"] else ""))
         pooled.sort()
         if pooled:
             p99 = pooled[min(len(pooled) - 1, int(len(pooled) * 0.99))]

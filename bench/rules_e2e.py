@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import paho.mqtt.client as mqtt
 import psycopg
 from bench_support import bench_database, drop_database, metric, wait_gateway
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.catalogue import load_catalogue
 from gateway.config import Settings
@@ -92,6 +93,32 @@ def _setup(db: str, n_bg: int, n_trig: int) -> None:
         import_devices(conn, devices)
 
 
+# Gateway stages, from its own histograms: how many observations took over 100 ms (where a tail comes from).
+SLOW_STAGES = {
+    "enforcegw_ingest_commit_delay_seconds": "ingest commit (receipt -> committed)",
+    "enforcegw_flush_seconds": "batch write",
+    "enforcegw_alert_queue_wait_seconds": "alert queue wait",
+    "enforcegw_alert_handle_seconds": "alert handling",
+    "enforcegw_gc_pause_seconds": "GC pause",
+}
+
+
+def slow_stages(http: int, over: float = 0.1) -> dict[str, int]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=5).read().decode()
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in SLOW_STAGES:
+            continue
+        for sample in family.samples:
+            labels = {k: v for k, v in sample.labels.items() if k != "le"}
+            key = " ".join([SLOW_STAGES[family.name], *(f"{k}={v}" for k, v in sorted(labels.items()))])
+            if sample.name.endswith("_count"):
+                counts[key] = counts.get(key, 0) + sample.value
+            elif sample.name.endswith("_bucket") and float(sample.labels["le"]) == over:
+                counts[key] = counts.get(key, 0) - sample.value
+    return {k: int(v) for k, v in counts.items() if v}
+
+
 WARMUP = 10  # alerts before measuring: the first ones pay for cold caches and first writes, not steady state
 
 
@@ -152,6 +179,7 @@ def run_e2e(rate: float = 5000.0, triggers: int = 60, bg_devices: int = 10) -> d
                 time.sleep(0.1)
             inside_s = metric(http, "enforcegw_alert_latency_seconds_sum") / max(
                 1.0, metric(http, "enforcegw_alert_latency_seconds_count"))
+            slow = slow_stages(http)
             if os.environ.get("BENCH_DEBUG"):
                 print(urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics").read().decode())
             flush_s = metric(http, "enforcegw_flush_seconds_sum") / max(
@@ -181,4 +209,5 @@ def run_e2e(rate: float = 5000.0, triggers: int = 60, bg_devices: int = 10) -> d
         # (trigger number, ms) of the slowest: stalls that repeat on a period show up as evenly spaced numbers
         "worst": sorted(by_trigger.items(), key=lambda kv: -kv[1])[:6],
         "latencies_ms": lat_ms,
+        "slow_stages": slow,
     }
