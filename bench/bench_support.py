@@ -46,3 +46,13 @@ def wait_gateway(http_port: int, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.1)
     raise SystemExit("gateway did not start")
+
+
+def fetch_entries_chunk(job: tuple[str, int, int]) -> int:
+    """Stream evidence entries [start, end) exactly as the audit's chunk scan does, and nothing else: the floor
+    under any audit that reads from PostgreSQL (bench/evidence.py runs it in parallel processes)."""
+    url, start, end = job
+    with psycopg.connect(url, autocommit=True) as conn, conn.cursor(binary=True) as cur:
+        cur.execute("SELECT idx, leaf_hash, entry, device_id, device_seq FROM evidence_entries "
+                    "WHERE idx >= %s AND idx < %s ORDER BY idx", (start, end))
+        return len(cur.fetchall())
