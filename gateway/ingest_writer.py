@@ -2,8 +2,10 @@
 
 A dedicated thread with its own sync connection: parsing and COPY stay off the asyncio loop, and paho's
 network thread only ever enqueues bytes. A batch is flushed when it holds `batch_max_rows` rows, its first
-message is `batch_max_ms` old, or no message has arrived for `batch_linger_ms` (the queue ran dry).
-Messages are acknowledged only after their batch commits.
+message is `batch_max_ms` old counted from its receipt (messages that queued up during the previous flush
+already used part of that budget), or no message has arrived for `batch_linger_ms` (the queue ran dry). Once
+a batch is due it still takes what is already queued, without waiting, so a backlog is drained in full
+batches rather than one message at a time. Messages are acknowledged only after their batch commits.
 """
 
 from __future__ import annotations
@@ -37,11 +39,16 @@ class _Batch:
     readings: list[Reading] = field(default_factory=list)
     poses: list[Pose] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
-    started: float = 0.0
+    deadline: float = 0.0  # time.monotonic() at which the first message is batch_max_ms old
 
     @property
     def rows(self) -> int:
         return len(self.readings) + len(self.poses) + len(self.dead)
+
+
+def batch_deadline(first_received_at: float, max_s: float, now_wall: float, now_mono: float) -> float:
+    """Monotonic time at which a batch must flush: `max_s` after its first message was received (wall time)."""
+    return now_mono - max(0.0, now_wall - first_received_at) + max_s
 
 
 class IngestWriter:
@@ -104,21 +111,17 @@ class IngestWriter:
             # An open batch waits at most `linger` for the next message: when the queue runs dry the batch is
             # flushed at once (low latency when quiet); under load the queue refills during each flush, so
             # batches grow by themselves up to batch_max_rows / batch_max_ms (throughput), like group commit.
-            wait = 0.05 if not batch.messages else max(
-                0.0, min(self.linger_s, batch.started + self.batch_max_s - time.monotonic()))
+            # Past its deadline a batch only takes what is already queued (wait 0) and flushes when that runs out.
+            wait = 0.05 if not batch.messages else max(0.0, min(self.linger_s, batch.deadline - time.monotonic()))
             try:
-                msg = self.source.get(timeout=wait) if not stopping else self.source.get_nowait()
+                msg = self.source.get(timeout=wait) if not stopping and wait > 0 else self.source.get_nowait()
             except queue.Empty:
                 msg = None
             if msg is not None:
                 if not batch.messages:
-                    batch.started = time.monotonic()
+                    batch.deadline = batch_deadline(msg.received_at, self.batch_max_s, time.time(), time.monotonic())
                 self._take(msg, batch)
-            due = batch.messages and (
-                batch.rows >= self.batch_max_rows or time.monotonic() - batch.started >= self.batch_max_s
-                or msg is None
-            )
-            if due:
+            if batch.messages and (batch.rows >= self.batch_max_rows or msg is None):
                 self._flush(batch)
                 batch = _Batch()
             self.metrics.queue_depth.set(self.source.qsize())
