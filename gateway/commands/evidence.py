@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     aud.add_argument("--no-progress", action="store_true", help="No progress bars.")
     aud.add_argument("--workers", type=int, default=None,
                      help="Worker processes (default: evidence.audit_workers, 0 there meaning one per CPU).")
+    aud.add_argument("--show", type=int, default=50, metavar="N",
+                     help="Findings listed on screen (the counts by kind are always complete; default 50).")
+    aud.add_argument("--report", type=Path, metavar="FILE.json", help="Write the full report, every finding, here.")
     aud.set_defaults(func=_audit)
     cp = esub.add_parser("checkpoint", help="Integrate pending entries and sign a checkpoint now.")
     cp.set_defaults(func=_checkpoint)
@@ -116,11 +121,22 @@ def _audit(args: argparse.Namespace) -> int:
     console = Console()
     console.print(f"entries {report.entries}, devices {report.devices}, checkpoints {report.checkpoints}, "
                   f"media files {report.media_files}, {report.seconds:.1f} s")
+    if args.report:
+        args.report.write_text(json.dumps({
+            "entries": report.entries, "devices": report.devices, "checkpoints": report.checkpoints,
+            "media_files": report.media_files, "seconds": round(report.seconds, 3), "ok": report.ok,
+            "findings": [{"kind": f.kind, "item": f.item, "detail": f.detail} for f in report.findings],
+        }, ensure_ascii=False, indent=1))
+        console.print(f"report written to {args.report}")
     if report.ok:
         console.print("[green]no findings[/green]")
         return 0
-    table = Table("kind", "item", "finding", title=f"{len(report.findings)} findings")
-    for f in report.findings:
+    # A damaged log can have a million findings: count them all, list the first few.
+    by_kind = Counter(f.kind for f in report.findings)
+    console.print(f"[red]{len(report.findings)} findings[/red]: "
+                  + ", ".join(f"{kind} {n}" for kind, n in by_kind.most_common()))
+    table = Table("kind", "item", "finding", title=f"first {min(args.show, len(report.findings))} findings")
+    for f in report.findings[:args.show]:
         table.add_row(f.kind, f.item, f.detail)
     console.print(table)
     return 1

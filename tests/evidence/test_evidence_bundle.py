@@ -192,6 +192,14 @@ def test_cli_keys_export_verify_audit(db_url: str, tmp_path: Path, capsys: pytes
     _flip(media, 0)
     assert main(["-c", str(cfg), "evidence", "audit", "--no-progress"]) == 1
     assert "does not match" in capsys.readouterr().out
+    # Counts always complete; the list on screen capped; every finding in the JSON report.
+    report = tmp_path / "audit.json"
+    assert main(["-c", str(cfg), "evidence", "audit", "--no-progress", "--show", "0", "--report", str(report)]) == 1
+    shown = capsys.readouterr().out
+    assert "1 findings: media 1" in shown and "does not match" not in shown
+    doc = json.loads(report.read_text())
+    assert doc["ok"] is False and [f["kind"] for f in doc["findings"]] == ["media"]
+    assert "does not match" in doc["findings"][0]["detail"]
     _flip(out, 200)
     assert main(["verify", str(out)]) == 1
     assert main(["-c", str(cfg), "evidence", "export", "--alert", "A-1", "-o", str(tmp_path / "x.zip")]) == 2
