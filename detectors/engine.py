@@ -32,7 +32,7 @@ RECENT = 256  # released times remembered per stream to classify a resent readin
 class _Stream:
     __slots__ = (
         "clock", "heap", "last_seq", "off_from", "off_until", "offset", "pending_seqs", "pending_times", "recent",
-        "recent_q", "released", "trackers", "watermark",
+        "released", "trackers", "watermark",
     )
 
     def __init__(self, clock: LocalClock) -> None:
@@ -46,8 +46,9 @@ class _Stream:
         self.pending_seqs: set[int] = set()
         self.offset = 0
         self.off_from = self.off_until = float("-inf")
-        self.recent: set[float] = set()  # last released times (lateness > 0): tells duplicates from late
-        self.recent_q: deque[float] = deque()
+        # Last released times (lateness > 0): tells a duplicate from a late reading. Searched only when a reading
+        # is rejected, so a bounded deque (no per-release set upkeep on the hot path).
+        self.recent: deque[float] = deque(maxlen=RECENT)
 
 
 class RuleEngine:
@@ -187,10 +188,7 @@ class RuleEngine:
                 stream.pending_seqs.discard(seq)
                 stream.last_seq = seq
             stream.released = t
-            stream.recent.add(t)
-            stream.recent_q.append(t)
-            if len(stream.recent_q) > RECENT:
-                stream.recent.discard(stream.recent_q.popleft())
+            stream.recent.append(t)
             self._process(stream, t, r, out)
 
     def _process(self, stream: _Stream, t: float, sample: tuple, out: list) -> None:
