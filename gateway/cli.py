@@ -8,6 +8,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+import psycopg
+from psycopg_pool import PoolTimeout
+
 from gateway.config import ConfigError
 
 # Command modules, in help order. A module registers its subcommands and sets `func` on each parser.
@@ -47,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        # A store that is down or misnamed is the operator's most common mistake: say so, no traceback.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"error: cannot use the database: {first}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

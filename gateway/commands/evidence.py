@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
+
 from evidence.config import EvidenceConfig
 from evidence.log import EvidenceLog
 from evidence.signer import NoteSigner, load_or_create_key
@@ -79,8 +81,10 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, EvidenceConfig]:
 @contextmanager
 def _open_log(args: argparse.Namespace) -> Iterator[EvidenceLog]:
     settings, cfg = _settings(args)
-    with resolve_database_url(settings) as url, EvidenceLog.open(url, cfg, settings.data_dir) as log:
-        yield log
+    with resolve_database_url(settings) as url:
+        psycopg.connect(url, connect_timeout=10).close()  # fail fast and plainly, not after the pool's 30 s wait
+        with EvidenceLog.open(url, cfg, settings.data_dir) as log:
+            yield log
 
 
 def _keys_show(args: argparse.Namespace) -> int:
