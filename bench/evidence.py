@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from bench_support import fetch_entries_chunk
 
-from evidence.audit_scan import CHUNK_LEVEL
+from evidence.audit_scan import CHUNK_LEVEL, CHUNK_QUERY, COLUMNS
 from evidence.config import EvidenceConfig
 from evidence.entry import Entry, MediaRef, Position, encode
 from evidence.log import EvidenceLog
@@ -213,14 +213,13 @@ def run(url: str, args: argparse.Namespace, rows: list[tuple[str, str, str]]) ->
         # in one connection and in as many parallel processes as the audit uses.
         t = time.perf_counter()
         with log.pool.connection() as conn, conn.cursor().copy(
-                "COPY (SELECT idx, leaf_hash, entry, device_id, device_seq FROM evidence_entries ORDER BY idx) "
-                "TO STDOUT (FORMAT binary)") as copy:
+                f"COPY (SELECT {COLUMNS} FROM evidence_entries ORDER BY idx) TO STDOUT (FORMAT binary)") as copy:
             for _block in copy:
                 pass
         fetch = time.perf_counter() - t
         workers = os.cpu_count() or 1
         span = 1 << CHUNK_LEVEL
-        jobs = [(url, s, min(s + span, cp.size)) for s in range(0, cp.size, span)]
+        jobs = [(url, CHUNK_QUERY, s, min(s + span, cp.size)) for s in range(0, cp.size, span)]
         t = time.perf_counter()
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             assert sum(pool.map(fetch_entries_chunk, jobs)) == cp.size

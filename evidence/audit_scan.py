@@ -26,8 +26,8 @@ from evidence.entry_bytes import chain_fields, media_hashes
 CHUNK_LEVEL = 16  # 65,536 entries: ~50 MB of entries in flight per worker
 MISSING_LEAF = b"\x00" * 32  # stands in for a deleted row, so later leaves keep their positions
 
-_QUERY = ("SELECT idx, leaf_hash, entry, device_id, device_seq FROM evidence_entries "
-          "WHERE idx >= %s AND idx < %s ORDER BY idx")
+COLUMNS = "idx, leaf_hash, entry, device_id, device_seq"  # what a chunk scan reads of each entry row
+CHUNK_QUERY = f"SELECT {COLUMNS} FROM evidence_entries WHERE idx >= %s AND idx < %s ORDER BY idx"
 _DEVICE_KEY = b',"device_id":'
 _PREV_KEY = b',"device_prev_hash":'
 
@@ -69,7 +69,7 @@ def chain_finding(device: str, seq: int, prev: bytes | None, last: tuple[int, by
 
 def scan_chunk(cur: Any, start: int, end: int, want_media: bool) -> ChunkScan:
     """Fetch and check entries [start, end) through a binary cursor."""
-    cur.execute(_QUERY, (start, end))
+    cur.execute(CHUNK_QUERY, (start, end))
     rows = cur.fetchall()
     sha = hashlib.sha256
     leaves = [sha(b"\x00" + r[2]).digest() for r in rows]
@@ -183,4 +183,5 @@ def worker_scan(job: tuple[int, int, bool]) -> ChunkScan:
     return scan_chunk(_worker["cur"], start, end, want_media)
 
 
-__all__ = ["CHUNK_LEVEL", "ChainEnds", "ChunkScan", "build_levels", "chain_finding", "scan_chunk"]
+__all__ = ["CHUNK_LEVEL", "CHUNK_QUERY", "COLUMNS", "ChainEnds", "ChunkScan", "build_levels", "chain_finding",
+           "scan_chunk"]
