@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import psycopg
 from tqdm import tqdm
 
-from evidence.audit_scan import CHUNK_LEVEL, ChunkScan, chain_finding, scan_chunk, worker_init, worker_scan
+from evidence.audit_chunk import CHUNK_LEVEL, ChunkScan, chain_finding
+from evidence.audit_scan import scan_chunk, worker_init, worker_scan
 from evidence.media import MediaStore
 from evidence.merkle import build_levels, consistency_ranges, range_hash, verify_consistency
 from evidence.tree_store import STRIDE
@@ -52,9 +53,10 @@ class AuditReport:
 
 def audit(conn: psycopg.Connection, vkeys: list[str], origin: str, media: MediaStore | None = None, *,
           progress: bool = False, conninfo: str | None = None, workers: int = 1,
-          chunk_level: int = CHUNK_LEVEL) -> AuditReport:
+          chunk_level: int = CHUNK_LEVEL, native: bool = True) -> AuditReport:
     """Audit the log behind `conn`. With `conninfo` and workers > 1, chunks of 2^chunk_level entries are
-    scanned by that many worker processes, each with its own connection (the figures are in bench/evidence.py)."""
+    scanned by that many worker processes, each with its own connection (the figures are in bench/evidence.py).
+    `native=False` keeps to the pure-Python scan paths even where the C accelerator is built."""
     t0 = time.perf_counter()
     report = AuditReport()
     # Millions of small bytes objects would trigger repeated full GC passes that find nothing to free
@@ -62,7 +64,8 @@ def audit(conn: psycopg.Connection, vkeys: list[str], origin: str, media: MediaS
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        tree, referenced = _entries(conn, report, progress, media is not None, conninfo, workers, chunk_level)
+        jobs = _jobs(conn, chunk_level, media is not None, native)
+        tree, referenced = _entries(conn, report, progress, jobs, conninfo, workers, chunk_level)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -110,12 +113,20 @@ class RebuiltTree:
         return h
 
 
-def _scans(conn: psycopg.Connection, jobs: list[tuple[int, int, bool]], conninfo: str | None,
-           workers: int) -> Iterator[ChunkScan]:
+Job = tuple[int, int, bool, bool]  # start, end, want_media, native: the arguments of scan_chunk after the cursor
+
+
+def _jobs(conn: psycopg.Connection, chunk_level: int, want_media: bool, native: bool) -> list[Job]:
+    total = conn.execute("SELECT coalesce(max(idx), -1) + 1 FROM evidence_entries").fetchone()[0]
+    span = 1 << chunk_level
+    return [(s, min(s + span, total), want_media, native) for s in range(0, total, span)]
+
+
+def _scans(conn: psycopg.Connection, jobs: list[Job], conninfo: str | None, workers: int) -> Iterator[ChunkScan]:
     if conninfo is None or workers <= 1 or len(jobs) <= 1:
         with conn.cursor(binary=True) as cur:
-            for start, end, want_media in jobs:
-                yield scan_chunk(cur, start, end, want_media)
+            for job in jobs:
+                yield scan_chunk(cur, *job)
         return
     # spawn, not fork: the caller may hold pool threads and open connections that a fork would copy.
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
@@ -123,16 +134,14 @@ def _scans(conn: psycopg.Connection, jobs: list[tuple[int, int, bool]], conninfo
         yield from pool.map(worker_scan, jobs)
 
 
-def _entries(conn: psycopg.Connection, report: AuditReport, progress: bool, want_media: bool,
+def _entries(conn: psycopg.Connection, report: AuditReport, progress: bool, jobs: list[Job],
              conninfo: str | None, workers: int, chunk_level: int) -> tuple[RebuiltTree, set[str]]:
-    total = conn.execute("SELECT coalesce(max(idx), -1) + 1 FROM evidence_entries").fetchone()[0]
-    span = 1 << chunk_level
-    jobs = [(s, min(s + span, total), want_media) for s in range(0, total, span)]
+    total = jobs[-1][1] if jobs else 0
     tree = RebuiltTree(chunk_level)
     referenced: set[str] = set()
     heads: dict[str, tuple[int, bytes]] = {}
     with tqdm(total=total, disable=not progress, desc="entries", unit="entry", unit_scale=True) as bar:
-        for (start, end, _), scan in zip(jobs, _scans(conn, jobs, conninfo, workers), strict=False):
+        for (start, end, *_), scan in zip(jobs, _scans(conn, jobs, conninfo, workers), strict=False):
             report.findings.extend(Finding(*f) for f in scan.findings)
             # Stitch each device chain across the chunk boundary, in log order.
             for device, ends in sorted(scan.ends.items(), key=lambda kv: kv[1].first_idx):

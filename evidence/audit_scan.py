@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import hashlib
 from binascii import hexlify
-from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
 import numpy as np
 import rfc8785
 
+from evidence import audit_native
+from evidence.audit_chunk import CHUNK_LEVEL, MISSING_LEAF, ChainEnds, ChunkScan, chain_finding
 from evidence.entry_bytes import chain_fields, media_hashes
-
-CHUNK_LEVEL = 16  # 65,536 entries: ~50 MB of entries in flight per worker
-MISSING_LEAF = b"\x00" * 32  # stands in for a deleted row, so later leaves keep their positions
 
 COLUMNS = "idx, leaf_hash, entry, device_id, device_seq"  # what a chunk scan reads of each entry row
 CHUNK_QUERY = f"SELECT {COLUMNS} FROM evidence_entries WHERE idx >= %s AND idx < %s ORDER BY idx"
@@ -32,43 +30,13 @@ _DEVICE_KEY = b',"device_id":'
 _PREV_KEY = b',"device_prev_hash":'
 
 
-@dataclass(frozen=True)
-class ChainEnds:
-    """One device's first and last entry inside a chunk: what the parent needs to stitch its chain."""
-
-    first_idx: int
-    first_seq: int
-    first_prev: bytes | None
-    last_seq: int
-    last_leaf: bytes
-
-
-@dataclass
-class ChunkScan:
-    start: int
-    entries: int  # rows found (fewer than the chunk's span if rows were deleted)
-    levels: list[bytes]  # complete-subtree hashes per level, concatenated, 32 bytes each
-    findings: list[tuple[str, str, str]] = field(default_factory=list)
-    ends: dict[str, ChainEnds] = field(default_factory=dict)
-    media: set[str] = field(default_factory=set)
-
-
-def chain_finding(device: str, seq: int, prev: bytes | None, last: tuple[int, bytes] | None) -> str | None:
-    """Why an entry does not continue its device's chain, given the device's previous (seq, leaf)."""
-    if last is None:
-        if seq != 0:
-            return f"device {device}: sequence {seq} where 0 was expected"
-        if prev is not None:
-            return f"device {device}: first entry has a previous hash"
-    elif seq != last[0] + 1:
-        return f"device {device}: sequence {seq} where {last[0] + 1} was expected"
-    elif prev != last[1]:
-        return f"device {device}: previous-entry hash does not match entry {seq - 1} of that device"
-    return None
-
-
-def scan_chunk(cur: Any, start: int, end: int, want_media: bool) -> ChunkScan:
-    """Fetch and check entries [start, end) through a binary cursor."""
+def scan_chunk(cur: Any, start: int, end: int, want_media: bool, native: bool = True) -> ChunkScan:
+    """Check entries [start, end) through a binary cursor: the C accelerator's confirm path where it is built
+    (and `native`), else or on any doubt the Python paths below."""
+    if native and audit_native.available():
+        scan = audit_native.scan(cur.connection, start, end, want_media)
+        if scan is not None:
+            return scan
     cur.execute(CHUNK_QUERY, (start, end))
     rows = cur.fetchall()
     sha = hashlib.sha256
@@ -178,10 +146,9 @@ def worker_init(conninfo: str) -> None:
     _worker["cur"] = conn.cursor(binary=True)
 
 
-def worker_scan(job: tuple[int, int, bool]) -> ChunkScan:
-    start, end, want_media = job
-    return scan_chunk(_worker["cur"], start, end, want_media)
+def worker_scan(job: tuple[int, int, bool, bool]) -> ChunkScan:
+    return scan_chunk(_worker["cur"], *job)
 
 
-__all__ = ["CHUNK_LEVEL", "CHUNK_QUERY", "COLUMNS", "ChainEnds", "ChunkScan", "build_levels", "chain_finding",
-           "scan_chunk"]
+__all__ = ["CHUNK_LEVEL", "CHUNK_QUERY", "COLUMNS", "MISSING_LEAF", "ChainEnds", "ChunkScan", "build_levels",
+           "chain_finding", "scan_chunk"]
