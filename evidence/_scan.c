@@ -246,44 +246,96 @@ static int check_row(const unsigned char *cur, const unsigned char *end, int64_t
     return 1;
 }
 
-PyDoc_STRVAR(scan_rows_doc,
-"scan_rows(rows, first_idx, devices, state, media) -> (leaves, clean)\n\n"
-"rows: COPY BINARY data rows of (idx, device_seq, leaf_hash, entry, device_id), header and trailer removed,\n"
-"expected to hold entries first_idx, first_idx + 1, ...\n"
-"devices: dict from device-id bytes to a code, and state: a bytearray of one device record per code; both\n"
-"carry a chunk's chains from one call to the next (start each chunk with empty ones).\n"
-"media: a set that receives each entry's media hashes (hex str), or None to skip them.\n"
-"Returns the recomputed leaf hashes (32 bytes per row) and whether every row was plainly clean: framing,\n"
-"index, stored leaf, canonical chain prefix equal to the copied columns, and each device's chain continued\n"
-"(and, with media, every media list in the canonical layout). False means: re-check this chunk exactly.");
+static const unsigned char copy_signature[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
 
-static PyObject *scan_rows(PyObject *self, PyObject *args) {
-    PyObject *rows, *devices, *state, *media;
+/* The first data row of a COPY BINARY stream comes after its header: signature, flags, extension area. */
+static int skip_header(const unsigned char **cur, const unsigned char *end) {
+    if (end - *cur < 19 || memcmp(*cur, copy_signature, 11) != 0) return 0;
+    int32_t ext = be32(*cur + 15);
+    if (ext < 0 || end - *cur < 19 + (Py_ssize_t)ext) return 0;
+    *cur += 19 + ext;
+    return 1;
+}
+
+PyDoc_STRVAR(scan_copy_doc,
+"scan_copy(get, first_idx, expected, devices, state, media) -> (rows, leaves, clean)\n\n"
+"Reads a COPY BINARY stream of (idx, device_seq, leaf_hash, entry, device_id) rows to its end by calling\n"
+"get(0) (psycopg's PGconn.get_copy_data) until it returns a negative length, and checks each row as it\n"
+"arrives, while it is still in the CPU cache. The rows should be entries first_idx .. first_idx+expected-1.\n"
+"devices: an empty dict, filled with device-id bytes -> code (first sight first); state: an empty bytearray,\n"
+"filled with one device record per code (see evidence.audit_native.DEVICE_RECORD).\n"
+"media: a set that receives each entry's media hashes (hex str), or None to skip them.\n"
+"Returns the number of data rows, their recomputed leaf hashes (32 bytes each, valid only when clean) and\n"
+"whether every row was plainly clean: framing, index, stored leaf, canonical chain prefix equal to the\n"
+"copied columns, each device's chain continued, and with media every media list in the canonical layout.\n"
+"False means: re-check these entries exactly.");
+
+static PyObject *scan_copy(PyObject *self, PyObject *args) {
+    PyObject *get, *devices, *state, *media, *zero = NULL, *leaves = NULL;
     long long first_idx;
-    if (!PyArg_ParseTuple(args, "O!LO!O!O", &PyList_Type, &rows, &first_idx, &PyDict_Type, &devices,
-                          &PyByteArray_Type, &state, &media))
+    Py_ssize_t expected, rows = 0;
+    if (!PyArg_ParseTuple(args, "OLnO!O!O", &get, &first_idx, &expected, &PyDict_Type, &devices, &PyByteArray_Type,
+                          &state, &media))
         return NULL;
     if (media != Py_None && !PySet_Check(media)) return PyErr_Format(PyExc_TypeError, "media must be a set or None");
-    Py_ssize_t n = PyList_GET_SIZE(rows);
+    if (expected < 0) return PyErr_Format(PyExc_ValueError, "expected must be >= 0");
     unsigned char *leaf_p;
-    PyObject *leaves = new_bytes(32 * n, &leaf_p);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int clean = 1, media_ok = 1;
-    if (leaves == NULL || ctx == NULL) goto fail;
-    memset(leaf_p, 0, 32 * n);
-    for (Py_ssize_t i = 0; i < n && clean; i++) {
+    int clean = 1, media_ok = 1, header = 1, trailer = 0;
+    zero = PyLong_FromLong(0);
+    leaves = new_bytes(32 * expected, &leaf_p);
+    if (ctx == NULL || zero == NULL || leaves == NULL) goto fail;
+    memset(leaf_p, 0, 32 * expected);
+    for (;;) {
+        PyObject *got = PyObject_CallOneArg(get, zero);
+        if (got == NULL) goto fail;
+        if (!PyTuple_Check(got) || PyTuple_GET_SIZE(got) != 2) {
+            Py_DECREF(got);
+            PyErr_SetString(PyExc_TypeError, "get(0) must return (nbytes, buffer)");
+            goto fail;
+        }
+        Py_ssize_t nbytes = PyLong_AsSsize_t(PyTuple_GET_ITEM(got, 0));
+        if (nbytes < 0) {
+            Py_DECREF(got);
+            if (PyErr_Occurred()) goto fail;
+            break; /* -1: the copy is done (get raises on -2) */
+        }
         Py_buffer view;
-        if (PyObject_GetBuffer(PyList_GET_ITEM(rows, i), &view, PyBUF_SIMPLE) < 0) goto fail;
-        const unsigned char *cur = view.buf;
-        int ok = check_row(cur, cur + view.len, first_idx + i, ctx, devices, state, media, leaf_p + 32 * i, &media_ok);
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(got, 1), &view, PyBUF_SIMPLE) < 0) {
+            Py_DECREF(got);
+            goto fail;
+        }
+        const unsigned char *cur = view.buf, *end = cur + view.len;
+        if (header) {
+            clean = clean && skip_header(&cur, end);
+            header = 0;
+        }
+        if (end - cur == 2 && cur[0] == 0xff && cur[1] == 0xff) {
+            trailer = 1;
+        } else {
+            clean = clean && !trailer && rows < expected;
+            if (clean) {
+                int ok = check_row(cur, end, first_idx + rows, ctx, devices, state, media, leaf_p + 32 * rows,
+                                   &media_ok);
+                if (ok < 0) {
+                    PyBuffer_Release(&view);
+                    Py_DECREF(got);
+                    goto fail;
+                }
+                clean = ok;
+            }
+            rows++;
+        }
         PyBuffer_Release(&view);
-        if (ok < 0) goto fail;
-        clean = ok;
+        Py_DECREF(got);
     }
+    clean = clean && trailer && media_ok && rows == expected;
     EVP_MD_CTX_free(ctx);
-    return Py_BuildValue("NO", leaves, clean && media_ok ? Py_True : Py_False);
+    Py_DECREF(zero);
+    return Py_BuildValue("nNO", rows, leaves, clean ? Py_True : Py_False);
 fail:
     EVP_MD_CTX_free(ctx);
+    Py_XDECREF(zero);
     Py_XDECREF(leaves);
     return PyErr_Occurred() ? NULL : PyErr_NoMemory();
 }
@@ -333,7 +385,7 @@ fail:
 }
 
 static PyMethodDef methods[] = {
-    {"scan_rows", scan_rows, METH_VARARGS, scan_rows_doc},
+    {"scan_copy", scan_copy, METH_VARARGS, scan_copy_doc},
     {"build_levels", build_levels, METH_O, build_levels_doc},
     {NULL, NULL, 0, NULL},
 };

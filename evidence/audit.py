@@ -12,8 +12,9 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import psycopg
@@ -123,15 +124,34 @@ def _jobs(conn: psycopg.Connection, chunk_level: int, want_media: bool, native: 
 
 
 def _scans(conn: psycopg.Connection, jobs: list[Job], conninfo: str | None, workers: int) -> Iterator[ChunkScan]:
-    if conninfo is None or workers <= 1 or len(jobs) <= 1:
-        with conn.cursor(binary=True) as cur:
+    """Chunk scans in log order. With workers > 1, workers - 1 spawned processes take jobs from the front
+    while this process scans from the back: it works from the first moment instead of idling while the
+    interpreters start (~0.2 s, a tenth of a 1M-entry audit on two cores)."""
+    with conn.cursor(binary=True) as cur:
+        if conninfo is None or workers <= 1 or len(jobs) <= 1:
             for job in jobs:
                 yield scan_chunk(cur, *job)
-        return
-    # spawn, not fork: the caller may hold pool threads and open connections that a fork would copy.
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=worker_init, initargs=(conninfo,)) as pool:
-        yield from pool.map(worker_scan, jobs)
+            return
+        procs = min(workers - 1, len(jobs) - 1)
+        results: dict[int, ChunkScan] = {}
+        pending: deque[tuple[int, Future[ChunkScan]]] = deque()
+        front, back, emitted = 0, len(jobs), 0
+        # spawn, not fork: the caller may hold pool threads and open connections that a fork would copy.
+        with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=worker_init, initargs=(conninfo,)) as pool:
+            while emitted < len(jobs):
+                while front < back and len(pending) < 2 * procs:  # one running and one queued per process
+                    pending.append((front, pool.submit(worker_scan, jobs[front])))
+                    front += 1
+                if front < back:
+                    back -= 1
+                    results[back] = scan_chunk(cur, *jobs[back])
+                while pending and (pending[0][1].done() or front >= back):
+                    i, future = pending.popleft()
+                    results[i] = future.result()
+                while emitted in results:
+                    yield results.pop(emitted)
+                    emitted += 1
 
 
 def _entries(conn: psycopg.Connection, report: AuditReport, progress: bool, jobs: list[Job],

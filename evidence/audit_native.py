@@ -7,14 +7,14 @@ confirms: `scan` returns None at
 the first thing that is not plainly clean, and evidence.audit_scan then re-reads the chunk row by row and
 names every finding. Without the accelerator, `available()` is False and the Python paths do all the work.
 
-Why COPY and not a cursor: PostgreSQL then sends the rows as one stream that is hashed batch by batch while
-the server produces the next, and the client makes no Python object per column (figures: bench/evidence.py).
+Why COPY and not a cursor: PostgreSQL then sends the rows as one stream, which the C loop reads straight from
+libpq (psycopg's PGconn.get_copy_data) and hashes row by row while the server produces the next; no Python
+object is made per column and no Python code runs per row (figures: bench/evidence.py).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -29,8 +29,6 @@ except ImportError:  # not built here: the pure-Python paths give the same resul
     _scan = None
 
 COPY_COLUMNS = "idx, device_seq, leaf_hash, entry, device_id"  # the row layout evidence/_scan.c reads
-BATCH_ROWS = 4096  # rows per C call: a batch (~3 MB) is hashed while it is still in the CPU cache
-_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 # evidence/_scan.c's device_record: first idx, first seq, last seq, first entry's previous hash, last leaf,
 # whether that previous hash is present (null in a device's very first entry)
 DEVICE_RECORD = struct.Struct("=qqq32s32s?7x")
@@ -38,43 +36,6 @@ DEVICE_RECORD = struct.Struct("=qqq32s32s?7x")
 
 def available() -> bool:
     return _scan is not None
-
-
-def copy_batches(conn: psycopg.Connection, start: int, end: int, batch: int = BATCH_ROWS) -> Iterator[list[Any]]:
-    """The COPY BINARY data rows of entries [start, end) in log order, `batch` at a time (header and trailer
-    removed). Reads through the connection's libpq handle: psycopg's Copy object costs ~0.3 us more per row."""
-    pg = conn.pgconn
-    pg.send_query(f"COPY (SELECT {COPY_COLUMNS} FROM evidence_entries WHERE idx >= {int(start)} "
-                  f"AND idx < {int(end)} ORDER BY idx) TO STDOUT (FORMAT binary)".encode())
-    res = pg.get_result()
-    if res is None or res.status != pq.ExecStatus.COPY_OUT:
-        _finish(pg)
-        raise error_from_result(res) if res is not None else psycopg.OperationalError("COPY did not start")
-    rows: list[Any] = []
-    first = True
-    get = pg.get_copy_data
-    while True:
-        nbytes, data = get(0)
-        if nbytes < 0:
-            break
-        if first:
-            data = _skip_header(data)
-            first = False
-        if nbytes == 2 and data == b"\xff\xff":  # the trailer (a data row is never 2 bytes)
-            continue
-        rows.append(data)
-        if len(rows) == batch:
-            yield rows
-            rows = []
-    _finish(pg)
-    if rows:
-        yield rows
-
-
-def _skip_header(data: Any) -> Any:
-    if bytes(data[:11]) != _SIGNATURE or len(data) < 19:
-        raise psycopg.DataError("not a PostgreSQL COPY BINARY stream")
-    return data[19 + int.from_bytes(data[15:19], "big"):]
 
 
 def _finish(pg: Any) -> None:
@@ -90,19 +51,23 @@ def _finish(pg: Any) -> None:
 def scan(conn: psycopg.Connection, start: int, end: int, want_media: bool) -> ChunkScan | None:
     """Confirm entries [start, end) are clean, or None if anything needs the exact path."""
     assert _scan is not None, "evidence._scan is not built"
+    pg = conn.pgconn
+    pg.send_query(f"COPY (SELECT {COPY_COLUMNS} FROM evidence_entries WHERE idx >= {int(start)} "
+                  f"AND idx < {int(end)} ORDER BY idx) TO STDOUT (FORMAT binary)".encode())
+    res = pg.get_result()
+    if res is None or res.status != pq.ExecStatus.COPY_OUT:
+        _finish(pg)
+        raise error_from_result(res) if res is not None else psycopg.OperationalError("COPY did not start")
     devices: dict[bytes, int] = {}
     state = bytearray()
     media: set[str] | None = set() if want_media else None
-    leaves: list[bytes] = []
-    n, clean = 0, True
-    for rows in copy_batches(conn, start, end):
-        if clean:  # after the first doubt, only drain the stream
-            batch, clean = _scan.scan_rows(rows, start + n, devices, state, media)
-            leaves.append(batch)
-        n += len(rows)
-    if not clean or n != end - start or n == 0:
+    try:
+        rows, leaves, clean = _scan.scan_copy(pg.get_copy_data, start, end - start, devices, state, media)
+    finally:
+        _finish(pg)
+    if not clean or rows == 0:
         return None
-    result = ChunkScan(start, n, _scan.build_levels(b"".join(leaves)), media=media or set())
+    result = ChunkScan(start, rows, _scan.build_levels(leaves), media=media or set())
     for device, code in devices.items():
         first_idx, first_seq, last_seq, first_prev, last_leaf, has_prev = DEVICE_RECORD.unpack_from(
             state, code * DEVICE_RECORD.size)
