@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 import psycopg
 from tqdm import tqdm
 
+from evidence import audit_native
 from evidence.audit_chunk import CHUNK_LEVEL, ChunkScan, chain_finding
 from evidence.audit_scan import scan_chunk, worker_init, worker_scan
 from evidence.media import MediaStore
@@ -42,6 +44,8 @@ class AuditReport:
     checkpoints: int = 0
     devices: int = 0
     seconds: float = 0.0
+    engine: str = "python"  # "native" where the C accelerator scanned (evidence.audit_native)
+    chunks: dict[str, int] = field(default_factory=dict)  # chunks by the path that settled them
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -59,7 +63,7 @@ def audit(conn: psycopg.Connection, vkeys: list[str], origin: str, media: MediaS
     scanned by that many worker processes, each with its own connection (the figures are in bench/evidence.py).
     `native=False` keeps to the pure-Python scan paths even where the C accelerator is built."""
     t0 = time.perf_counter()
-    report = AuditReport()
+    report = AuditReport(engine="native" if native and audit_native.available() else "python")
     # Millions of small bytes objects would trigger repeated full GC passes that find nothing to free
     # (they hold no cycles): pausing the collector makes the audit several times faster.
     gc_was_enabled = gc.isenabled()
@@ -80,6 +84,13 @@ def audit(conn: psycopg.Connection, vkeys: list[str], origin: str, media: MediaS
         _media(media, report, referenced, progress)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def default_workers(native: bool = True) -> int:
+    """Scanning processes for this machine: one per CPU, or one per two CPUs with the C accelerator, whose
+    client side is then about as busy as the PostgreSQL backend streaming to it (bench/evidence.py)."""
+    cpus = os.cpu_count() or 1
+    return max(1, cpus // 2) if native and audit_native.available() else cpus
 
 
 class RebuiltTree:
@@ -170,6 +181,7 @@ def _entries(conn: psycopg.Connection, report: AuditReport, progress: bool, jobs
                     report.add("chain", f"entry {ends.first_idx}", problem)
                 heads[device] = (ends.last_seq, ends.last_leaf)
             tree.add(scan, end - start)
+            report.chunks[scan.path] = report.chunks.get(scan.path, 0) + 1
             referenced |= scan.media
             report.entries += scan.entries
             bar.update(end - start)

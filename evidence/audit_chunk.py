@@ -32,6 +32,7 @@ class ChunkScan:
     findings: list[tuple[str, str, str]] = field(default_factory=list)
     ends: dict[str, ChainEnds] = field(default_factory=dict)
     media: set[str] = field(default_factory=set)
+    path: str = "exact"  # which path confirmed it: native (C accelerator), fast (Python) or exact (per entry)
 
 
 def chain_finding(device: str, seq: int, prev: bytes | None, last: tuple[int, bytes] | None) -> str | None:

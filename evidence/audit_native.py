@@ -15,6 +15,7 @@ object is made per column and no Python code runs per row (figures: bench/eviden
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -50,7 +51,6 @@ def _finish(pg: Any) -> None:
 
 def scan(conn: psycopg.Connection, start: int, end: int, want_media: bool) -> ChunkScan | None:
     """Confirm entries [start, end) are clean, or None if anything needs the exact path."""
-    assert _scan is not None, "evidence._scan is not built"
     pg = conn.pgconn
     pg.send_query(f"COPY (SELECT {COPY_COLUMNS} FROM evidence_entries WHERE idx >= {int(start)} "
                   f"AND idx < {int(end)} ORDER BY idx) TO STDOUT (FORMAT binary)".encode())
@@ -58,16 +58,22 @@ def scan(conn: psycopg.Connection, start: int, end: int, want_media: bool) -> Ch
     if res is None or res.status != pq.ExecStatus.COPY_OUT:
         _finish(pg)
         raise error_from_result(res) if res is not None else psycopg.OperationalError("COPY did not start")
+    try:
+        return scan_stream(pg.get_copy_data, start, end, want_media)
+    finally:
+        _finish(pg)
+
+
+def scan_stream(get: Callable[[int], tuple[int, Any]], start: int, end: int, want_media: bool) -> ChunkScan | None:
+    """`scan` over any source of COPY BINARY messages: get(0) -> (nbytes, buffer), nbytes < 0 at the end."""
+    assert _scan is not None, "evidence._scan is not built"
     devices: dict[bytes, int] = {}
     state = bytearray()
     media: set[str] | None = set() if want_media else None
-    try:
-        rows, leaves, clean = _scan.scan_copy(pg.get_copy_data, start, end - start, devices, state, media)
-    finally:
-        _finish(pg)
+    rows, leaves, clean = _scan.scan_copy(get, start, end - start, devices, state, media)
     if not clean or rows == 0:
         return None
-    result = ChunkScan(start, rows, _scan.build_levels(leaves), media=media or set())
+    result = ChunkScan(start, rows, _scan.build_levels(leaves), media=media or set(), path="native")
     for device, code in devices.items():
         first_idx, first_seq, last_seq, first_prev, last_leaf, has_prev = DEVICE_RECORD.unpack_from(
             state, code * DEVICE_RECORD.size)

@@ -84,7 +84,7 @@ def _fast(rows: list[tuple], leaves: list[bytes], start: int, end: int) -> Chunk
         if not d.startswith(b'%s%s","device_seq":%d,' % (head[devices[i]], hexlify(leaves[j]), seqs[i]),
                             d.find(_DEVICE_KEY)):
             return None
-    scan = ChunkScan(start, n, build_levels(leaves))
+    scan = ChunkScan(start, n, build_levels(leaves), path="fast")
     firsts = order[np.concatenate(([True], ~same))].tolist()
     lasts = order[np.concatenate((~same, [True]))].tolist()
     for i, j in zip(firsts, lasts, strict=True):

@@ -26,8 +26,9 @@ class EvidenceConfig(BaseModel):
         default=4096, ge=1, description="Most entries the sequencer integrates into the tree in one transaction."
     )
     audit_workers: int = Field(
-        default=0, ge=0, description="Worker processes for `enforcegw evidence audit`, each with its own database "
-        "connection. 0: one per CPU.",
+        default=0, ge=0, description="Processes scanning the log in `enforcegw evidence audit` (the calling one "
+        "included), each with its own database connection. 0: one per CPU, or one per two CPUs where the C "
+        "accelerator is built (each process then keeps its PostgreSQL backend about as busy as itself).",
     )
     key_path: Path | None = Field(
         default=None,

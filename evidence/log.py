@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from evidence import sequencer
-from evidence.audit import AuditReport, audit
+from evidence.audit import AuditReport, audit, default_workers
 from evidence.audit_chunk import CHUNK_LEVEL
 from evidence.config import EvidenceConfig
 from evidence.entry import Entry, MediaRef
@@ -222,7 +221,7 @@ class EvidenceLog:
     def audit(self, *, progress: bool = False, extra_vkeys: Sequence[str] = (), workers: int | None = None,
               chunk_level: int = CHUNK_LEVEL, native: bool = True) -> AuditReport:
         """Re-hash and re-check everything (see evidence.audit); `report.ok` is False on any finding."""
-        workers = workers or self.config.audit_workers or os.cpu_count() or 1
+        workers = workers or self.config.audit_workers or default_workers(native)
         with self.pool.connection() as conn:
             return audit(conn, [self.vkey, *extra_vkeys], self.config.origin, self.media, progress=progress,
                          conninfo=self.pool.conninfo, workers=workers, chunk_level=chunk_level, native=native)

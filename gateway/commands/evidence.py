@@ -58,7 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     aud = esub.add_parser("audit", help="Re-hash and re-check the whole log; exit 1 on any finding.")
     aud.add_argument("--no-progress", action="store_true", help="No progress bars.")
     aud.add_argument("--workers", type=int, default=None,
-                     help="Worker processes (default: evidence.audit_workers, 0 there meaning one per CPU).")
+                     help="Scanning processes, this one included (default: evidence.audit_workers; 0 there "
+                          "means one per CPU, one per two CPUs with the C accelerator).")
+    aud.add_argument("--pure-python", action="store_true",
+                     help="Re-hash with the pure-Python scan paths even where the C accelerator is built.")
     aud.add_argument("--show", type=int, default=50, metavar="N",
                      help="Findings listed on screen (the counts by kind are always complete; default 50).")
     aud.add_argument("--report", type=Path, metavar="FILE.json", help="Write the full report, every finding, here.")
@@ -121,14 +124,17 @@ def _audit(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     with _open_log(args) as log:
-        report = log.audit(progress=not args.no_progress, workers=args.workers)
+        report = log.audit(progress=not args.no_progress, workers=args.workers, native=not args.pure_python)
     console = Console()
     console.print(f"entries {report.entries}, devices {report.devices}, checkpoints {report.checkpoints}, "
                   f"media files {report.media_files}, {report.seconds:.1f} s")
+    console.print("chunks: " + ", ".join(f"{n} by the {path} path" for path, n in sorted(report.chunks.items()))
+                  + f" ({'C accelerator' if report.engine == 'native' else 'pure Python'})")
     if args.report:
         args.report.write_text(json.dumps({
             "entries": report.entries, "devices": report.devices, "checkpoints": report.checkpoints,
             "media_files": report.media_files, "seconds": round(report.seconds, 3), "ok": report.ok,
+            "engine": report.engine, "chunks": report.chunks,
             "findings": [{"kind": f.kind, "item": f.item, "detail": f.detail} for f in report.findings],
         }, ensure_ascii=False, indent=1))
         console.print(f"report written to {args.report}")

@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from evidence_helpers import ORIGIN, entry, make_log, ref_mth
 
-from evidence import sequencer
+from evidence import audit_native, sequencer
 from evidence.entry import chain_fields, encode
 from evidence.log import AsyncEvidenceLog, EvidenceLog, MediaInput, NotCheckpointed
 from evidence.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -33,11 +33,14 @@ def log(db_url: str, tmp_path: Path) -> Iterator[EvidenceLog]:
 
 
 # The audit scans aligned chunks (in worker processes when asked); small chunks put every tamper case
-# on or across chunk boundaries, and two workers run the parallel path end to end.
+# on or across chunk boundaries, and two workers run the parallel path end to end. The modes run the C
+# accelerator's path where it is built; the pure-Python modes keep the fallback honest.
 AUDIT_MODES = {
     "one-chunk": {"workers": 1},
     "chunks-of-8": {"workers": 1, "chunk_level": 3},
     "chunks-of-4-two-workers": {"workers": 2, "chunk_level": 2},
+    "chunks-of-8-pure-python": {"workers": 1, "chunk_level": 3, "native": False},
+    "chunks-of-4-two-workers-pure-python": {"workers": 2, "chunk_level": 2, "native": False},
 }
 
 
@@ -157,6 +160,10 @@ def test_audit_clean_log(audit_mode: str, log: EvidenceLog) -> None:
     report = log.audit()
     assert report.ok, report.findings
     assert report.entries == 7 + 37 * 28 and report.checkpoints == 7 and report.media_files == 7
+    # A clean log is confirmed by the fast paths alone: the per-entry exact path is only for doubts.
+    fast = "native" if report.engine == "native" else "fast"
+    assert set(report.chunks) == {fast}, report.chunks
+    assert report.engine == ("native" if audit_native.available() and "python" not in audit_mode else "python")
 
 
 def test_audit_finds_flipped_media_byte(audit_mode: str, log: EvidenceLog) -> None:
@@ -262,6 +269,7 @@ def test_audit_checks_copied_columns_and_odd_device_ids(audit_mode: str, log: Ev
     report = log.audit()
     assert [(f.kind, f.item) for f in report.findings] == [("entry", "entry 7")]
     assert "columns differ" in report.findings[0].detail
+    assert report.chunks.get("exact", 0) >= 1  # the tampered chunk was re-read entry by entry
 
 
 def test_append_with_callers_transaction(log: EvidenceLog) -> None:

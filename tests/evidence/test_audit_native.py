@@ -1,0 +1,160 @@
+"""The C accelerator's confirm path (evidence/_scan.c via evidence.audit_native) without a database: fed
+COPY BINARY messages built here, it must confirm exactly the chunks the exact path finds clean, with the same
+subtrees, chain ends and media, and give up on anything else."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import pytest
+from evidence_helpers import ORIGIN, entry
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_audit_scan import TAMPER, Row, chained_rows, leaves_of
+
+from evidence import audit_native
+from evidence.audit_scan import _exact, build_levels
+from evidence.entry import MediaRef, encode
+from evidence.entry_bytes import media_hashes
+
+pytestmark = pytest.mark.skipif(not audit_native.available(),
+                                reason="evidence._scan is not built (no C compiler or OpenSSL headers)")
+
+HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+TRAILER = b"\xff\xff"
+
+
+def row_message(r: Row) -> bytes:
+    """One COPY BINARY data row of (idx, device_seq, leaf_hash, entry, device_id), as PostgreSQL sends it."""
+    idx, leaf, data, device, seq = r
+    fields = [idx.to_bytes(8, "big", signed=True), seq.to_bytes(8, "big", signed=True), leaf, data, device.encode()]
+    return (5).to_bytes(2, "big") + b"".join(len(f).to_bytes(4, "big") + f for f in fields)
+
+
+def stream(rows: list[Row]) -> list[bytes]:
+    msgs = [row_message(r) for r in rows]
+    if msgs:
+        msgs[0] = HEADER + msgs[0]  # PostgreSQL sends the header in the first row's message
+        return [*msgs, TRAILER]
+    return [HEADER + TRAILER]
+
+
+def feeder(msgs: list[bytes]) -> Callable[[int], tuple[int, memoryview]]:
+    """PGconn.get_copy_data's contract: (nbytes, buffer), then -1 once the copy is done."""
+    it = iter(msgs)
+
+    def get(async_: int) -> tuple[int, memoryview]:
+        m = next(it, None)
+        return (-1, memoryview(b"")) if m is None else (len(m), memoryview(m))
+    return get
+
+
+def native(msgs: list[bytes], start: int, end: int, want_media: bool = False) -> audit_native.ChunkScan | None:
+    return audit_native.scan_stream(feeder(msgs), start, end, want_media)
+
+
+PLAIN = ["cam-1", "cam-2", "dock-7:a", "ü-3"]  # no JSON escapes: the native path reads these itself
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(PLAIN), min_size=1, max_size=40), st.integers(0, 5))
+def test_native_confirms_clean_chunks_like_the_exact_path(devices: list[str], block: int) -> None:
+    start = block * 64
+    rows = chained_rows(devices, start=start)
+    exact = _exact(rows, leaves_of(rows), start, start + len(rows))
+    got = native(stream(rows), start, start + len(rows))
+    assert exact.findings == []
+    assert got is not None and got.path == "native"
+    assert (got.levels, got.ends, got.entries) == (exact.levels, exact.ends, exact.entries)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(min_size=32, max_size=32), max_size=300))
+def test_build_levels_matches_python(leaves: list[bytes]) -> None:
+    assert audit_native._scan.build_levels(b"".join(leaves)) == build_levels(leaves)
+
+
+def test_build_levels_refuses_partial_hashes() -> None:
+    with pytest.raises(ValueError, match="multiple of 32"):
+        audit_native._scan.build_levels(b"\x00" * 33)
+
+
+@pytest.mark.parametrize("what", list(TAMPER))
+@settings(max_examples=15, deadline=None)
+@given(devices=st.lists(st.sampled_from(PLAIN[:2]), min_size=3, max_size=20), at=st.integers(0, 19))
+def test_native_never_confirms_what_the_exact_path_finds(what: str, devices: list[str], at: int) -> None:
+    rows = chained_rows(devices)
+    at %= len(rows)
+    rows[at] = TAMPER[what](rows[at])
+    exact = _exact(rows, leaves_of(rows), 0, len(rows))
+    got = native(stream(rows), 0, len(rows))
+    if exact.findings:
+        assert got is None
+    else:  # e.g. a changed first entry of a device: the parent judges it from the chain ends
+        assert got is not None and got.ends == exact.ends
+
+
+def _swap(rows: list[Row]) -> list[Row]:
+    rows[1], rows[2] = rows[2], rows[1]
+    return rows
+
+
+def _nested_fake_prefix(rows: list[Row]) -> list[Row]:
+    """Bytes whose first `device_id` key sits inside an object (not the canonical layout): the exact path reads
+    the top level with a JSON parser, so the native path must not trust a prefix it did not fully parse."""
+    idx, _, data, dev, seq = rows[3]
+    data = data.replace(b'{"calibration_cert_id":null', b'{"calibration_cert_id":{"x":1}', 1)
+    rows[3] = (idx, hashlib.sha256(b"\x00" + data).digest(), data, dev, seq)
+    return rows
+
+
+def _escaped_id(rows: list[Row]) -> list[Row]:
+    return chained_rows(["cam-1", 'odd "id" \\ ü', "cam-1", 'odd "id" \\ ü'])
+
+
+BROKEN_STREAMS: dict[str, Callable[[list[bytes]], list[bytes]]] = {
+    "row missing": lambda m: [m[0], *m[2:]],
+    "trailer missing": lambda m: m[:-1],
+    "bad signature": lambda m: [b"PGCOPZ" + m[0][6:], *m[1:]],
+    "row cut short": lambda m: [m[0], m[1][:-3], *m[2:]],
+    "NULL column": lambda m: [m[0], m[1][:-4 - len(b"cam-1")] + (-1).to_bytes(4, "big", signed=True), *m[2:]],
+    "six fields": lambda m: [m[0], b"\x00\x06" + m[1][2:] + bytes(4), *m[2:]],
+    "row after the trailer": lambda m: [*m, m[1]],
+}
+
+
+@pytest.mark.parametrize("what", list(BROKEN_STREAMS))
+def test_native_gives_up_on_broken_streams(what: str) -> None:
+    rows = chained_rows(["cam-1", "cam-1", "cam-2", "cam-1"])
+    assert native(stream(rows), 0, 4) is not None
+    assert native(BROKEN_STREAMS[what](stream(rows)), 0, 4) is None
+
+
+@pytest.mark.parametrize("change", [_swap, _nested_fake_prefix, _escaped_id])
+def test_native_leaves_odd_chunks_to_the_python_paths(change: Callable[[list[Row]], list[Row]]) -> None:
+    rows = change(chained_rows(["cam-1", "cam-2", "cam-1", "cam-1", "cam-2"]))
+    assert native(stream(rows), 0, len(rows)) is None
+
+
+def test_native_reads_more_rows_than_expected_as_doubt() -> None:
+    rows = chained_rows(["cam-1"] * 5)
+    assert native(stream(rows), 0, 4) is None
+
+
+@pytest.mark.parametrize("items", [0, 1, 3])
+def test_native_media_hashes_match_python(items: int) -> None:
+    rows = []
+    prev = None
+    for i in range(4):
+        data = encode(entry("cam-1", readings={"i": i},
+                            media=[MediaRef(role="snapshot", mime="image/jpeg", size=k + 1,
+                                            sha256=hashlib.sha256(b"%d-%d" % (i, k)).hexdigest())
+                                   for k in range(items)]),
+                      origin=ORIGIN, device_seq=i, device_prev_hash=prev)
+        prev = hashlib.sha256(b"\x00" + data).digest()
+        rows.append((i, prev, data, "cam-1", i))
+    got = native(stream(rows), 0, 4, want_media=True)
+    assert got is not None
+    assert got.media == {h for r in rows for h in media_hashes(r[2])}
+    assert len(got.media) == 4 * items
