@@ -46,13 +46,3 @@ def wait_gateway(http_port: int, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.1)
     raise SystemExit("gateway did not start")
-
-
-def fetch_entries_chunk(job: tuple[str, str, int, int]) -> int:
-    """Run the audit's chunk query (given: this module imports nothing of the project, since bench/evidence.py
-    would shadow the `evidence` package) and do nothing else with the rows: the floor under any audit that
-    reads from PostgreSQL (bench/evidence.py runs it in parallel processes)."""
-    url, query, start, end = job
-    with psycopg.connect(url, autocommit=True) as conn, conn.cursor(binary=True) as cur:
-        cur.execute(query, (start, end))
-        return len(cur.fetchall())

@@ -5,7 +5,10 @@ subtrees, chain ends and media, and give up on anything else."""
 from __future__ import annotations
 
 import hashlib
+import shutil
+import sysconfig
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from evidence_helpers import ORIGIN, entry
@@ -18,8 +21,8 @@ from evidence.audit_scan import _exact, build_levels
 from evidence.entry import MediaRef, encode
 from evidence.entry_bytes import media_hashes
 
-pytestmark = pytest.mark.skipif(not audit_native.available(),
-                                reason="evidence._scan is not built (no C compiler or OpenSSL headers)")
+needs_native = pytest.mark.skipif(not audit_native.available(),
+                                  reason="evidence._scan is not built (no C compiler, Python or OpenSSL headers)")
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 TRAILER = b"\xff\xff"
@@ -57,6 +60,7 @@ def native(msgs: list[bytes], start: int, end: int, want_media: bool = False) ->
 PLAIN = ["cam-1", "cam-2", "dock-7:a", "ü-3"]  # no JSON escapes: the native path reads these itself
 
 
+@needs_native
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.sampled_from(PLAIN), min_size=1, max_size=40), st.integers(0, 5))
 def test_native_confirms_clean_chunks_like_the_exact_path(devices: list[str], block: int) -> None:
@@ -69,17 +73,20 @@ def test_native_confirms_clean_chunks_like_the_exact_path(devices: list[str], bl
     assert (got.levels, got.ends, got.entries) == (exact.levels, exact.ends, exact.entries)
 
 
+@needs_native
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.binary(min_size=32, max_size=32), max_size=300))
 def test_build_levels_matches_python(leaves: list[bytes]) -> None:
     assert audit_native._scan.build_levels(b"".join(leaves)) == build_levels(leaves)
 
 
+@needs_native
 def test_build_levels_refuses_partial_hashes() -> None:
     with pytest.raises(ValueError, match="multiple of 32"):
         audit_native._scan.build_levels(b"\x00" * 33)
 
 
+@needs_native
 @pytest.mark.parametrize("what", list(TAMPER))
 @settings(max_examples=15, deadline=None)
 @given(devices=st.lists(st.sampled_from(PLAIN[:2]), min_size=3, max_size=20), at=st.integers(0, 19))
@@ -124,6 +131,7 @@ BROKEN_STREAMS: dict[str, Callable[[list[bytes]], list[bytes]]] = {
 }
 
 
+@needs_native
 @pytest.mark.parametrize("what", list(BROKEN_STREAMS))
 def test_native_gives_up_on_broken_streams(what: str) -> None:
     rows = chained_rows(["cam-1", "cam-1", "cam-2", "cam-1"])
@@ -131,17 +139,20 @@ def test_native_gives_up_on_broken_streams(what: str) -> None:
     assert native(BROKEN_STREAMS[what](stream(rows)), 0, 4) is None
 
 
+@needs_native
 @pytest.mark.parametrize("change", [_swap, _nested_fake_prefix, _escaped_id])
 def test_native_leaves_odd_chunks_to_the_python_paths(change: Callable[[list[Row]], list[Row]]) -> None:
     rows = change(chained_rows(["cam-1", "cam-2", "cam-1", "cam-1", "cam-2"]))
     assert native(stream(rows), 0, len(rows)) is None
 
 
+@needs_native
 def test_native_reads_more_rows_than_expected_as_doubt() -> None:
     rows = chained_rows(["cam-1"] * 5)
     assert native(stream(rows), 0, 4) is None
 
 
+@needs_native
 @pytest.mark.parametrize("items", [0, 1, 3])
 def test_native_media_hashes_match_python(items: int) -> None:
     rows = []
@@ -158,3 +169,16 @@ def test_native_media_hashes_match_python(items: int) -> None:
     assert got is not None
     assert got.media == {h for r in rows for h in media_hashes(r[2])}
     assert len(got.media) == 4 * items
+
+
+def _can_build() -> bool:
+    include = Path(sysconfig.get_paths()["include"])
+    return bool(shutil.which("cc") or shutil.which("gcc")) and (include / "Python.h").exists() and any(
+        Path(d, "openssl", "evp.h").exists() for d in ("/usr/include", "/usr/local/include"))
+
+
+@pytest.mark.skipif(not _can_build(), reason="no C compiler, Python headers or OpenSSL headers here")
+def test_accelerator_is_built_where_it_can_be() -> None:
+    """Where the build tools exist, a missing module means the C code stopped compiling (the optional build
+    only warns): fail here instead of silently testing the fallback alone."""
+    assert audit_native.available()
