@@ -14,7 +14,7 @@ import pytest
 from evidence_helpers import ORIGIN, entry
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_audit_scan import TAMPER, Row, chained_rows, leaves_of
+from test_audit_scan import TAMPER, Row, chained_rows, leaves_of, tampered_rows
 
 from evidence import audit_native
 from evidence.audit_scan import _exact, build_levels
@@ -91,9 +91,7 @@ def test_build_levels_refuses_partial_hashes() -> None:
 @settings(max_examples=15, deadline=None)
 @given(devices=st.lists(st.sampled_from(PLAIN[:2]), min_size=3, max_size=20), at=st.integers(0, 19))
 def test_native_never_confirms_what_the_exact_path_finds(what: str, devices: list[str], at: int) -> None:
-    rows = chained_rows(devices)
-    at %= len(rows)
-    rows[at] = TAMPER[what](rows[at])
+    rows = tampered_rows(devices, what, at)
     exact = _exact(rows, leaves_of(rows), 0, len(rows))
     got = native(stream(rows), 0, len(rows))
     if exact.findings:

@@ -69,13 +69,19 @@ TAMPER = {
 }
 
 
+def tampered_rows(devices: list[str], what: str, at: int) -> list[Row]:
+    """Chained rows with one row changed by TAMPER[what] (`at` wraps around)."""
+    rows = chained_rows(devices)
+    at %= len(rows)
+    rows[at] = TAMPER[what](rows[at])
+    return rows
+
+
 @pytest.mark.parametrize("what", list(TAMPER))
 @settings(max_examples=15, deadline=None)
 @given(devices=st.lists(st.sampled_from(DEVICES[:2]), min_size=3, max_size=20), at=st.integers(0, 19))
 def test_fast_path_never_confirms_what_the_exact_path_finds(what: str, devices: list[str], at: int) -> None:
-    rows = chained_rows(devices)
-    at %= len(rows)
-    rows[at] = TAMPER[what](rows[at])
+    rows = tampered_rows(devices, what, at)
     leaves = leaves_of(rows)
     exact = _exact(rows, leaves, 0, len(rows))
     fast = _fast(rows, leaves, 0, len(rows))
