@@ -306,11 +306,14 @@ static PyObject *scan_copy(PyObject *self, PyObject *args) {
             goto fail;
         }
         const unsigned char *cur = view.buf, *end = cur + view.len;
+        int was_header = header;
         if (header) {
             clean = clean && skip_header(&cur, end);
             header = 0;
         }
-        if (end - cur == 2 && cur[0] == 0xff && cur[1] == 0xff) {
+        if (was_header && cur == end) {
+            /* PostgreSQL sends the header with the first row; a server that sends it alone is fine too */
+        } else if (end - cur == 2 && cur[0] == 0xff && cur[1] == 0xff) {
             trailer = 1;
         } else {
             clean = clean && !trailer && rows < expected;

@@ -138,6 +138,13 @@ def test_native_gives_up_on_broken_streams(what: str) -> None:
 
 
 @needs_native
+def test_native_takes_a_header_in_its_own_message() -> None:
+    rows = chained_rows(["cam-1", "cam-2", "cam-1"])
+    msgs = stream(rows)
+    assert native([HEADER, msgs[0][len(HEADER):], *msgs[1:]], 0, 3) is not None
+
+
+@needs_native
 @pytest.mark.parametrize("change", [_swap, _nested_fake_prefix, _escaped_id])
 def test_native_leaves_odd_chunks_to_the_python_paths(change: Callable[[list[Row]], list[Row]]) -> None:
     rows = change(chained_rows(["cam-1", "cam-2", "cam-1", "cam-1", "cam-2"]))

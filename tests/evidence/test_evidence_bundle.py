@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from evidence_helpers import ORIGIN, entry, make_log
 
 import evidence.verify
+from evidence import audit_native
 from evidence.entry import encode
 from evidence.log import EvidenceLog, MediaInput
 from evidence.merkle import leaf_hash
@@ -185,7 +186,11 @@ def test_cli_keys_export_verify_audit(db_url: str, tmp_path: Path, capsys: pytes
     assert main(["verify", str(out), "--vkey", vkey]) == 0
     assert "VERIFIED" in capsys.readouterr().out
     assert main(["-c", str(cfg), "evidence", "audit", "--no-progress"]) == 0
-    assert "no findings" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "no findings" in shown
+    assert ("1 by the native path (C accelerator)" if audit_native.available() else "(pure Python)") in shown
+    assert main(["-c", str(cfg), "evidence", "audit", "--no-progress", "--pure-python"]) == 0
+    assert "1 by the fast path (pure Python)" in capsys.readouterr().out
     (data_dir / "media").chmod(0o755)
     media = next(p for p in (data_dir / "media").rglob("*") if p.is_file())
     media.chmod(0o644)
@@ -199,6 +204,7 @@ def test_cli_keys_export_verify_audit(db_url: str, tmp_path: Path, capsys: pytes
     assert "1 findings: media 1" in shown and "does not match" not in shown
     doc = json.loads(report.read_text())
     assert doc["ok"] is False and [f["kind"] for f in doc["findings"]] == ["media"]
+    assert doc["engine"] == ("native" if audit_native.available() else "python") and sum(doc["chunks"].values()) == 1
     assert "does not match" in doc["findings"][0]["detail"]
     _flip(out, 200)
     assert main(["verify", str(out)]) == 1
