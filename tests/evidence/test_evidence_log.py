@@ -296,3 +296,15 @@ def test_audit_finds_chain_break_on_a_chunk_boundary(audit_mode: str, log: Evide
     report = log.audit()
     assert [(f.kind, f.item) for f in report.findings] == [("chain", "entry 8")]
     assert "sequence 9 where 8 was expected" in report.findings[0].detail
+
+
+def test_audit_without_the_accelerator(log: EvidenceLog, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where evidence._scan could not be built, the same audit runs on the Python paths alone."""
+    monkeypatch.setattr(audit_native, "_scan", None)
+    _fill(log, 40)
+    log.checkpoint()
+    report = log.audit(workers=1, chunk_level=4)
+    assert report.ok and report.engine == "python" and report.chunks == {"fast": 3}
+    _tamper(db_url, "UPDATE evidence_entries SET device_seq = 99 WHERE idx = 20")
+    report = log.audit(workers=1, chunk_level=4)
+    assert [f.item for f in report.findings] == ["entry 20"] and report.chunks == {"fast": 2, "exact": 1}
