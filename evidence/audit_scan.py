@@ -13,6 +13,7 @@ per-entry path, which locates and names every finding.
 from __future__ import annotations
 
 import hashlib
+import re
 from binascii import hexlify
 from itertools import count
 from typing import Any
@@ -28,6 +29,10 @@ COLUMNS = "idx, leaf_hash, entry, device_id, device_seq"  # what a chunk scan re
 CHUNK_QUERY = f"SELECT {COLUMNS} FROM evidence_entries WHERE idx >= %s AND idx < %s ORDER BY idx"
 _DEVICE_KEY = b',"device_id":'
 _PREV_KEY = b',"device_prev_hash":'
+# What canonical bytes hold before the chain fields (a subset of entry_bytes' prefix: strings without escapes).
+# The fast path checks the chain fields right where this ends, never at the first `device_id` key it finds:
+# a forged entry may carry decoy chain fields in an object ahead of the real ones.
+_HEAD = re.compile(rb'\{"calibration_cert_id":(?:null|"[^"\\]*"),"capture_time":(?:null|"[^"\\]*")')
 
 
 def scan_chunk(cur: Any, start: int, end: int, want_media: bool, native: bool = True) -> ChunkScan:
@@ -64,7 +69,7 @@ def _fast(rows: list[tuple], leaves: list[bytes], start: int, end: int) -> Chunk
     """Confirm a clean chunk in bulk; None at the first thing to look at closely."""
     n = len(rows)
     idx, stored, data, devices, seqs = zip(*rows, strict=True)
-    if n != end - start or idx[0] != start or idx[-1] != end - 1:  # idx is unique and sorted: no gaps
+    if idx != tuple(range(start, end)):
         return None
     if b"".join(leaves) != b"".join(stored):
         return None
@@ -79,10 +84,12 @@ def _fast(rows: list[tuple], leaves: list[bytes], start: int, end: int) -> Chunk
     # Every entry that follows another of its device in this chunk must carry, at its first device key,
     # exactly the fragment the columns and the predecessor's leaf predict (one startswith per entry).
     head = {d: _DEVICE_KEY + rfc8785.dumps(d) + _PREV_KEY + b'"' for d in set(devices)}
+    match = _HEAD.match
     for i, j in zip(pos.tolist(), prev_pos.tolist(), strict=True):
         d = data[i]
-        if not d.startswith(b'%s%s","device_seq":%d,' % (head[devices[i]], hexlify(leaves[j]), seqs[i]),
-                            d.find(_DEVICE_KEY)):
+        m = match(d)
+        if m is None or not d.startswith(b'%s%s","device_seq":%d,' % (head[devices[i]], hexlify(leaves[j]), seqs[i]),
+                                         m.end()):
             return None
     scan = ChunkScan(start, n, build_levels(leaves), path="fast")
     firsts = order[np.concatenate(([True], ~same))].tolist()

@@ -61,11 +61,29 @@ def _edit_prev_hash(r: Row) -> Row:
     return (r[0], hashlib.sha256(b"\x00" + data).digest(), data, r[3], r[4])
 
 
+def _nested_chain_decoy(r: Row) -> Row:
+    """A superuser's forgery: the correct chain fields copied into an object ahead of the real ones, which are
+    then broken (leaf recomputed). A JSON reader sees the broken top-level link; a reader that trusted the first
+    `device_id` key it finds would see the decoy."""
+    key = b',"device_id":'
+    at = r[2].find(key)
+    end = r[2].find(b'"device_seq":', at)
+    end = r[2].find(b",", end) + 1
+    if b'"device_prev_hash":null' in r[2][at:end]:
+        return r
+    decoy = b'{"a":0' + r[2][at:end] + b'"z":0}'
+    data = r[2].replace(b'"calibration_cert_id":null', b'"calibration_cert_id":' + decoy, 1)
+    real = data.find(b'"device_prev_hash":"', data.find(b"}", len(decoy))) + len(b'"device_prev_hash":"')
+    data = data[:real] + (b"0" if data[real:real + 1] != b"0" else b"1") + data[real + 1:]
+    return (r[0], hashlib.sha256(b"\x00" + data).digest(), data, r[3], r[4])
+
+
 TAMPER = {
     "device column": lambda r: (r[0], r[1], r[2], "cam-9", r[4]),
     "seq column": lambda r: (r[0], r[1], r[2], r[3], r[4] + 1),
     "stored leaf": lambda r: (r[0], b"\x00" * 32, r[2], r[3], r[4]),
     "prev hash in the bytes": _edit_prev_hash,
+    "decoy chain fields in a nested object": _nested_chain_decoy,
 }
 
 
