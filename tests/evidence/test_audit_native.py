@@ -187,3 +187,21 @@ def test_accelerator_is_built_where_it_can_be() -> None:
     """Where the build tools exist, a missing module means the C code stopped compiling (the optional build
     only warns): fail here instead of silently testing the fallback alone."""
     assert audit_native.available()
+
+
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(cut=st.integers(0, 400), length=st.integers(0, 40),
+       junk=st.text(alphabet='",:[]{}0123456789abcdef sha256media origin\\', max_size=40))
+def test_native_media_reading_agrees_with_python(cut: int, length: int, junk: str) -> None:
+    """Whatever the bytes after the chain prefix, the C reader either finds exactly the media hashes that
+    evidence.entry_bytes.media_hashes finds, or gives the chunk to the Python paths."""
+    refs = [MediaRef(role="snapshot", mime="image/jpeg", size=k + 1, sha256=hashlib.sha256(b"%d" % k).hexdigest())
+            for k in range(2)]
+    data = encode(entry("cam-1", media=refs), origin=ORIGIN, device_seq=0, device_prev_hash=None)
+    body = data.find(b'"device_seq":0,') + len(b'"device_seq":0,')
+    at = body + cut % (len(data) - body)
+    data = data[:at] + junk.encode() + data[at + length:]
+    got = native(stream([(0, hashlib.sha256(b"\x00" + data).digest(), data, "cam-1", 0)]), 0, 1, want_media=True)
+    if got is not None:
+        assert got.media == set(media_hashes(data))
