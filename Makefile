@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test bench lint venv clean tools
+.PHONY: demo test bench lint venv clean tools buildtools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,12 +25,22 @@ tools:
 	    (apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null) || \
 	    echo "mosquitto not installed: broker tests will be skipped"; }
 
+# The audit's C accelerator needs a C compiler and the OpenSSL and Python headers: `make test` installs them when
+# missing and it may (root with apt-get), so the suite tests the C code too; `make demo` never installs them.
+buildtools:
+	@{ command -v cc >/dev/null 2>&1 && [ -e /usr/include/openssl/evp.h ] && \
+	   $(PYTHON) -c "import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"; } || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    apt-get install -y -qq gcc libc6-dev libssl-dev >/dev/null && \
+	    { apt-get install -y -qq $$(basename $(PYTHON))-dev >/dev/null 2>&1 || apt-get install -y -qq python3-dev >/dev/null; }; } || \
+	  echo "C build tools missing: the audit's C accelerator is not built (the audit runs pure Python)"
+
 ## The main job: embedded PostgreSQL + embedded MQTT broker, synthetic patrol and sensors, live summary.
 demo: $(STAMP)
 	$(BIN)/enforcegw demo
 
 ## The whole suite against real PostgreSQL and MQTT (the local servers when their ports answer).
-test: $(STAMP) tools
+test: buildtools $(STAMP) tools
 	@ENFORCEGW_TEST_DATABASE_URL="$${ENFORCEGW_TEST_DATABASE_URL:-$$(bash .ci/detect-services db)}" \
 	 ENFORCEGW_TEST_MQTT_URL="$${ENFORCEGW_TEST_MQTT_URL:-$$(bash .ci/detect-services mqtt)}" \
 	 $(BIN)/python -m pytest -q -p no:cacheprovider
