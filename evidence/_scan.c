@@ -387,7 +387,93 @@ fail:
     return PyErr_Occurred() ? NULL : PyErr_NoMemory();
 }
 
+/* The hash of the complete subtree (level, pos) in the rebuilt tree's layout (evidence.audit_tree.RebuiltTree):
+ * per chunk a list of concatenated levels up to the chunk level, above it one concatenated level each. */
+static const unsigned char *tree_node(PyObject *chunks, PyObject *top, int chunk_level, int level, int64_t pos) {
+    PyObject *b;
+    int64_t local = pos;
+    if (level > chunk_level) {
+        Py_ssize_t lv = level - chunk_level - 1;
+        if (lv >= PyList_GET_SIZE(top)) return NULL;
+        b = PyList_GET_ITEM(top, lv);
+    } else {
+        int64_t chunk = (pos << level) >> chunk_level;
+        if (chunk >= PyList_GET_SIZE(chunks)) return NULL;
+        PyObject *levels = PyList_GET_ITEM(chunks, chunk);
+        if (!PyList_Check(levels) || level >= PyList_GET_SIZE(levels)) return NULL;
+        b = PyList_GET_ITEM(levels, level);
+        local = pos - (chunk << (chunk_level - level));
+    }
+    if (!PyBytes_Check(b) || (local + 1) * 32 > PyBytes_GET_SIZE(b)) return NULL;
+    return (const unsigned char *)PyBytes_AS_STRING(b) + 32 * local;
+}
+
+PyDoc_STRVAR(roots_doc,
+"roots(sizes, chunks, top, chunk_level) -> bytes\n\n"
+"The RFC 6962 root of the first `size` leaves for each size (a buffer of native int64), 32 bytes each, folded\n"
+"from the complete subtrees of the rebuilt tree (chunks: per chunk a list of concatenated levels; top: the\n"
+"concatenated levels above the chunk level). 32 zero bytes where a subtree is missing.");
+
+static PyObject *roots(PyObject *self, PyObject *args) {
+    Py_buffer sizes;
+    PyObject *chunks, *top;
+    int chunk_level;
+    if (!PyArg_ParseTuple(args, "y*O!O!i", &sizes, &PyList_Type, &chunks, &PyList_Type, &top, &chunk_level))
+        return NULL;
+    if (sizes.len % 8 || chunk_level < 0 || chunk_level > 40) {
+        PyBuffer_Release(&sizes);
+        return PyErr_Format(PyExc_ValueError, "sizes must be int64 values and chunk_level in 0..40");
+    }
+    Py_ssize_t n = sizes.len / 8;
+    unsigned char *out_p, buf[65];
+    PyObject *out = new_bytes(32 * n, &out_p);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    static const unsigned char one = 1;
+    if (out == NULL || ctx == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t size;
+        memcpy(&size, (const char *)sizes.buf + 8 * i, 8);
+        unsigned char *root = out_p + 32 * i;
+        const unsigned char *parts[64];
+        int m = 0, missing = size < 0;
+        int64_t start = 0;
+        for (int b = 62; b >= 0 && !missing; b--) {
+            if (size >> b & 1) {
+                parts[m] = tree_node(chunks, top, chunk_level, b, start >> b);
+                missing = parts[m++] == NULL;
+                start += (int64_t)1 << b;
+            }
+        }
+        if (missing) {
+            memset(root, 0, 32);
+            continue;
+        }
+        if (m == 0) { /* the empty tree: SHA-256 of nothing */
+            if (!sha256_two(ctx, &one, 0, &one, 0, root)) goto hash_fail;
+            continue;
+        }
+        memcpy(root, parts[m - 1], 32);
+        for (int k = m - 2; k >= 0; k--) { /* left-balanced: fold from the smallest, rightmost subtree */
+            memcpy(buf + 1, parts[k], 32);
+            memcpy(buf + 33, root, 32);
+            buf[0] = 1;
+            if (!sha256_two(ctx, buf, 65, &one, 0, root)) goto hash_fail;
+        }
+    }
+    PyBuffer_Release(&sizes);
+    EVP_MD_CTX_free(ctx);
+    return out;
+hash_fail:
+    PyErr_SetString(PyExc_RuntimeError, "OpenSSL SHA-256 failed");
+fail:
+    PyBuffer_Release(&sizes);
+    EVP_MD_CTX_free(ctx);
+    Py_XDECREF(out);
+    return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+}
+
 static PyMethodDef methods[] = {
+    {"roots", roots, METH_VARARGS, roots_doc},
     {"scan_copy", scan_copy, METH_VARARGS, scan_copy_doc},
     {"build_levels", build_levels, METH_O, build_levels_doc},
     {NULL, NULL, 0, NULL},

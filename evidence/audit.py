@@ -24,8 +24,9 @@ from tqdm import tqdm
 from evidence import audit_native
 from evidence.audit_chunk import CHUNK_LEVEL, ChunkScan, chain_finding
 from evidence.audit_scan import scan_chunk, worker_init, worker_scan
+from evidence.audit_tree import RebuiltTree
 from evidence.media import MediaStore
-from evidence.merkle import build_levels, consistency_ranges, range_hash, verify_consistency
+from evidence.merkle import consistency_ranges, range_hash, verify_consistency
 from evidence.tree_store import STRIDE
 from evidence.verify import VerificationError, parse_checkpoint, verify_note
 
@@ -76,8 +77,9 @@ def audit(conn: psycopg.Connection, vkeys: list[str], origin: str, media: MediaS
             gc.enable()
     node = tree.node
     _nodes(conn, report, tree)
-    for size, root in conn.execute("SELECT size, root FROM evidence_tree_heads ORDER BY size"):
-        if size > tree.size or range_hash(0, size, node) != bytes(root):
+    heads = conn.execute("SELECT size, root FROM evidence_tree_heads ORDER BY size").fetchall()
+    for (size, root), rebuilt in zip(heads, tree.roots([size for size, _ in heads]), strict=True):
+        if size > tree.size or rebuilt != root:
             report.add("tree_head", f"tree head {size}", "root differs from the tree rebuilt from the entries")
     _checkpoints(conn, report, vkeys, origin, tree.size, node)
     if media is not None:
@@ -91,38 +93,6 @@ def default_workers(native: bool = True) -> int:
     client side is then about as busy as the PostgreSQL backend streaming to it (bench/evidence.py)."""
     cpus = os.cpu_count() or 1
     return max(1, cpus // 2) if native and audit_native.available() else cpus
-
-
-class RebuiltTree:
-    """The tree rebuilt from the entries: per-chunk subtree levels below the chunk level, joined above it."""
-
-    def __init__(self, chunk_level: int) -> None:
-        self.chunk_level = chunk_level
-        self.chunks: list[list[bytes]] = []
-        self.top: list[list[bytes]] = []
-        self.size = 0
-
-    def add(self, scan: ChunkScan, span: int) -> None:
-        self.chunks.append(scan.levels)
-        self.size += span
-
-    def finish(self) -> None:
-        cl = self.chunk_level
-        roots = [levels[cl] for levels in self.chunks if len(levels) > cl and levels[cl]]
-        self.top = build_levels(roots)[1:] if roots else []
-
-    def node(self, level: int, pos: int) -> bytes:
-        cl = self.chunk_level
-        if level > cl:
-            return self.top[level - cl - 1][pos]  # IndexError where the subtree is not complete
-        chunk = (pos << level) >> cl
-        local = pos - (chunk << (cl - level))
-        if chunk >= len(self.chunks) or level >= len(self.chunks[chunk]):
-            raise IndexError(level, pos)
-        h = self.chunks[chunk][level][local * 32:local * 32 + 32]
-        if len(h) != 32:
-            raise IndexError(level, pos)
-        return h
 
 
 Job = tuple[int, int, bool, bool]  # start, end, want_media, native: the arguments of scan_chunk after the cursor

@@ -15,6 +15,7 @@ object is made per column and no Python code runs per row (figures: bench/eviden
 from __future__ import annotations
 
 import struct
+from array import array
 from collections.abc import Callable
 from typing import Any
 
@@ -80,3 +81,9 @@ def scan_stream(get: Callable[[int], tuple[int, Any]], start: int, end: int, wan
         result.ends[device.decode()] = ChainEnds(first_idx, first_seq, first_prev if has_prev else None, last_seq,
                                                  last_leaf)
     return result
+
+
+def tree_roots(sizes: array, chunks: list[list[bytes]], top: list[bytes], chunk_level: int) -> bytes:
+    """evidence._scan.roots: the roots of the first `size` leaves, 32 bytes each (see audit_tree.RebuiltTree)."""
+    assert _scan is not None, "evidence._scan is not built"
+    return _scan.roots(sizes, chunks, top, chunk_level)
