@@ -43,6 +43,7 @@ from evidence.entry import Entry, MediaRef, Position, encode
 from evidence.log import EvidenceLog
 from evidence.merkle import verify_inclusion
 from evidence.sequencer import integrate
+from evidence.signer import NoteSigner, checkpoint_body
 from gateway.store.migrate import apply_migrations
 
 ORIGIN = "bench.enforcegw.example/log1"
@@ -99,6 +100,42 @@ def bulk_build(url: str, n: int) -> list[bytes]:
     return entries
 
 
+def history(url: str, entries: list[bytes], signer: NoteSigner, per_head: int, per_checkpoint: int) -> tuple[int, int]:
+    """Give the bulk log the tree heads and signed checkpoints a gateway would have stored over its life: a head
+    per sequencer batch (every `per_head` entries) and a checkpoint every `per_checkpoint`. Roots come from a
+    compact range kept here, independently of the audit's code; sizes the bulk integration stored are kept."""
+    stack: list[tuple[int, bytes]] = []  # (height, hash) of the perfect subtrees covering the leaves so far
+    heads, notes = [], []
+    for i, data in enumerate(tqdm(entries, desc="history", unit="entry", unit_scale=True), 1):
+        height, node = 0, hashlib.sha256(b"\x00" + data).digest()
+        while stack and stack[-1][0] == height:
+            node = hashlib.sha256(b"\x01" + stack.pop()[1] + node).digest()
+            height += 1
+        stack.append((height, node))
+        if i % per_head == 0 or i % per_checkpoint == 0:
+            root = stack[-1][1]
+            for _, left in reversed(stack[:-1]):
+                root = hashlib.sha256(b"\x01" + left + root).digest()
+            if i % per_head == 0:
+                heads.append((i, root))
+            if i % per_checkpoint == 0:
+                notes.append((i, root, signer.sign(checkpoint_body(signer.name, i, root)), signer.key_id))
+    with psycopg.connect(url) as conn:
+        have = {r[0] for r in conn.execute("SELECT size FROM evidence_tree_heads")}
+        signed = {r[0] for r in conn.execute("SELECT size FROM evidence_checkpoints")}
+        with conn.cursor().copy("COPY evidence_tree_heads (size, root) FROM STDIN") as copy:
+            for h in heads:
+                if h[0] not in have:
+                    copy.write_row(h)
+        with conn.cursor().copy("COPY evidence_checkpoints (size, root, note, key_id) FROM STDIN") as copy:
+            for cp in notes:
+                if cp[0] not in signed:
+                    copy.write_row(cp)
+        heads_n = conn.execute("SELECT count(*) FROM evidence_tree_heads").fetchone()[0]
+        cps_n = conn.execute("SELECT count(*) FROM evidence_checkpoints").fetchone()[0]
+    return heads_n, cps_n
+
+
 def _with_db(url: str, name: str) -> str:
     p = conninfo_to_dict(url)
     p["dbname"] = name
@@ -111,6 +148,12 @@ def main() -> int:
     ap.add_argument("--database-url", default=os.environ.get("ENFORCEGW_TEST_DATABASE_URL", ""),
                     help="Server to use (a database is created and dropped). Default $ENFORCEGW_TEST_DATABASE_URL.")
     ap.add_argument("--append-seconds", type=float, default=15.0, help="Duration of the append measurement.")
+    ap.add_argument("--entries-per-head", type=int, default=25,
+                    help="Tree heads in the audited log: one per sequencer batch of this many entries (25: a gateway "
+                    "appending 100 entries/s, its sequencer polling every 0.25 s).")
+    ap.add_argument("--entries-per-checkpoint", type=int, default=1000,
+                    help="Signed checkpoints in the audited log: one per this many entries (the default "
+                    "evidence.checkpoint_every_entries).")
     args = ap.parse_args()
     if not args.database_url:
         ap.error("give --database-url or set ENFORCEGW_TEST_DATABASE_URL")
@@ -184,6 +227,9 @@ def run(url: str, args: argparse.Namespace, rows: list[tuple[str, str, str]]) ->
         t_int = time.perf_counter() - t
         rows.append(("bulk build: COPY of canonical entries", f"{t_copy:,.1f} s", f"{args.entries / t_copy:,.0f}/s"))
         rows.append(("bulk build: integrate + checkpoint", f"{t_int:,.1f} s", f"{args.entries / t_int:,.0f}/s"))
+        heads, cps = history(url, data, log.signer, args.entries_per_head, args.entries_per_checkpoint)
+        rows.append(("  the log's history: tree heads, signed checkpoints", f"{heads:,}, {cps:,}",
+                     f"one per {args.entries_per_head}, {args.entries_per_checkpoint} entries"))
         with psycopg.connect(url, autocommit=True) as c:
             c.execute("VACUUM ANALYZE evidence_entries")
             c.execute("VACUUM ANALYZE evidence_nodes")

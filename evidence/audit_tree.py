@@ -49,6 +49,13 @@ class RebuiltTree:
             raise IndexError(level, pos)
         return h
 
+    def level(self, level: int) -> bytes:
+        """Every complete subtree at `level`, in order, concatenated."""
+        cl = self.chunk_level
+        if level > cl:
+            return self.top[level - cl - 1] if level - cl - 1 < len(self.top) else b""
+        return b"".join(levels[level] for levels in self.chunks if len(levels) > level)
+
     def roots(self, sizes: Sequence[int]) -> list[bytes]:
         """The root of the first `size` leaves for each size (b"" for a size beyond the rebuilt tree). A log
         stores a tree head per sequencer batch, up to one per entry: in C that is ~1 us a head, ~11 in Python."""
