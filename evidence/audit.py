@@ -3,8 +3,9 @@
 Trusts nothing stored except the verifier key(s): leaf hashes, tree nodes, roots and the copied columns
 are all recomputed from the entry bytes and compared (spec 4, point 6: an audit that only compares roots
 misses an edited value log). Memory is O(n) hashes (about 70 MB at 1M entries).
-The per-chunk work (fetch, re-hash, chains inside a chunk) is in evidence.audit_scan; this module joins
-chunks, stitches chains across them and checks nodes, tree heads, checkpoints and media.
+The per-chunk work (fetch, re-hash, chains inside a chunk) is in evidence.audit_native (the C accelerator's
+confirm path) and evidence.audit_scan (the Python paths), the rebuilt tree in evidence.audit_tree; this module
+schedules chunks, stitches chains across them and checks nodes, tree heads, checkpoints and media.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def audit(conn: psycopg.Connection, vkeys: list[str], origin: str, media: MediaS
           progress: bool = False, conninfo: str | None = None, workers: int = 1,
           chunk_level: int = CHUNK_LEVEL, native: bool = True) -> AuditReport:
     """Audit the log behind `conn`. With `conninfo` and workers > 1, chunks of 2^chunk_level entries are
-    scanned by that many worker processes, each with its own connection (the figures are in bench/evidence.py).
+    scanned by that many processes, this one included, each with its own connection (bench/evidence.py).
     `native=False` keeps to the pure-Python scan paths even where the C accelerator is built."""
     t0 = time.perf_counter()
     report = AuditReport(engine="native" if native and audit_native.available() else "python")
