@@ -7,11 +7,13 @@ it they are built here from the chunk roots. Memory is two hashes per entry (~64
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 from evidence import audit_native
 from evidence.audit_chunk import ChunkScan
 from evidence.merkle import build_levels, range_hash
+
+NO_ROOT = b"\x00" * 32  # what `roots` gives for a size beyond the rebuilt tree
 
 
 class RebuiltTree:
@@ -56,12 +58,11 @@ class RebuiltTree:
             return self.top[level - cl - 1] if level - cl - 1 < len(self.top) else b""
         return b"".join(levels[level] for levels in self.chunks if len(levels) > level)
 
-    def roots(self, sizes: Sequence[int]) -> list[bytes]:
-        """The root of the first `size` leaves for each size (b"" for a size beyond the rebuilt tree). A log
-        stores a tree head per sequencer batch, up to one per entry: in C that is ~1 us a head, ~11 in Python."""
-        inside = [s if 0 <= s <= self.size else -1 for s in sizes]
+    def roots(self, sizes: Iterable[int]) -> bytes:
+        """The root of the first `size` leaves for each size, 32 bytes each, concatenated (zeros for a size
+        beyond the rebuilt tree). A log stores a tree head per sequencer batch, up to one per entry: in C that
+        is ~1.5 us a head, ~11 in Python."""
+        inside = array("q", (s if 0 <= s <= self.size else -1 for s in sizes))
         if audit_native.available():
-            packed = audit_native.tree_roots(array("q", inside), self.chunks, self.top, self.chunk_level)
-            return [packed[i:i + 32] if s >= 0 else b"" for i, s in zip(range(0, len(packed), 32), inside,
-                                                                          strict=True)]
-        return [range_hash(0, s, self.node) if s >= 0 else b"" for s in inside]
+            return audit_native.tree_roots(inside, self.chunks, self.top, self.chunk_level)
+        return b"".join(range_hash(0, s, self.node) if s >= 0 else NO_ROOT for s in inside)

@@ -251,6 +251,41 @@ def test_checkpoint_signed_by_another_key(audit_mode: str, log: EvidenceLog, db_
         sequencer.sign_checkpoint(conn, log.signer)
 
 
+def test_audit_finds_edited_tree_heads(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
+    _fill(log, 10)
+    log.integrate()
+    _fill(log, 6)
+    log.checkpoint()
+    assert log.audit().ok
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute("ALTER TABLE evidence_tree_heads DISABLE TRIGGER USER")
+        c.execute("UPDATE evidence_tree_heads SET root = %s WHERE size = 10", (b"\x11" * 32,))
+        c.execute("INSERT INTO evidence_tree_heads (size, root) VALUES (99, %s)", (b"\x22" * 32,))
+        c.execute("ALTER TABLE evidence_tree_heads ENABLE TRIGGER USER")
+    report = log.audit()
+    assert {f.item for f in report.findings if f.kind == "tree_head"} == {"tree head 10", "tree head 99"}
+
+
+def test_audit_finds_a_fork_signed_by_our_own_key(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
+    """A checkpoint our key signed over another history (a stolen key, or a sequencer bug): its root is not the
+    rebuilt one, and the next honest checkpoint is not consistent with it."""
+    _fill(log, 8)
+    log.checkpoint()
+    _fill(log, 8)
+    forged = hashlib.sha256(b"another history").digest()
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute("INSERT INTO evidence_checkpoints (size, root, note, key_id) VALUES (12, %s, %s, %s)",
+                  (forged, log.signer.sign(checkpoint_body(ORIGIN, 12, forged)), log.signer.key_id))
+    with psycopg.connect(db_url, autocommit=True) as c:  # the sequencer would refuse to sign on top of the fork
+        c.execute("INSERT INTO evidence_checkpoints (size, root, note, key_id) VALUES (16, %s, %s, %s)",
+                  (log.integrate()[1], log.signer.sign(checkpoint_body(ORIGIN, 16, log.integrate()[1])),
+                   log.signer.key_id))
+    report = log.audit()
+    assert [(f.kind, f.item) for f in report.findings] == [("checkpoint", "checkpoint 12"),
+                                                           ("consistency", "checkpoint 16")]
+    assert "not consistent with checkpoint 12" in report.findings[1].detail
+
+
 async def test_async_api(log: EvidenceLog) -> None:
     alog = AsyncEvidenceLog(log)
     appended = await asyncio.gather(*(alog.append(entry(f"d{i % 2}")) for i in range(10)))
