@@ -26,12 +26,13 @@ from tqdm import tqdm
 
 from evidence import audit_native
 from evidence.audit_chunk import CHUNK_LEVEL, ChunkScan, chain_finding
+from evidence.audit_notes import NoteCheck, NoteChecks
 from evidence.audit_scan import scan_chunk, worker_init, worker_scan
 from evidence.audit_tree import RebuiltTree
 from evidence.media import MediaStore
 from evidence.merkle import consistency_ranges, range_hash, verify_consistency
 from evidence.tree_store import STRIDE
-from evidence.verify import VerificationError, parse_checkpoint, verify_note
+from evidence.verify import VerificationError
 
 
 @dataclass(frozen=True)
@@ -65,22 +66,26 @@ def audit(conn: psycopg.Connection, vkeys: list[str], origin: str, media: MediaS
           chunk_level: int = CHUNK_LEVEL, native: bool = True) -> AuditReport:
     """Audit the log behind `conn`. With `conninfo` and workers > 1, chunks of 2^chunk_level entries are
     scanned by that many processes, this one included, each with its own connection (bench/evidence.py).
-    `native=False` keeps to the pure-Python scan paths even where the C accelerator is built."""
+    `native=False` keeps to the pure-Python scan paths even where the C accelerator is built. Worker processes
+    (and, for 2,000 checkpoints or more, the signature checks) are spawned: a script calling this needs the
+    `if __name__ == "__main__":` guard."""
     t0 = time.perf_counter()
     report = AuditReport(engine="native" if native and audit_native.available() else "python")
     # Millions of small bytes objects would trigger repeated full GC passes that find nothing to free
     # (they hold no cycles): pausing the collector makes the audit several times faster.
     gc_was_enabled = gc.isenabled()
     gc.disable()
-    try:
-        jobs = _jobs(conn, chunk_level, media is not None, native)
-        tree, referenced = _entries(conn, report, progress, jobs, conninfo, workers, chunk_level)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    _nodes(conn, report, tree)
-    _tree_heads(conn, report, tree)
-    _checkpoints(conn, report, vkeys, origin, tree)
+    checkpoints = conn.execute("SELECT size, root, note FROM evidence_checkpoints ORDER BY size").fetchall()
+    with NoteChecks([note for _, _, note in checkpoints], vkeys) as notes:  # in another process when many
+        try:
+            jobs = _jobs(conn, chunk_level, media is not None, native)
+            tree, referenced = _entries(conn, report, progress, jobs, conninfo, workers, chunk_level)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        _nodes(conn, report, tree)
+        _tree_heads(conn, report, tree)
+        _checkpoints(report, checkpoints, notes.result(), origin, tree)
     if media is not None:
         _media(media, report, referenced, progress)
     report.seconds = time.perf_counter() - t0
@@ -218,20 +223,18 @@ def _walk_level(conn: psycopg.Connection, report: AuditReport, tree: RebuiltTree
                        f"hash differs from leaves {first}..{first + (1 << level) - 1} rebuilt from the entries")
 
 
-def _checkpoints(conn: psycopg.Connection, report: AuditReport, vkeys: list[str], origin: str,
+def _checkpoints(report: AuditReport, rows: list[tuple[int, bytes, str]], checks: list[NoteCheck], origin: str,
                  tree: RebuiltTree) -> None:
-    rows = conn.execute("SELECT size, root, note FROM evidence_checkpoints ORDER BY size").fetchall()
-    prev: tuple[int, bytes, bool] | None = None  # size, signed root, whether that root is the rebuilt one
     rebuilt_roots = tree.roots([r[0] for r in rows])
-    for i, (size, root, note) in enumerate(rows):
-        rebuilt = rebuilt_roots[32 * i:32 * i + 32]
+    prev: tuple[int, bytes, bool] | None = None  # size, signed root, whether that root is the rebuilt one
+    for i, ((size, root, _), check) in enumerate(zip(rows, checks, strict=True)):
         report.checkpoints += 1
         item = f"checkpoint {size}"
-        try:
-            cp_origin, cp_size, cp_root, _ = parse_checkpoint(verify_note(note, vkeys))
-        except VerificationError as exc:
-            report.add("checkpoint", item, f"signature or format: {exc.reason}")
+        if isinstance(check, str):
+            report.add("checkpoint", item, f"signature or format: {check}")
             continue
+        cp_origin, cp_size, cp_root = check
+        rebuilt = rebuilt_roots[32 * i:32 * i + 32]
         if (cp_origin, cp_size, cp_root) != (origin, size, bytes(root)):
             report.add("checkpoint", item, "signed note differs from the stored size/root or origin")
             continue

@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from evidence_helpers import ORIGIN, entry, make_log, ref_mth
 
-from evidence import audit_native, sequencer
+from evidence import audit_native, audit_notes, sequencer
 from evidence.entry import chain_fields, encode
 from evidence.log import AsyncEvidenceLog, EvidenceLog, MediaInput, NotCheckpointed
 from evidence.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -343,3 +343,29 @@ def test_audit_without_the_accelerator(log: EvidenceLog, db_url: str, monkeypatc
     _tamper(db_url, "UPDATE evidence_entries SET device_seq = 99 WHERE idx = 20")
     report = log.audit(workers=1, chunk_level=4)
     assert [f.item for f in report.findings] == ["entry 20"] and report.chunks == {"fast": 2, "exact": 1}
+
+
+def test_audit_checks_many_signatures_in_another_process(log: EvidenceLog, db_url: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past IN_ANOTHER_PROCESS notes the signatures are checked in a spawned process, with the same findings."""
+    monkeypatch.setattr(audit_notes, "IN_ANOTHER_PROCESS", 3)
+    started: list[object] = []
+
+    class CountedPool(audit_notes.ProcessPoolExecutor):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            started.append(self)
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audit_notes, "ProcessPoolExecutor", CountedPool)
+    for _ in range(4):
+        _fill(log, 3)
+        log.checkpoint()
+    report = log.audit(workers=1)
+    assert report.ok and report.checkpoints == 4 and len(started) == 1
+    intruder = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute("INSERT INTO evidence_checkpoints (size, root, note, key_id) VALUES (5, %s, %s, %s)",
+                  (b"\x01" * 32, intruder.sign(checkpoint_body(ORIGIN, 5, b"\x01" * 32)), intruder.key_id))
+    report = log.audit(workers=1)
+    assert [(f.kind, f.item) for f in report.findings] == [("checkpoint", "checkpoint 5")]
+    assert "no signature by a known key" in report.findings[0].detail
