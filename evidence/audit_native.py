@@ -75,11 +75,14 @@ def scan_stream(get: Callable[[int], tuple[int, Any]], start: int, end: int, wan
     if not clean or rows == 0:
         return None
     result = ChunkScan(start, rows, _scan.build_levels(leaves), media=media or set(), path="native")
-    for device, code in devices.items():
+    try:
+        names = {code: device.decode() for device, code in devices.items()}
+    except UnicodeDecodeError:  # not UTF-8 (a SQL_ASCII database): the Python paths decode it as psycopg does
+        return None
+    for code, name in names.items():
         first_idx, first_seq, last_seq, first_prev, last_leaf, has_prev = DEVICE_RECORD.unpack_from(
             state, code * DEVICE_RECORD.size)
-        result.ends[device.decode()] = ChainEnds(first_idx, first_seq, first_prev if has_prev else None, last_seq,
-                                                 last_leaf)
+        result.ends[name] = ChainEnds(first_idx, first_seq, first_prev if has_prev else None, last_seq, last_leaf)
     return result
 
 

@@ -205,3 +205,64 @@ def test_native_media_reading_agrees_with_python(cut: int, length: int, junk: st
     got = native(stream([(0, hashlib.sha256(b"\x00" + data).digest(), data, "cam-1", 0)]), 0, 1, want_media=True)
     if got is not None:
         assert got.media == set(media_hashes(data))
+
+
+def decode_stream(msgs: list[bytes]) -> list[Row] | None:
+    """A plain reading of a COPY BINARY stream into rows, or None where the C reader must refuse it."""
+    if not msgs or not msgs[0].startswith(HEADER[:11]) or len(msgs[0]) < 19:
+        return None
+    first = msgs[0][19 + int.from_bytes(msgs[0][15:19], "big", signed=True):]
+    body = ([first] if first else []) + msgs[1:]
+    if not body or body[-1] != TRAILER:
+        return None
+    rows = []
+    for m in body[:-1]:
+        if len(m) < 2 or int.from_bytes(m[:2], "big") != 5:
+            return None
+        at, fields = 2, []
+        for _ in range(5):
+            n = int.from_bytes(m[at:at + 4], "big", signed=True) if len(m) >= at + 4 else -2
+            if n < 0 or len(m) < at + 4 + n:
+                return None
+            fields.append(m[at + 4:at + 4 + n])
+            at += 4 + n
+        if at != len(m) or [len(f) for f in fields[:3]] != [8, 8, 32]:
+            return None
+        try:
+            device = fields[4].decode()
+        except UnicodeDecodeError:
+            return None
+        idx, seq = (int.from_bytes(f, "big", signed=True) for f in fields[:2])
+        rows.append((idx, fields[2], fields[3], device, seq))
+    return rows
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(devices=st.lists(st.sampled_from(PLAIN[:3]), min_size=1, max_size=8), data=st.data())
+def test_native_confirms_a_mangled_stream_only_if_the_exact_path_would(devices: list[str],
+                                                                      data: st.DataObject) -> None:
+    """Bytes flipped, cut or inserted anywhere in the stream: the C reader must neither crash nor confirm what
+    a plain reading of the same stream shows to be broken."""
+    msgs = stream(chained_rows(devices))
+    for _ in range(data.draw(st.integers(0, 3))):  # none at all: the confirming side of the property runs too
+        i = data.draw(st.integers(0, len(msgs) - 1))
+        m = bytearray(msgs[i])
+        at = data.draw(st.integers(0, max(len(m) - 1, 0)))
+        how = data.draw(st.sampled_from(["flip", "cut", "insert", "drop"]))
+        if how == "flip" and m:
+            m[at] ^= data.draw(st.integers(1, 255))
+        elif how == "cut":
+            del m[at:]
+        elif how == "insert":
+            m[at:at] = data.draw(st.binary(min_size=1, max_size=8))
+        elif how == "drop":
+            del msgs[i]
+            continue
+        msgs[i] = bytes(m)
+    got = native(msgs, 0, len(devices)) if msgs else None
+    if got is not None:
+        rows = decode_stream(msgs)
+        assert rows is not None, "confirmed a stream that does not parse"
+        exact = _exact(rows, leaves_of(rows), 0, len(devices))
+        assert exact.findings == [] and (got.levels, got.ends) == (exact.levels, exact.ends)
