@@ -5,9 +5,10 @@ the parent (evidence.audit) joins chunks by their roots and stitches each device
 boundaries from the `ChainEnds` a chunk reports. That is what lets worker processes scan chunks in
 parallel, each with its own PostgreSQL connection.
 
-Each chunk is checked fast, then exactly if needed: the fast path only confirms (bulk comparisons and one
-`startswith` per entry); the first sign of anything unexpected re-runs the chunk through the exact
-per-entry path, which locates and names every finding.
+Each chunk is checked fast, then exactly if needed: first by the C accelerator's confirm path where it is
+built (evidence.audit_native), else by the Python fast path here (bulk comparisons, one regex match and one
+`startswith` per entry). Both only confirm; the first sign of anything unexpected re-runs the chunk through
+the exact per-entry path, which locates and names every finding.
 """
 
 from __future__ import annotations
