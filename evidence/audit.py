@@ -25,7 +25,7 @@ import psycopg
 from tqdm import tqdm
 
 from evidence import audit_native
-from evidence.audit_chunk import CHUNK_LEVEL, ChunkScan, chain_finding
+from evidence.audit_chunk import CHUNK_LEVEL, ChunkScan, Job, chain_finding
 from evidence.audit_notes import NoteCheck, NoteChecks
 from evidence.audit_scan import scan_chunk, worker_init, worker_scan
 from evidence.audit_tree import RebuiltTree
@@ -97,9 +97,6 @@ def default_workers(native: bool = True) -> int:
     client side is then about as busy as the PostgreSQL backend streaming to it (bench/evidence.py)."""
     cpus = os.cpu_count() or 1
     return max(1, cpus // 2) if native and audit_native.available() else cpus
-
-
-Job = tuple[int, int, bool, bool]  # start, end, want_media, native: the arguments of scan_chunk after the cursor
 
 
 def _jobs(conn: psycopg.Connection, chunk_level: int, want_media: bool, native: bool) -> list[Job]:
@@ -179,10 +176,7 @@ def _nodes(conn: psycopg.Connection, report: AuditReport, tree: RebuiltTree) -> 
         positions, hashes, seen[level] = conn.execute(
             "SELECT string_agg(int8send(pos), ''), string_agg(hash, ''), count(*) FROM (SELECT pos, hash "
             "FROM evidence_nodes WHERE level = %s ORDER BY pos) s", (level,)).fetchone()
-        expected = array("q", range(seen[level]))
-        if sys.byteorder == "little":
-            expected.byteswap()  # int8send is big-endian
-        if positions != expected.tobytes() or hashes != tree.level(level)[:len(hashes)] or len(
+        if _int8s(positions) != array("q", range(seen[level])) or hashes != tree.level(level)[:len(hashes)] or len(
                 hashes) != 32 * seen[level] or seen[level] > tree.size >> level:
             _walk_level(conn, report, tree, level)
     level = STRIDE
@@ -192,6 +186,15 @@ def _nodes(conn: psycopg.Connection, report: AuditReport, tree: RebuiltTree) -> 
         level += STRIDE
 
 
+def _int8s(raw: bytes) -> array:
+    """The values of a string_agg(int8send(...)): big-endian int64s."""
+    values = array("q")
+    values.frombytes(raw)
+    if sys.byteorder == "little":
+        values.byteswap()
+    return values
+
+
 def _tree_heads(conn: psycopg.Connection, report: AuditReport, tree: RebuiltTree) -> None:
     """Every stored tree head against the rebuilt root at its size: all at once (a gateway stores up to one head
     per entry), then row by row only if they differ, to name each finding."""
@@ -199,10 +202,7 @@ def _tree_heads(conn: psycopg.Connection, report: AuditReport, tree: RebuiltTree
                                 "(SELECT size, root FROM evidence_tree_heads ORDER BY size) s").fetchone()
     if sizes is None:
         return
-    packed = array("q")
-    packed.frombytes(sizes)
-    if sys.byteorder == "little":
-        packed.byteswap()  # int8send is big-endian
+    packed = _int8s(sizes)
     if roots == tree.roots(packed) and (not packed or packed[-1] <= tree.size):
         return
     for size, root in conn.execute("SELECT size, root FROM evidence_tree_heads ORDER BY size"):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 CHUNK_LEVEL = 16  # 65,536 entries: ~50 MB of entries in flight per worker
 MISSING_LEAF = b"\x00" * 32  # stands in for a deleted row, so later leaves keep their positions
+Job = tuple[int, int, bool, bool]  # start, end, want_media, native: what a chunk scan is given besides a cursor
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import numpy as np
 import rfc8785
 
 from evidence import audit_native
-from evidence.audit_chunk import CHUNK_LEVEL, MISSING_LEAF, ChainEnds, ChunkScan, chain_finding
+from evidence.audit_chunk import CHUNK_LEVEL, MISSING_LEAF, ChainEnds, ChunkScan, Job, chain_finding
 from evidence.entry_bytes import chain_fields, media_hashes
 
 COLUMNS = "idx, leaf_hash, entry, device_id, device_seq"  # what a chunk scan reads of each entry row
@@ -82,8 +82,8 @@ def _fast(rows: list[tuple], leaves: list[bytes], start: int, end: int) -> Chunk
     prev_pos, pos = order[:-1][same], order[1:][same]
     if not (seq[pos] == seq[prev_pos] + 1).all():
         return None
-    # Every entry that follows another of its device in this chunk must carry, at its first device key,
-    # exactly the fragment the columns and the predecessor's leaf predict (one startswith per entry).
+    # Every entry that follows another of its device in this chunk must carry, right after its canonical head,
+    # exactly the fragment the columns and the predecessor's leaf predict (one match, one startswith per entry).
     head = {d: _DEVICE_KEY + rfc8785.dumps(d) + _PREV_KEY + b'"' for d in set(devices)}
     match = _HEAD.match
     for i, j in zip(pos.tolist(), prev_pos.tolist(), strict=True):
@@ -154,7 +154,7 @@ def worker_init(conninfo: str) -> None:
     _worker["cur"] = conn.cursor(binary=True)
 
 
-def worker_scan(job: tuple[int, int, bool, bool]) -> ChunkScan:
+def worker_scan(job: Job) -> ChunkScan:
     return scan_chunk(_worker["cur"], *job)
 
 
