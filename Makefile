@@ -46,7 +46,7 @@ test: buildtools $(STAMP) tools
 	 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -9,34 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-
-
-def shared_path(*parts: str) -> Path:
-    """A file under ../shared; skips the test with a reason when CI has no shared/ beside the checkout."""
-    p = SHARED.joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"{p} not present: shared/ is not beside this checkout")
-    return p
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from testkit.databases import create_database, drop_database, with_dbname
+from testkit.paths import REPO, SHARED, shared_path  # noqa: F401  (TEMP: until test modules import testkit)
+from testkit.services import free_port, mosquitto_process  # noqa: F401
 
 
 @pytest.fixture(scope="session")
@@ -54,12 +37,6 @@ def pg_server_url() -> Iterator[str]:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _with_dbname(url: str, dbname: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = dbname
-    return make_conninfo(**params)
-
-
 @pytest.fixture(scope="session")
 def migrated_template(pg_server_url: str) -> Iterator[str]:
     """A database migrated once per session; tests clone it (CREATE DATABASE ... TEMPLATE is cheap)."""
@@ -68,20 +45,16 @@ def migrated_template(pg_server_url: str) -> Iterator[str]:
     name = f"enforcegw_tmpl_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    apply_migrations(_with_dbname(pg_server_url, name))
+    apply_migrations(with_dbname(pg_server_url, name))
     yield name
     with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _new_db(server_url: str, template: str | None) -> Iterator[str]:
-    name = f"enforcegw_t_{uuid.uuid4().hex[:12]}"
-    tmpl = f' TEMPLATE "{template}"' if template else ""
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"{tmpl}')
-    yield _with_dbname(server_url, name)
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = create_database(server_url, "enforcegw_t", template)
+    yield url
+    drop_database(server_url, url)
 
 
 @pytest.fixture
@@ -105,43 +78,6 @@ def mqtt_url() -> Iterator[str]:
         return
     with mosquitto_process() as url:
         yield url
-
-
-class _Mosquitto:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> str:
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not Path(exe).exists():
-            pytest.skip("mosquitto binary not installed (apt-get install mosquitto)")
-        # Our production config, with persistence moved to a private directory of this test run.
-        self.tmp = Path(tempfile.mkdtemp(prefix="enforcegw-mosq-"))
-        conf = self.tmp / "mosquitto.conf"
-        text = (REPO / "docker" / "mosquitto.conf").read_text()
-        conf.write_text(text.replace("/mosquitto/data/", f"{self.tmp}/"))
-        self.proc = subprocess.Popen([exe, "-c", str(conf), "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return f"mqtt://127.0.0.1:{self.port}"
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def mosquitto_process() -> _Mosquitto:
-    """A private Mosquitto with our docker/mosquitto.conf (no silent QoS 1 drops) on a free port."""
-    return _Mosquitto()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """End-to-end alert latency: MQTT publish of the reading that crosses the limit -> alert row committed and
 its `enf/alerts/...` message received, under a background load of readings (issue goal: p99 <= 200 ms at
-5,000 readings/s). Called by bench/rules.py; runs `enforcegw run` as a separate process against a private
+5,000 readings/s). Called by bench/rules_bench.py; runs `enforcegw run` as a separate process against a private
 Mosquitto and a fresh database.
 
 Rule: GB 12523 night LAmax (70 dB(A), per sample, sustained 0): one reading above it opens an alert, so the
@@ -23,12 +23,10 @@ import time
 import urllib.request
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import psycopg
-from bench_support import bench_database, drop_database, metric, wait_gateway
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.catalogue import load_catalogue
@@ -37,9 +35,11 @@ from gateway.devices import import_devices
 from gateway.store.migrate import apply_migrations
 from gateway.store.zones import upsert_zones
 from geo.geojson_io import load_zones
-from tests.conftest import free_port, mosquitto_process
+from testkit.databases import bench_database, drop_database
+from testkit.gateway_http import metric, wait_gateway
+from testkit.paths import REPO
+from testkit.services import free_port, mosquitto_process
 
-REPO = Path(__file__).resolve().parents[1]
 LEGAL = {"legal_review_ref": "LR-1", "technical_review_ref": "TR-1", "calibration_cert": "CAL-1",
          "calibration_valid_until": "2099-12-31", "public_notice": "https://example.org/devices"}
 

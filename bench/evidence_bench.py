@@ -1,6 +1,6 @@
 """Evidence log benchmark: prints a table of figures and their ratio to the raw limit measured in this run.
 
-    python bench/evidence.py [--entries 1000000] [--database-url URL]
+    python bench/evidence_bench.py [--entries 1000000] [--database-url URL]
 
 Creates (and drops) its own database on the server of --database-url (default
 $ENFORCEGW_TEST_DATABASE_URL). Measures: raw SHA-256 over entry-sized inputs; batched append throughput
@@ -32,8 +32,6 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
 
 from evidence import audit_native
 from evidence.audit import default_workers

@@ -6,10 +6,10 @@ bound per device (GB 12523 LAeq day + night, GB 12523 night LAmax, GB 3096 class
 Every device sends LAeq and LAmax once per second of stream time, at night (so the night rules are
 in period), with some devices exceeding (alerts open, update and end). Readings are built before timing.
 
-Then (unless --no-e2e) the end-to-end latency run of bench/rules_e2e.py: MQTT publish of the reading that
+Then (unless --no-e2e) the end-to-end latency run of bench/rules_latency.py: MQTT publish of the reading that
 crosses the limit -> alert row and MQTT alert, under 5,000 readings/s of background load.
 
-    python bench/rules.py [--devices 1000] [--seconds 60] [--repeat 3]
+    python bench/rules_bench.py [--devices 1000] [--seconds 60] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -17,13 +17,8 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-# Repo root first: bench/ingest.py would otherwise shadow the `ingest` package.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from detectors.admissibility import DeviceInfo, ZoneRef
 from detectors.catalogue import load_default_catalogue
@@ -109,7 +104,7 @@ def main() -> None:
               f"{r['readings/s']:>12,.0f} {r['readings/s'] / 100_000:>11.2f}x {r['readings/s'] / ceiling:>10.2%}")
     print(f"raw loop ceiling (lookup + timestamp only): {ceiling:,.0f} readings/s")
     if args.e2e:
-        from rules_e2e import WARMUP, run_e2e
+        from rules_latency import WARMUP, run_e2e
 
         print(f"\nend to end (MQTT publish of the crossing reading -> alert row + MQTT alert), {args.e2e_runs} runs of "
               f"{args.e2e_triggers} alerts after 10 s of load and {WARMUP} warm-up alerts:")

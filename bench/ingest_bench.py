@@ -1,6 +1,6 @@
 """Ingest benchmark: the gateway end to end against the raw limits, measured in the same run.
 
-  python bench/ingest.py [--messages 1000000] [--publishers 4] [--window 20000] [--database-url URL]
+  python bench/ingest_bench.py [--messages 1000000] [--publishers 4] [--window 20000] [--database-url URL]
 
 Method: QoS 1 readings are published live by `mosquitto_pub -l` processes into a private Mosquitto
 (docker/mosquitto.conf: nothing dropped) while the consumer runs. The publishers are flow-controlled: at most
@@ -30,11 +30,10 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from bench_support import bench_database, drop_database, metric, wait_gateway  # noqa: E402
-
-from tests.conftest import free_port, mosquitto_process  # noqa: E402
+from testkit.databases import bench_database, drop_database
+from testkit.gateway_http import metric, wait_gateway
+from testkit.paths import REPO
+from testkit.services import free_port, mosquitto_process
 
 console = Console()
 CHUNK = 1000

@@ -1,6 +1,6 @@
 """Geo throughput: point-in-zone through the registry vs bare shapely STRtree, and vectorised projection.
 
-Usage: ``python bench/geo.py [--points 1000000 --zones 10000 --repeat 3]``
+Usage: ``python bench/geo_bench.py [--points 1000000 --zones 10000 --repeat 3]``
 
 Scenario (geo-reference.md §3.4 recipe, placed in Foshan lon/lat): a ~1 km square split into a
 sqrt(M) x sqrt(M) grid; one random star-shaped 12-gon per cell; N uniform random points over the
@@ -22,17 +22,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import shapely
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from geo.projection import CameraIntrinsics, DronePose, project_pixels
 from geo.registry import ZoneRegistry
