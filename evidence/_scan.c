@@ -7,8 +7,8 @@
  * chain prefix and follows the device's chain; build_levels and roots do the tree arithmetic.
  *
  * scan_copy only confirms. Anything it does not recognise (odd framing, a NULL, an index out of turn, a stored
- * leaf that differs, a non-canonical prefix, a JSON escape in a chain field, a copied column that differs from
- * the entry bytes, a broken link) makes it answer "not clean", and the caller re-checks the chunk with the
+ * leaf that differs, a non-canonical prefix, a JSON escape in a chain field or the entry type, a copied column
+ * that differs from the entry bytes, a broken link) makes it answer "not clean", and the caller re-checks the chunk with the
  * Python exact path, which names every finding.
  */
 #define PY_SSIZE_T_CLEAN
@@ -98,8 +98,8 @@ static int hex32(const unsigned char *p, unsigned char *out) {
 
 /* The canonical chain prefix (see evidence.entry_bytes._CHAIN_PREFIX; this accepts a subset of it):
  * {"calibration_cert_id":S|null,"capture_time":S|null,"device_id":S,"device_prev_hash":null|"<64 hex>",
- * "device_seq":N, */
-static int chain_prefix(span e, span *device, int *has_prev, unsigned char *prev, int64_t *seq) {
+ * "device_seq":N,"device_sig":null|{"alg":S,"key_id":S,"sig":S},"entry_type":S, */
+static int chain_prefix(span e, span *device, int *has_prev, unsigned char *prev, int64_t *seq, span *type) {
     const unsigned char *cur = e.p, *end = e.p + e.n;
     span ignored;
     if (!lit(&cur, end, "{\"calibration_cert_id\":") || !plain_string(&cur, end, 1, &ignored) ||
@@ -129,7 +129,13 @@ static int chain_prefix(span e, span *device, int *has_prev, unsigned char *prev
         if (digits == 0) return 0;
         *seq = v;
     }
-    return cur < end && *cur == ',';
+    if (!lit(&cur, end, ",\"device_sig\":")) return 0;
+    if (!lit(&cur, end, "null") &&
+        !(lit(&cur, end, "{\"alg\":") && plain_string(&cur, end, 0, &ignored) && lit(&cur, end, ",\"key_id\":") &&
+          plain_string(&cur, end, 0, &ignored) && lit(&cur, end, ",\"sig\":") &&
+          plain_string(&cur, end, 0, &ignored) && lit(&cur, end, "}")))
+        return 0;
+    return lit(&cur, end, ",\"entry_type\":") && plain_string(&cur, end, 0, type) && cur < end && *cur == ',';
 }
 
 static const unsigned char *find(const unsigned char *from, const unsigned char *end, const char *s) {
@@ -209,22 +215,23 @@ static int64_t device_code(PyObject *devices, PyObject *state, span dev, int *is
 static int check_row(const unsigned char *cur, const unsigned char *end, int64_t want_idx, EVP_MD_CTX *ctx,
                      PyObject *devices, PyObject *state, PyObject *media, unsigned char *leaf, int *media_ok) {
     static const unsigned char zero = 0;
-    span f_idx, f_seq, f_leaf, f_entry, f_dev, device;
+    span f_idx, f_seq, f_leaf, f_entry, f_dev, f_type, device, type;
     unsigned char prev[32];
     int64_t seq = -1;
     int has_prev = 0, is_new = 0;
-    if (end - cur < 2 || cur[0] != 0 || cur[1] != 5) return 0;
+    if (end - cur < 2 || cur[0] != 0 || cur[1] != 6) return 0;
     cur += 2;
     if (!field(&cur, end, &f_idx) || f_idx.n != 8 || be64(f_idx.p) != want_idx || !field(&cur, end, &f_seq) ||
         f_seq.n != 8 || !field(&cur, end, &f_leaf) || f_leaf.n != 32 || !field(&cur, end, &f_entry) ||
-        !field(&cur, end, &f_dev) || cur != end)
+        !field(&cur, end, &f_dev) || !field(&cur, end, &f_type) || cur != end)
         return 0;
     if (!sha256_two(ctx, &zero, 1, f_entry.p, f_entry.n, leaf)) {
         PyErr_SetString(PyExc_RuntimeError, "OpenSSL SHA-256 failed");
         return -1;
     }
-    if (memcmp(leaf, f_leaf.p, 32) != 0 || !chain_prefix(f_entry, &device, &has_prev, prev, &seq) ||
-        seq != be64(f_seq.p) || device.n != f_dev.n || memcmp(device.p, f_dev.p, f_dev.n) != 0)
+    if (memcmp(leaf, f_leaf.p, 32) != 0 || !chain_prefix(f_entry, &device, &has_prev, prev, &seq, &type) ||
+        seq != be64(f_seq.p) || device.n != f_dev.n || memcmp(device.p, f_dev.p, f_dev.n) != 0 ||
+        type.n != f_type.n || memcmp(type.p, f_type.p, f_type.n) != 0)
         return 0;
     int64_t code = device_code(devices, state, f_dev, &is_new);
     if (code < 0) return -1;
@@ -261,15 +268,16 @@ static int skip_header(const unsigned char **cur, const unsigned char *end) {
 
 PyDoc_STRVAR(scan_copy_doc,
 "scan_copy(get, first_idx, expected, devices, state, media) -> (rows, leaves, clean)\n\n"
-"Reads a COPY BINARY stream of (idx, device_seq, leaf_hash, entry, device_id) rows to its end by calling\n"
-"get(0) (psycopg's PGconn.get_copy_data) until it returns a negative length, and checks each row as it\n"
+"Reads a COPY BINARY stream of (idx, device_seq, leaf_hash, entry, device_id, entry_type) rows to its end\n"
+"by calling get(0) (psycopg's PGconn.get_copy_data) until it returns a negative length, and checks each row as it\n"
 "arrives, while it is still in the CPU cache. The rows should be entries first_idx .. first_idx+expected-1.\n"
 "devices: an empty dict, filled with device-id bytes -> code (first sight first); state: an empty bytearray,\n"
 "filled with one device record per code (see evidence.audit_native.DEVICE_RECORD).\n"
 "media: a set that receives each entry's media hashes (hex str), or None to skip them.\n"
 "Returns the number of data rows, their recomputed leaf hashes (32 bytes each, valid only when clean) and\n"
-"whether every row was plainly clean: framing, index, stored leaf, canonical chain prefix equal to the\n"
-"copied columns, each device's chain continued, and with media every media list in the canonical layout.\n"
+"whether every row was plainly clean: framing, index, stored leaf, canonical prefix (chain fields and\n"
+"entry type) equal to the copied columns, each device's chain continued, and with media every media\n"
+"list in the canonical layout.\n"
 "False means: re-check these entries exactly.");
 
 static PyObject *scan_copy(PyObject *self, PyObject *args) {

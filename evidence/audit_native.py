@@ -30,7 +30,7 @@ try:
 except ImportError:  # not built here: the pure-Python paths give the same results
     _scan = None
 
-COPY_COLUMNS = "idx, device_seq, leaf_hash, entry, device_id"  # the row layout evidence/_scan.c reads
+COPY_COLUMNS = "idx, device_seq, leaf_hash, entry, device_id, entry_type"  # the row layout evidence/_scan.c reads
 # evidence/_scan.c's device_record: first idx, first seq, last seq, first entry's previous hash, last leaf,
 # whether that previous hash is present (null in a device's very first entry)
 DEVICE_RECORD = struct.Struct("=qqq32s32s?7x")

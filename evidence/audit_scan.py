@@ -24,9 +24,11 @@ import rfc8785
 
 from evidence import audit_native
 from evidence.audit_chunk import CHUNK_LEVEL, MISSING_LEAF, ChainEnds, ChunkScan, Job, chain_finding
-from evidence.entry_bytes import chain_fields, media_hashes
+from evidence.entry_bytes import SIG_AND_TYPE, media_hashes, row_fields
 
-COLUMNS = "idx, leaf_hash, entry, device_id, device_seq"  # what a chunk scan reads of each entry row
+# What a chunk scan reads of each entry row: every column derived from the entry bytes (appended_at is not:
+# see migration 0010).
+COLUMNS = "idx, leaf_hash, entry, device_id, device_seq, entry_type"
 CHUNK_QUERY = f"SELECT {COLUMNS} FROM evidence_entries WHERE idx >= %s AND idx < %s ORDER BY idx"
 _DEVICE_KEY = b',"device_id":'
 _PREV_KEY = b',"device_prev_hash":'
@@ -69,7 +71,7 @@ def build_levels(leaves: list[bytes]) -> list[bytes]:
 def _fast(rows: list[tuple], leaves: list[bytes], start: int, end: int) -> ChunkScan | None:
     """Confirm a clean chunk in bulk; None at the first thing to look at closely."""
     n = len(rows)
-    idx, stored, data, devices, seqs = zip(*rows, strict=True)
+    idx, stored, data, devices, seqs, types = zip(*rows, strict=True)
     if idx != tuple(range(start, end)):
         return None
     if b"".join(leaves) != b"".join(stored):
@@ -83,21 +85,30 @@ def _fast(rows: list[tuple], leaves: list[bytes], start: int, end: int) -> Chunk
     if not (seq[pos] == seq[prev_pos] + 1).all():
         return None
     # Every entry that follows another of its device in this chunk must carry, right after its canonical head,
-    # exactly the fragment the columns and the predecessor's leaf predict (one match, one startswith per entry).
+    # exactly the fragment the columns and the predecessor's leaf predict (one match, one startswith per entry;
+    # a second look only where the entry holds a device signature).
     head = {d: _DEVICE_KEY + rfc8785.dumps(d) + _PREV_KEY + b'"' for d in set(devices)}
+    kind = {t: rfc8785.dumps(t) for t in set(types)}
+    tail = {t: b'"device_sig":null,"entry_type":%s,' % k for t, k in kind.items()}
     match = _HEAD.match
     for i, j in zip(pos.tolist(), prev_pos.tolist(), strict=True):
         d = data[i]
         m = match(d)
-        if m is None or not d.startswith(b'%s%s","device_seq":%d,' % (head[devices[i]], hexlify(leaves[j]), seqs[i]),
-                                         m.end()):
+        if m is None:
             return None
+        chain = b'%s%s","device_seq":%d,' % (head[devices[i]], hexlify(leaves[j]), seqs[i])
+        if not d.startswith(chain + tail[types[i]], m.end()):
+            if not d.startswith(chain, m.end()):
+                return None
+            signed = SIG_AND_TYPE.match(d, m.end() + len(chain))
+            if signed is None or signed.group(1) != kind[types[i]]:
+                return None
     scan = ChunkScan(start, n, build_levels(leaves), path="fast")
     firsts = order[np.concatenate(([True], ~same))].tolist()
     lasts = order[np.concatenate((~same, [True]))].tolist()
     for i, j in zip(firsts, lasts, strict=True):
-        device, first_seq, first_prev = chain_fields(data[i])
-        if device != devices[i] or first_seq != seqs[i]:
+        device, first_seq, first_prev, entry_type = row_fields(data[i])
+        if device != devices[i] or first_seq != seqs[i] or entry_type != types[i]:
             return None
         scan.ends[device] = ChainEnds(idx[i], first_seq, first_prev, seqs[j], leaves[j])
     return scan
@@ -111,7 +122,7 @@ def _exact(rows: list[tuple], leaves: list[bytes], start: int, end: int) -> Chun
     ends: dict[str, ChainEnds] = {}
     firsts: dict[str, tuple[int, int, bytes | None]] = {}
     expect = start
-    for (idx, stored, data, device_col, seq_col), leaf in zip(rows, leaves, strict=False):
+    for (idx, stored, data, device_col, seq_col, type_col), leaf in zip(rows, leaves, strict=False):
         if idx != expect:
             findings.append(("entry", f"entry {expect}", f"missing: entries jump from {expect - 1} to {idx}"))
         expect = idx + 1
@@ -119,12 +130,15 @@ def _exact(rows: list[tuple], leaves: list[bytes], start: int, end: int) -> Chun
         if leaf != stored:
             findings.append(("entry", f"entry {idx}", "entry bytes do not hash to the stored leaf hash"))
         try:
-            device, seq, prev = chain_fields(data)
+            device, seq, prev, entry_type = row_fields(data)
         except ValueError as exc:
             findings.append(("entry", f"entry {idx}", f"unreadable entry: {exc}"))
             continue
-        if device != device_col or seq != seq_col:
-            findings.append(("entry", f"entry {idx}", "device_id/device_seq columns differ from the entry bytes"))
+        differ = [f"{name} column {col!r} differs from the entry bytes ({val!r})" for name, col, val in (
+            ("device_id", device_col, device), ("device_seq", seq_col, seq), ("entry_type", type_col, entry_type))
+            if col != val]
+        if differ:
+            findings.append(("entry", f"entry {idx}", "; ".join(differ)))
         if device in heads:
             problem = chain_finding(device, seq, prev, heads[device])
             if problem:

@@ -29,10 +29,12 @@ TRAILER = b"\xff\xff"
 
 
 def row_message(r: Row) -> bytes:
-    """One COPY BINARY data row of (idx, device_seq, leaf_hash, entry, device_id), as PostgreSQL sends it."""
-    idx, leaf, data, device, seq = r
-    fields = [idx.to_bytes(8, "big", signed=True), seq.to_bytes(8, "big", signed=True), leaf, data, device.encode()]
-    return (5).to_bytes(2, "big") + b"".join(len(f).to_bytes(4, "big") + f for f in fields)
+    """One COPY BINARY data row of (idx, device_seq, leaf_hash, entry, device_id, entry_type), as PostgreSQL
+    sends it."""
+    idx, leaf, data, device, seq, kind = r
+    fields = [idx.to_bytes(8, "big", signed=True), seq.to_bytes(8, "big", signed=True), leaf, data, device.encode(),
+              kind.encode()]
+    return (6).to_bytes(2, "big") + b"".join(len(f).to_bytes(4, "big") + f for f in fields)
 
 
 def stream(rows: list[Row]) -> list[bytes]:
@@ -62,10 +64,10 @@ PLAIN = ["cam-1", "cam-2", "dock-7:a", "ü-3"]  # no JSON escapes: the native pa
 
 @needs_native
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.sampled_from(PLAIN), min_size=1, max_size=40), st.integers(0, 5))
-def test_native_confirms_clean_chunks_like_the_exact_path(devices: list[str], block: int) -> None:
+@given(st.lists(st.sampled_from(PLAIN), min_size=1, max_size=40), st.integers(0, 5), st.booleans())
+def test_native_confirms_clean_chunks_like_the_exact_path(devices: list[str], block: int, signed: bool) -> None:
     start = block * 64
-    rows = chained_rows(devices, start=start)
+    rows = chained_rows(devices, start=start, signed=signed)
     exact = _exact(rows, leaves_of(rows), start, start + len(rows))
     got = native(stream(rows), start, start + len(rows))
     assert exact.findings == []
@@ -89,9 +91,10 @@ def test_build_levels_refuses_partial_hashes() -> None:
 @needs_native
 @pytest.mark.parametrize("what", list(TAMPER))
 @settings(max_examples=15, deadline=None)
-@given(devices=st.lists(st.sampled_from(PLAIN[:2]), min_size=3, max_size=20), at=st.integers(0, 19))
-def test_native_never_confirms_what_the_exact_path_finds(what: str, devices: list[str], at: int) -> None:
-    rows = tampered_rows(devices, what, at)
+@given(devices=st.lists(st.sampled_from(PLAIN[:2]), min_size=3, max_size=20), at=st.integers(0, 19),
+       signed=st.booleans())
+def test_native_never_confirms_what_the_exact_path_finds(what: str, devices: list[str], at: int, signed: bool) -> None:
+    rows = tampered_rows(devices, what, at, signed)
     exact = _exact(rows, leaves_of(rows), 0, len(rows))
     got = native(stream(rows), 0, len(rows))
     if exact.findings:
@@ -108,9 +111,9 @@ def _swap(rows: list[Row]) -> list[Row]:
 def _nested_fake_prefix(rows: list[Row]) -> list[Row]:
     """Bytes whose first `device_id` key sits inside an object (not the canonical layout): the exact path reads
     the top level with a JSON parser, so the native path must not trust a prefix it did not fully parse."""
-    idx, _, data, dev, seq = rows[3]
+    idx, _, data, *columns = rows[3]
     data = data.replace(b'{"calibration_cert_id":null', b'{"calibration_cert_id":{"x":1}', 1)
-    rows[3] = (idx, hashlib.sha256(b"\x00" + data).digest(), data, dev, seq)
+    rows[3] = (idx, hashlib.sha256(b"\x00" + data).digest(), data, *columns)
     return rows
 
 
@@ -123,8 +126,9 @@ BROKEN_STREAMS: dict[str, Callable[[list[bytes]], list[bytes]]] = {
     "trailer missing": lambda m: m[:-1],
     "bad signature": lambda m: [b"PGCOPZ" + m[0][6:], *m[1:]],
     "row cut short": lambda m: [m[0], m[1][:-3], *m[2:]],
-    "NULL column": lambda m: [m[0], m[1][:-4 - len(b"cam-1")] + (-1).to_bytes(4, "big", signed=True), *m[2:]],
-    "six fields": lambda m: [m[0], b"\x00\x06" + m[1][2:] + bytes(4), *m[2:]],
+    "NULL column": lambda m: [m[0], m[1][:-4 - len(b"review")] + (-1).to_bytes(4, "big", signed=True), *m[2:]],
+    "seven fields": lambda m: [m[0], b"\x00\x07" + m[1][2:] + bytes(4), *m[2:]],
+    "five fields": lambda m: [m[0], b"\x00\x05" + m[1][2:-4 - len(b"review")], *m[2:]],
     "row after the trailer": lambda m: [*m, m[1]],
 }
 
@@ -169,7 +173,7 @@ def test_native_media_hashes_match_python(items: int) -> None:
                                    for k in range(items)]),
                       origin=ORIGIN, device_seq=i, device_prev_hash=prev)
         prev = hashlib.sha256(b"\x00" + data).digest()
-        rows.append((i, prev, data, "cam-1", i))
+        rows.append((i, prev, data, "cam-1", i, "evidence"))
     got = native(stream(rows), 0, 4, want_media=True)
     assert got is not None
     assert got.media == {h for r in rows for h in media_hashes(r[2])}
@@ -202,7 +206,8 @@ def test_native_media_reading_agrees_with_python(cut: int, length: int, junk: st
     body = data.find(b'"device_seq":0,') + len(b'"device_seq":0,')
     at = body + cut % (len(data) - body)
     data = data[:at] + junk.encode() + data[at + length:]
-    got = native(stream([(0, hashlib.sha256(b"\x00" + data).digest(), data, "cam-1", 0)]), 0, 1, want_media=True)
+    got = native(stream([(0, hashlib.sha256(b"\x00" + data).digest(), data, "cam-1", 0, "evidence")]), 0, 1,
+                 want_media=True)
     if got is not None:
         assert got.media == set(media_hashes(data))
 
@@ -217,10 +222,10 @@ def decode_stream(msgs: list[bytes]) -> list[Row] | None:
         return None
     rows = []
     for m in body[:-1]:
-        if len(m) < 2 or int.from_bytes(m[:2], "big") != 5:
+        if len(m) < 2 or int.from_bytes(m[:2], "big") != 6:
             return None
         at, fields = 2, []
-        for _ in range(5):
+        for _ in range(6):
             n = int.from_bytes(m[at:at + 4], "big", signed=True) if len(m) >= at + 4 else -2
             if n < 0 or len(m) < at + 4 + n:
                 return None
@@ -229,11 +234,11 @@ def decode_stream(msgs: list[bytes]) -> list[Row] | None:
         if at != len(m) or [len(f) for f in fields[:3]] != [8, 8, 32]:
             return None
         try:
-            device = fields[4].decode()
+            device, kind = fields[4].decode(), fields[5].decode()
         except UnicodeDecodeError:
             return None
         idx, seq = (int.from_bytes(f, "big", signed=True) for f in fields[:2])
-        rows.append((idx, fields[2], fields[3], device, seq))
+        rows.append((idx, fields[2], fields[3], device, seq, kind))
     return rows
 
 

@@ -11,20 +11,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evidence.audit_scan import _exact, _fast, chain_finding
-from evidence.entry import encode
+from evidence.entry import DeviceSig, encode
 
-Row = tuple[int, bytes, bytes, str, int]
+Row = tuple[int, bytes, bytes, str, int, str]  # idx, leaf_hash, entry, device_id, device_seq, entry_type
 
 
-def chained_rows(devices: list[str], start: int = 0) -> list[Row]:
-    """Rows as the log stores them: canonical entries with unbroken per-device chains."""
+ENTRY_TYPES = ["evidence", "review", "device_registry"]
+SIGNATURE = DeviceSig(alg="ed25519", key_id="k-1", sig="c2ln")
+
+
+def chained_rows(devices: list[str], start: int = 0, signed: bool = False) -> list[Row]:
+    """Rows as the log stores them: canonical entries with unbroken per-device chains, of varying types (and
+    with a device signature when `signed`)."""
     heads: dict[str, tuple[int, bytes]] = {}
     rows = []
     for i, dev in enumerate(devices):
         seq, prev = (heads[dev][0] + 1, heads[dev][1]) if dev in heads else (0, None)
-        data = encode(entry(dev, readings={"i": i}), origin=ORIGIN, device_seq=seq, device_prev_hash=prev)
+        kind = ENTRY_TYPES[i % len(ENTRY_TYPES)]
+        e = entry(dev, readings={"i": i}, entry_type=kind, device_sig=SIGNATURE if signed else None)
+        data = encode(e, origin=ORIGIN, device_seq=seq, device_prev_hash=prev)
         leaf = hashlib.sha256(b"\x00" + data).digest()
-        rows.append((start + i, leaf, data, dev, seq))
+        rows.append((start + i, leaf, data, dev, seq, kind))
         heads[dev] = (seq, leaf)
     return rows
 
@@ -37,9 +44,9 @@ DEVICES = ["cam-1", "cam-2", 'odd "id" \\ ü', "cam-1"]
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.sampled_from(DEVICES), min_size=1, max_size=40))
-def test_fast_path_confirms_clean_chunks_like_the_exact_path(devices: list[str]) -> None:
-    rows = chained_rows(devices)
+@given(st.lists(st.sampled_from(DEVICES), min_size=1, max_size=40), st.booleans())
+def test_fast_path_confirms_clean_chunks_like_the_exact_path(devices: list[str], signed: bool) -> None:
+    rows = chained_rows(devices, signed=signed)
     leaves = leaves_of(rows)
     fast = _fast(rows, leaves, 0, len(rows))
     exact = _exact(rows, leaves, 0, len(rows))
@@ -58,7 +65,14 @@ def _edit_prev_hash(r: Row) -> Row:
         return r
     at += len(key)
     data = r[2][:at] + (b"0" if r[2][at:at + 1] != b"0" else b"1") + r[2][at + 1:]
-    return (r[0], hashlib.sha256(b"\x00" + data).digest(), data, r[3], r[4])
+    return (r[0], hashlib.sha256(b"\x00" + data).digest(), data, *r[3:])
+
+
+def _edit_type_bytes(r: Row) -> Row:
+    """The entry type changed in the bytes (leaf recomputed), the column left as it was."""
+    key = b'"entry_type":"'
+    data = r[2].replace(key + r[5].encode() + b'"', key + b'notice"', 1)
+    return (r[0], hashlib.sha256(b"\x00" + data).digest(), data, *r[3:])
 
 
 def _nested_chain_decoy(r: Row) -> Row:
@@ -75,21 +89,24 @@ def _nested_chain_decoy(r: Row) -> Row:
     data = r[2].replace(b'"calibration_cert_id":null', b'"calibration_cert_id":' + decoy, 1)
     real = data.find(b'"device_prev_hash":"', data.find(b"}", len(decoy))) + len(b'"device_prev_hash":"')
     data = data[:real] + (b"0" if data[real:real + 1] != b"0" else b"1") + data[real + 1:]
-    return (r[0], hashlib.sha256(b"\x00" + data).digest(), data, r[3], r[4])
+    return (r[0], hashlib.sha256(b"\x00" + data).digest(), data, *r[3:])
 
 
 TAMPER = {
-    "device column": lambda r: (r[0], r[1], r[2], "cam-9", r[4]),
-    "seq column": lambda r: (r[0], r[1], r[2], r[3], r[4] + 1),
-    "stored leaf": lambda r: (r[0], b"\x00" * 32, r[2], r[3], r[4]),
+    "device column": lambda r: (*r[:3], "cam-9", *r[4:]),
+    "seq column": lambda r: (*r[:4], r[4] + 1, r[5]),
+    "entry_type column": lambda r: (*r[:5], "notice"),
+    "entry_type column, prefix of the bytes": lambda r: (*r[:5], r[5][:-1]),
+    "entry type in the bytes": _edit_type_bytes,
+    "stored leaf": lambda r: (r[0], b"\x00" * 32, *r[2:]),
     "prev hash in the bytes": _edit_prev_hash,
     "decoy chain fields in a nested object": _nested_chain_decoy,
 }
 
 
-def tampered_rows(devices: list[str], what: str, at: int) -> list[Row]:
+def tampered_rows(devices: list[str], what: str, at: int, signed: bool = False) -> list[Row]:
     """Chained rows with one row changed by TAMPER[what] (`at` wraps around)."""
-    rows = chained_rows(devices)
+    rows = chained_rows(devices, signed=signed)
     at %= len(rows)
     rows[at] = TAMPER[what](rows[at])
     return rows
@@ -97,9 +114,11 @@ def tampered_rows(devices: list[str], what: str, at: int) -> list[Row]:
 
 @pytest.mark.parametrize("what", list(TAMPER))
 @settings(max_examples=15, deadline=None)
-@given(devices=st.lists(st.sampled_from(DEVICES[:2]), min_size=3, max_size=20), at=st.integers(0, 19))
-def test_fast_path_never_confirms_what_the_exact_path_finds(what: str, devices: list[str], at: int) -> None:
-    rows = tampered_rows(devices, what, at)
+@given(devices=st.lists(st.sampled_from(DEVICES[:2]), min_size=3, max_size=20), at=st.integers(0, 19),
+       signed=st.booleans())
+def test_fast_path_never_confirms_what_the_exact_path_finds(what: str, devices: list[str], at: int,
+                                                          signed: bool) -> None:
+    rows = tampered_rows(devices, what, at, signed)
     leaves = leaves_of(rows)
     exact = _exact(rows, leaves, 0, len(rows))
     fast = _fast(rows, leaves, 0, len(rows))
@@ -107,6 +126,19 @@ def test_fast_path_never_confirms_what_the_exact_path_finds(what: str, devices: 
         assert fast is None
     else:  # e.g. a changed first entry of a device: that is for the parent to judge, from the chain ends
         assert fast is not None and fast.ends == exact.ends
+
+
+@pytest.mark.parametrize(("what", "column"), [("device column", "device_id"), ("seq column", "device_seq"),
+                                              ("entry_type column", "entry_type"),
+                                              ("entry_type column, prefix of the bytes", "entry_type")])
+@pytest.mark.parametrize("at", [0, 3])
+def test_exact_path_names_a_column_that_differs_from_the_bytes(what: str, column: str, at: int) -> None:
+    """Every column copied from the entry bytes is compared with them, and the finding names the column."""
+    rows = tampered_rows(["cam-1", "cam-2", "cam-1", "cam-1"], what, at)
+    exact = _exact(rows, leaves_of(rows), 0, len(rows))
+    assert [(kind, item) for kind, item, _ in exact.findings] == [("entry", f"entry {at}")]
+    assert f"{column} column" in exact.findings[0][2]
+    assert _fast(rows, leaves_of(rows), 0, len(rows)) is None
 
 
 def test_exact_path_places_leaves_around_a_deleted_row() -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from evidence.config import EvidenceConfig
@@ -55,6 +57,33 @@ def test_chain_fields_fast_path_matches_json() -> None:
     assert chain_fields(odd) == ("d", 3, None)
     with pytest.raises(ValueError):
         chain_fields(b'{"x":1}')
+
+
+_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(device=_TEXT.filter(bool), kind=st.from_regex(r"[a-z][a-z0-9_]{0,39}", fullmatch=True),
+       sig=st.none() | st.tuples(_TEXT, _TEXT, _TEXT), prev=st.none() | st.binary(min_size=32, max_size=32),
+       seq=st.integers(0, 2**53 - 1))
+def test_row_fields_fast_path_matches_json(device: str, kind: str, sig: tuple[str, str, str] | None,
+                                           prev: bytes | None, seq: int) -> None:
+    """Every column an entry row copies (device, sequence, link, type) read from the canonical prefix is what a
+    JSON parser reads, whatever the device id and signature hold."""
+    from evidence.entry import DeviceSig
+    from evidence.entry_bytes import row_fields
+
+    e = Entry(entry_type=kind, device_id=device[:200],
+              device_sig=DeviceSig(alg=sig[0], key_id=sig[1], sig=sig[2]) if sig else None)
+    data = encode(e, origin="o", device_seq=seq, device_prev_hash=prev)
+    doc = json.loads(data)
+    assert row_fields(data) == (doc["device_id"], seq, prev, kind)
+    # Bytes not in our canonical layout fall back to a full parse; a missing or non-string type is refused.
+    doc.pop("calibration_cert_id")
+    assert row_fields(json.dumps(doc).encode()) == (doc["device_id"], seq, prev, kind)
+    for bad in [{**doc, "entry_type": 7}, {k: v for k, v in doc.items() if k != "entry_type"}]:
+        with pytest.raises(ValueError, match="entry type"):
+            row_fields(json.dumps(bad).encode())
 
 
 def test_keys_before_device_seq_are_scalars() -> None:

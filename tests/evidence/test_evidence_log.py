@@ -295,15 +295,18 @@ async def test_async_api(log: EvidenceLog) -> None:
     verify_inclusion(7, cp.size, p.leaf_hash, p.path, cp.root)
 
 
-def test_audit_checks_copied_columns_and_odd_device_ids(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
+@pytest.mark.parametrize(("column", "value"), [("device_seq", 77), ("entry_type", "notice"),
+                                             ("device_id", "cam-2")])
+def test_audit_checks_copied_columns_and_odd_device_ids(audit_mode: str, log: EvidenceLog, db_url: str,
+                                                        column: str, value: object) -> None:
     odd = 'cam "7" \\ ü'  # needs JSON escapes: the audit's confirm-fast path must still match it
-    log.append_many([entry(odd) for _ in range(5)] + [entry("cam-1") for _ in range(5)])
+    log.append_many([entry(odd) for _ in range(5)] + [entry("cam-1", entry_type="review") for _ in range(5)])
     log.checkpoint()
     assert log.audit().ok
-    _tamper(db_url, "UPDATE evidence_entries SET device_seq = 77 WHERE idx = 7")
+    _tamper(db_url, f"UPDATE evidence_entries SET {column} = %s WHERE idx = 7", (value,))
     report = log.audit()
     assert [(f.kind, f.item) for f in report.findings] == [("entry", "entry 7")]
-    assert "columns differ" in report.findings[0].detail
+    assert f"{column} column" in report.findings[0].detail
     assert report.chunks.get("exact", 0) >= 1  # the tampered chunk was re-read entry by entry
 
 

@@ -3,15 +3,25 @@
 -- UPDATE, DELETE and TRUNCATE, and the privileges are revoked, so rewriting history takes a superuser who
 -- disables the trigger, and the audit then finds it (re-hashing against signed checkpoints).
 -- These are plain tables: never hypertables, never under retention or compression.
+--
+-- What is evidence: the signed checkpoints and the entry bytes, and whatever is derived from them. Every other
+-- column is either derived from those and re-checked by the audit (leaf_hash, device_id, device_seq,
+-- entry_type, the nodes and tree heads, a checkpoint's size, root and key_id), or it is the database's own
+-- clock and not evidence: evidence_entries.appended_at, evidence_tree_heads.integrated_at,
+-- evidence_checkpoints.signed_at and the received_at columns hold now() at the writing transaction's start,
+-- are signed by nothing and cannot be derived from anything signed, so a superuser can set them to any value
+-- unseen. They are for operations (how far the sequencer lags, when a row arrived here); no proof, bundle or
+-- audit reads them. The signed time an entry reached the gateway is `gateway_received_at` inside the entry
+-- bytes (and its capture time `capture_time`), and a checkpoint's signed time comes from its RFC 3161 token.
 
 CREATE TABLE evidence_entries (
     idx          bigint      PRIMARY KEY CHECK (idx >= 0),
     leaf_hash    bytea       NOT NULL CHECK (octet_length(leaf_hash) = 32),  -- SHA-256(0x00 || entry)
     entry        bytea       NOT NULL,                                       -- RFC 8785 bytes, as hashed
-    device_id    text        NOT NULL,   -- copies of fields inside `entry`, for lookups; audit re-checks them
-    device_seq   bigint      NOT NULL CHECK (device_seq >= 0),
+    device_id    text        NOT NULL,   -- copies of fields inside `entry`, for lookups; the audit compares
+    device_seq   bigint      NOT NULL CHECK (device_seq >= 0),  -- each of these three with the entry bytes
     entry_type   text        NOT NULL,
-    appended_at  timestamptz NOT NULL DEFAULT now(),
+    appended_at  timestamptz NOT NULL DEFAULT now(),  -- not evidence: see below
     -- One entry per (device, seq): a second appender racing for the same slot fails instead of forking.
     UNIQUE (device_id, device_seq)
 );
