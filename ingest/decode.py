@@ -6,8 +6,8 @@ helpers run on up to ~50k messages/s, so they use the stdlib C JSON decoder and 
 
 Every failure raises `PayloadError(reason, detail)`. Reason codes raised here:
 
-    oversize, invalid_json, duplicate_key, not_an_object, missing_field, wrong_type, not_finite,
-    bad_timestamp, future_timestamp, out_of_range
+    oversize, invalid_json, number_too_long, bad_string, duplicate_key, not_an_object, missing_field,
+    wrong_type, not_finite, bad_timestamp, future_timestamp, out_of_range
 
 Decisions (documented because devices and other engineers depend on them):
 
@@ -22,6 +22,11 @@ Decisions (documented because devices and other engineers depend on them):
 * All times are returned as timezone-aware UTC datetimes.
 * JSON `NaN`/`Infinity`/`-Infinity` literals (accepted by Python's json, not by RFC 8259) and numbers that
   overflow to infinity (`1e400`) are `not_finite`. JSON `true`/`false` are never numbers (`wrong_type`).
+* An integer literal longer than Python's integer-string limit (`sys.get_int_max_str_digits()`, 4,300 digits)
+  is `number_too_long`, wherever it sits (even under a key the parser ignores): no field of ours needs one.
+* A string (value or object key, anywhere in the payload) holding U+0000 or a lone UTF-16 surrogate (only
+  reachable through `\\u0000` / unpaired `\\ud800` escapes) is `bad_string`: PostgreSQL text and jsonb cannot
+  hold either, and a payload that carries them is malformed whether or not the field is kept.
 * Duplicate object keys are `duplicate_key`: `{"LAeq": 1, "LAeq": 99}` is ambiguous and an evidence
   system must not silently pick one.
 * A lat/lon pair is both-or-neither; exactly 0/0 means "no fix", never a position at 0,0.
@@ -32,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -160,13 +166,66 @@ def decode_json(payload: bytes | bytearray | memoryview, max_bytes: int) -> Any:
             "invalid_json", f"payload is not UTF-8: {exc.reason} at byte {exc.start}"
         ) from None
     try:
-        return _DECODER.decode(text)
+        obj = _DECODER.decode(text)
     except _NonFiniteLiteral:
         raise PayloadError("not_finite", _locate_non_finite(text)) from None
+    except PayloadError:
+        raise
     except json.JSONDecodeError as exc:
         raise PayloadError("invalid_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise PayloadError("invalid_json", "JSON nesting too deep") from None
+    except ValueError as exc:
+        # The C decoder raises a bare ValueError for an integer literal over the int-string limit.
+        raise PayloadError(*_value_error_reason(text, exc)) from None
+    if "\\u" in text:  # NUL and lone surrogates can only come from escapes: the common payload skips the walk
+        _check_strings(obj)
+    return obj
+
+
+def _value_error_reason(text: str, exc: ValueError) -> tuple[str, str]:
+    limit = sys.get_int_max_str_digits()
+    m = re.search("[0-9]{" + str(limit + 1) + ",}", text) if limit else None
+    if m is None:
+        return "invalid_json", f"JSON could not be decoded: {exc}"
+    line = text.count("\n", 0, m.start()) + 1
+    col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+    return "number_too_long", (
+        f"a number of {m.end() - m.start()} digits at line {line} column {col}; at most {limit} digits are accepted"
+    )
+
+
+_BAD_CHAR_RE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _bad_string(s: str) -> str | None:
+    m = _BAD_CHAR_RE.search(s)
+    if m is None:
+        return None
+    c = m.group()
+    what = "a NUL character (U+0000)" if c == "\x00" else f"a lone surrogate (\\u{ord(c):04x})"
+    return f"contains {what} at position {m.start()}"
+
+
+def _check_strings(obj: Any) -> None:
+    """Refuse NUL / lone surrogates in any key or string value. Iterative: the tree may be nested as deep as the
+    decoder allows, deeper than a Python recursion would survive."""
+    stack: list[tuple[Any, str]] = [(obj, "")]
+    while stack:
+        v, path = stack.pop()
+        t = type(v)
+        if t is str:
+            problem = _bad_string(v)
+            if problem:
+                raise PayloadError("bad_string", f"{path or '<root>'} {problem}")
+        elif t is dict:
+            for k, x in v.items():
+                problem = _bad_string(k)
+                if problem:
+                    raise PayloadError("bad_string", f"object key {short(k)} under {path or '<root>'} {problem}")
+                stack.append((x, f"{path}.{k}" if path else k))
+        elif t is list:
+            stack.extend((x, f"{path}[{i}]") for i, x in enumerate(v))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -287,7 +346,7 @@ def parse_rfc3339(s: str, name: str, limits: ParseLimits) -> datetime:
         except ValueError:
             pass
         else:
-            if dt.tzinfo is not None:
+            if dt.tzinfo is not None and 1 < dt.year < 9999:  # at the range edges an offset overflows
                 if dt.utcoffset():
                     dt = dt.astimezone(UTC)
                 elif dt.tzinfo is not UTC:
@@ -330,8 +389,11 @@ def _parse_rfc3339_slow(s: str, name: str, limits: ParseLimits) -> datetime:
         dt = datetime.fromisoformat(iso)
     except ValueError as exc:
         raise PayloadError("bad_timestamp", f"{name} = {short(s)} is not a valid date-time: {exc}") from None
-    dt = dt.astimezone(UTC)
-    ts = (dt - _EPOCH).total_seconds()
+    try:
+        dt = dt.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00: outside datetime once in UTC
+        dt = None
+    ts = (dt - _EPOCH).total_seconds() if dt is not None else math.inf
     if not limits.min_epoch_s <= ts <= limits.max_epoch_s:
         raise PayloadError(
             "bad_timestamp",

@@ -28,7 +28,9 @@ from ingest.models import Pose
 
 __all__ = ["PAYLOAD_KEY_RE", "DjiOsdResult", "parse_dji_osd"]
 
-PAYLOAD_KEY_RE = re.compile(r"^(\d+)-(\d+)-(\d+)$")
+# ASCII digits, bounded: `\d` would take other scripts' digits, and an unbounded run becomes an int too long to
+# convert (Python's int-string limit raises ValueError, not a payload refusal).
+PAYLOAD_KEY_RE = re.compile(r"([0-9]{1,9})-([0-9]{1,9})-([0-9]{1,9})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,7 @@ def _payload_entries(data: dict) -> list[tuple[tuple[int, int, int, int], str, d
     out = []
     for k, v in data.items():
         if k[:1].isdigit() and type(v) is dict:
-            m = PAYLOAD_KEY_RE.match(k)
+            m = PAYLOAD_KEY_RE.fullmatch(k)
             if m:
                 no_angles = 0 if any(a in v for a in ("gimbal_pitch", "gimbal_roll", "gimbal_yaw")) else 1
                 typ, sub, idx = int(m.group(1)), int(m.group(2)), int(m.group(3))
