@@ -221,10 +221,12 @@ def gcj02_to_wgs84(lon: Any, lat: Any, tol_deg: float = 1e-12, max_iter: int = 2
             dlon, dlat = _gcj_delta(wx, wy)
             ex = wx + dlon - gx
             ey = wy + dlat - gy
-            wx = wx - ex
-            wy = wy - ey
+            # Stop on the residual of the point returned, not of the one before it: along 105 E the offset's
+            # sqrt|lon - 105| term is not a contraction, and one more step there can land above tol_deg.
             if max(float(np.max(np.abs(ex))), float(np.max(np.abs(ey)))) < tol_deg:
                 break
+            wx = wx - ex
+            wy = wy - ey
         ox[inside], oy[inside] = wx, wy
     return _ret(ox, oy, scalar)
 
