@@ -17,7 +17,7 @@ import sys
 import time
 from array import array
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from evidence import audit_native
 from evidence.audit_chunk import CHUNK_LEVEL, ChunkScan, Job, chain_finding
+from evidence.audit_kept import KeptCheckpoint, check_kept
 from evidence.audit_notes import NoteCheck, NoteChecks
 from evidence.audit_scan import scan_chunk, worker_init, worker_scan
 from evidence.audit_tree import RebuiltTree
@@ -37,7 +38,7 @@ from evidence.verify import VerificationError
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # entry, chain, node, tree_head, checkpoint, consistency, media
+    kind: str  # entry, chain, node, tree_head, checkpoint, consistency, kept_checkpoint, media
     item: str  # what is affected: "entry 17", "node (4, 2)", "checkpoint 300", "media <sha>"
     detail: str
 
@@ -63,9 +64,11 @@ class AuditReport:
 
 def audit(conn: psycopg.Connection, vkeys: list[str], origin: str, media: MediaStore | None = None, *,
           progress: bool = False, conninfo: str | None = None, workers: int = 1,
-          chunk_level: int = CHUNK_LEVEL, native: bool = True) -> AuditReport:
+          chunk_level: int = CHUNK_LEVEL, native: bool = True, kept: Sequence[KeptCheckpoint] = ()) -> AuditReport:
     """Audit the log behind `conn`. With `conninfo` and workers > 1, chunks of 2^chunk_level entries are
     scanned by that many processes, this one included, each with its own connection (bench/evidence.py).
+    `kept`: checkpoints seen before and kept outside the log (an auditor's, a case system's); each must be a
+    prefix of the log as it is now (evidence.audit_kept), which is what shows a rollback.
     `native=False` keeps to the pure-Python scan paths even where the C accelerator is built. Worker processes
     (and, for 2,000 checkpoints or more, the signature checks) are spawned: a script calling this needs the
     `if __name__ == "__main__":` guard."""
@@ -86,6 +89,8 @@ def audit(conn: psycopg.Connection, vkeys: list[str], origin: str, media: MediaS
         _nodes(conn, report, tree)
         _tree_heads(conn, report, tree)
         _checkpoints(report, checkpoints, notes.result(), origin, tree)
+    for f in check_kept(kept, vkeys, origin, tree, {size for size, _, _ in checkpoints}):
+        report.add(*f)
     if media is not None:
         _media(media, report, referenced, progress)
     report.seconds = time.perf_counter() - t0
@@ -169,21 +174,40 @@ def _finding_order(f: Finding) -> tuple[int, int]:
 
 def _nodes(conn: psycopg.Connection, report: AuditReport, tree: RebuiltTree) -> None:
     """Stored subtree hashes against the rebuilt ones: one bulk comparison per stored level, and a walk node by
-    node only through a level that differs, to name each finding."""
+    node only through a level that differs, to name each finding (a missing node by its position and the hash
+    it should hold)."""
     head = conn.execute("SELECT coalesce(max(size), 0) FROM evidence_tree_heads").fetchone()[0]
     seen: dict[int, int] = {}
+    walked: set[int] = set()
     for (level,) in conn.execute("SELECT DISTINCT level FROM evidence_nodes ORDER BY level").fetchall():
         positions, hashes, seen[level] = conn.execute(
             "SELECT string_agg(int8send(pos), ''), string_agg(hash, ''), count(*) FROM (SELECT pos, hash "
             "FROM evidence_nodes WHERE level = %s ORDER BY pos) s", (level,)).fetchone()
         if _int8s(positions) != array("q", range(seen[level])) or hashes != tree.level(level)[:len(hashes)] or len(
                 hashes) != 32 * seen[level] or seen[level] > tree.size >> level:
-            _walk_level(conn, report, tree, level)
+            _walk_level(conn, report, tree, level, head >> level)
+            walked.add(level)
     level = STRIDE
     while head >> level:
-        if seen.get(level, 0) != head >> level:
-            report.add("node", f"level {level}", f"{seen.get(level, 0)} stored nodes, {head >> level} expected")
+        if level not in walked:  # the stored nodes are the rebuilt ones from the start: any after them are missing
+            for pos in range(seen.get(level, 0), head >> level):
+                _missing_node(report, tree, level, pos, head >> level)
         level += STRIDE
+    for level, n in seen.items():
+        if n > head >> level:  # nodes are stored in the transaction that stores the tree head reaching them
+            report.add("node", f"node ({level}, {head >> level})", f"{n - (head >> level)} nodes from this one on "
+                       f"are stored beyond the newest tree head ({head}): a tree head is missing")
+
+
+def _missing_node(report: AuditReport, tree: RebuiltTree, level: int, pos: int, expected: int) -> None:
+    first, last = pos << level, ((pos + 1) << level) - 1
+    try:
+        want = f"expected hash {tree.node(level, pos).hex()}"
+    except IndexError:
+        want = f"and so are entries of {first}..{last}: no expected hash"
+    report.add("node", f"node ({level}, {pos})",
+               f"missing (level {level} should hold {expected} nodes for the integrated tree), {want} "
+               f"of leaves {first}..{last}")
 
 
 def _int8s(raw: bytes) -> array:
@@ -206,12 +230,16 @@ def _tree_heads(conn: psycopg.Connection, report: AuditReport, tree: RebuiltTree
     if roots == tree.roots(packed) and (not packed or packed[-1] <= tree.size):
         return
     for size, root in conn.execute("SELECT size, root FROM evidence_tree_heads ORDER BY size"):
-        if size > tree.size or tree.roots([size]) != root:
+        if size > tree.size:
+            report.add("tree_head", f"tree head {size}", _beyond(size, tree.size))
+        elif tree.roots([size]) != root:
             report.add("tree_head", f"tree head {size}", "root differs from the tree rebuilt from the entries")
 
 
-def _walk_level(conn: psycopg.Connection, report: AuditReport, tree: RebuiltTree, level: int) -> None:
+def _walk_level(conn: psycopg.Connection, report: AuditReport, tree: RebuiltTree, level: int, expected: int) -> None:
+    stored: set[int] = set()
     for pos, h in conn.execute("SELECT pos, hash FROM evidence_nodes WHERE level = %s ORDER BY pos", (level,)):
+        stored.add(pos)
         try:
             rebuilt = tree.node(level, pos)
         except IndexError:
@@ -221,6 +249,9 @@ def _walk_level(conn: psycopg.Connection, report: AuditReport, tree: RebuiltTree
             first = pos << level
             report.add("node", f"node ({level}, {pos})",
                        f"hash differs from leaves {first}..{first + (1 << level) - 1} rebuilt from the entries")
+    for pos in range(expected):
+        if pos not in stored:
+            _missing_node(report, tree, level, pos, expected)
 
 
 def _checkpoints(report: AuditReport, rows: list[tuple[int, bytes, str]], checks: list[NoteCheck], origin: str,
@@ -238,7 +269,9 @@ def _checkpoints(report: AuditReport, rows: list[tuple[int, bytes, str]], checks
         if (cp_origin, cp_size, cp_root) != (origin, size, bytes(root)):
             report.add("checkpoint", item, "signed note differs from the stored size/root or origin")
             continue
-        if rebuilt != cp_root:
+        if size > tree.size:
+            report.add("checkpoint", item, _beyond(size, tree.size))
+        elif rebuilt != cp_root:
             report.add("checkpoint", item, "signed root differs from the tree rebuilt from the entries")
         elif prev is not None and prev[0] > 0 and not prev[2]:
             # Only after a checkpoint whose root was not the rebuilt one: between two roots of the same leaves
@@ -250,6 +283,11 @@ def _checkpoints(report: AuditReport, rows: list[tuple[int, bytes, str]], checks
             except VerificationError as exc:
                 report.add("consistency", item, f"not consistent with checkpoint {prev[0]}: {exc.reason}")
         prev = (size, cp_root, rebuilt == cp_root)
+
+
+def _beyond(size: int, held: int) -> str:
+    return (f"covers {size} entries, the log holds {held}: entries {held}..{size - 1} are missing "
+            "(deleted, or the log was rolled back)")
 
 
 def _media(media: MediaStore, report: AuditReport, referenced: Iterable[str], progress: bool) -> None:

@@ -27,6 +27,7 @@ from psycopg_pool import ConnectionPool
 from evidence import sequencer
 from evidence.audit import AuditReport, audit, default_workers
 from evidence.audit_chunk import CHUNK_LEVEL
+from evidence.audit_kept import KeptCheckpoint
 from evidence.config import EvidenceConfig
 from evidence.entry import Entry, MediaRef
 from evidence.media import FileMediaStore, MediaStore
@@ -219,12 +220,15 @@ class EvidenceLog:
         return export_bundle(self, indexes, out, purpose=purpose, producer=producer)
 
     def audit(self, *, progress: bool = False, extra_vkeys: Sequence[str] = (), workers: int | None = None,
-              chunk_level: int = CHUNK_LEVEL, native: bool = True) -> AuditReport:
-        """Re-hash and re-check everything (see evidence.audit); `report.ok` is False on any finding."""
+              chunk_level: int = CHUNK_LEVEL, native: bool = True,
+              kept: Sequence[KeptCheckpoint] = ()) -> AuditReport:
+        """Re-hash and re-check everything (see evidence.audit), holding the log to the `kept` checkpoints seen
+        before; `report.ok` is False on any finding."""
         workers = workers or self.config.audit_workers or default_workers(native)
         with self.pool.connection() as conn:
             return audit(conn, [self.vkey, *extra_vkeys], self.config.origin, self.media, progress=progress,
-                         conninfo=self.pool.conninfo, workers=workers, chunk_level=chunk_level, native=native)
+                         conninfo=self.pool.conninfo, workers=workers, chunk_level=chunk_level, native=native,
+                         kept=kept)
 
 
 class AsyncEvidenceLog:

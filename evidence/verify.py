@@ -199,6 +199,26 @@ def parse_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
     return text, sigs
 
 
+def split_notes(text: str) -> list[str]:
+    """The signed notes of a text holding one or several, one after another (blank lines between them allowed):
+    a note ends with its last signature line, the first line after them that is not one starts the next."""
+    notes: list[str] = []
+    lines: list[str] = []
+    in_signatures = False
+    for line in text.splitlines(keepends=True):
+        if in_signatures and not line.startswith("\u2014 "):
+            notes.append("".join(lines))
+            lines, in_signatures = [], False
+        if not lines and not line.strip():
+            continue
+        if lines and line == "\n":
+            in_signatures = True
+        lines.append(line)
+    if lines:
+        notes.append("".join(lines))
+    return notes
+
+
 @lru_cache(maxsize=64)
 def _public_key(raw: bytes) -> Ed25519PublicKey:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 
+from evidence.audit_kept import KeptCheckpoint, read_kept
 from evidence.config import EvidenceConfig
 from evidence.log import EvidenceLog
 from evidence.signer import NoteSigner, load_or_create_key
@@ -22,6 +23,10 @@ from gateway.store.connect import resolve_database_url
 
 class AlertNotFound(LookupError):
     pass
+
+
+class CommandError(ValueError):
+    """Bad input to a command: one line, exit 2."""
 
 
 def alert_entry_indexes(log: EvidenceLog, alert: str) -> list[int]:
@@ -65,8 +70,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     aud.add_argument("--show", type=int, default=50, metavar="N",
                      help="Findings listed on screen (the counts by kind are always complete; default 50).")
     aud.add_argument("--report", type=Path, metavar="FILE.json", help="Write the full report, every finding, here.")
+    aud.add_argument("--checkpoint", type=Path, action="append", default=[], metavar="FILE", dest="kept",
+                     help="A checkpoint seen before and kept outside the log (one signed note, or several one "
+                          "after another, as `evidence checkpoint -o` writes them); repeatable. Each must verify "
+                          "under the log's key and be a prefix of the log now: that is what shows a rollback.")
     aud.set_defaults(func=_audit)
-    cp = esub.add_parser("checkpoint", help="Integrate pending entries and sign a checkpoint now.")
+    cp = esub.add_parser("checkpoint", help="Integrate pending entries, sign a checkpoint now and print it (or save "
+                                            "it to keep for a later `evidence audit --checkpoint`).")
+    cp.add_argument("-o", "--output", type=Path, metavar="FILE", help="Write the signed note to FILE.")
+    cp.add_argument("--append", action="store_true",
+                    help="With -o: add the note to the ones FILE already holds instead of replacing them.")
     cp.set_defaults(func=_checkpoint)
 
     ver = subparsers.add_parser("verify", help="Verify an evidence bundle offline.")
@@ -119,15 +132,37 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_kept(paths: list[Path]) -> list[KeptCheckpoint]:
+    kept: list[KeptCheckpoint] = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"--checkpoint {path}: cannot read it ({exc})") from None
+        notes = read_kept(str(path), text)
+        if not notes:
+            raise CommandError(f"--checkpoint {path}: holds no signed note")
+        kept.extend(notes)
+    return kept
+
+
 def _audit(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    try:
+        kept = _read_kept(args.kept)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     with _open_log(args) as log:
-        report = log.audit(progress=not args.no_progress, workers=args.workers, native=not args.pure_python)
+        report = log.audit(progress=not args.no_progress, workers=args.workers, native=not args.pure_python,
+                           kept=kept)
     console = Console()
     console.print(f"entries {report.entries}, devices {report.devices}, checkpoints {report.checkpoints}, "
                   f"media files {report.media_files}, {report.seconds:.1f} s")
+    if kept:
+        console.print(f"held to {len(kept)} kept checkpoint(s) from {len(args.kept)} file(s)")
     console.print("chunks: " + ", ".join(f"{n} by the {path} path" for path, n in sorted(report.chunks.items()))
                   + f" ({'C accelerator' if report.engine == 'native' else 'pure Python'})")
     if args.report:
@@ -153,9 +188,21 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _checkpoint(args: argparse.Namespace) -> int:
+    if args.append and args.output is None:
+        print("error: --append needs -o FILE", file=sys.stderr)
+        return 2
     with _open_log(args) as log:
         cp = log.checkpoint()
-    print(cp.note, end="")
+    if args.output is None:
+        print(cp.note, end="")
+        return 0
+    try:
+        with args.output.open("a" if args.append else "w", encoding="utf-8") as f:
+            f.write(cp.note)
+    except OSError as exc:
+        print(f"error: cannot write {args.output}: {exc}", file=sys.stderr)
+        return 2
+    print(f"checkpoint size {cp.size} {'added to' if args.append else 'written to'} {args.output}")
     return 0
 
 
