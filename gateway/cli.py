@@ -1,5 +1,9 @@
 """`enforcegw` command line. Each command group lives in `gateway/commands/<group>.py` and exposes
-`register(subparsers)`; this module only assembles them and maps errors to exit codes."""
+`register(subparsers)`; this module only assembles them and maps errors to exit codes.
+
+Exit codes: 0 done, 1 the command ran and found something wrong (rejected rows, audit findings, ...),
+2 a domain error (see `gateway.errors`): printed as `error: ...` lines, one per problem, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ from collections.abc import Sequence
 
 import psycopg
 from psycopg_pool import PoolTimeout
+from pydantic import ValidationError
 
 from gateway.config import ConfigError
+from gateway.errors import GatewayError
 
 # Command modules, in help order. A module registers its subcommands and sets `func` on each parser.
 COMMAND_MODULES = [
@@ -26,21 +32,18 @@ COMMAND_MODULES = [
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser with every command group; a module that cannot be imported is an ImportError here, at
+    start, rather than a command that silently is not there."""
     parser = argparse.ArgumentParser(prog="enforcegw", description="Non-site enforcement and IoT sensing gateway.")
     parser.add_argument("-c", "--config", help="YAML config file (ENFORCEGW_* environment variables override it).")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # a command group not written yet
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; domain errors become `error:` lines and exit 2, anything else propagates."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -48,16 +51,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        # A store that is down or misnamed is the operator's most common mistake: say so, no traceback.
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"error: cannot use the database: {first}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        lines = domain_error_lines(exc)
+        if lines is None:
+            raise
+        for line in lines:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+
+
+def domain_error_lines(exc: BaseException) -> list[str] | None:
+    """The one-line messages for a domain error, or None for anything else (a bug keeps its traceback)."""
+    if isinstance(exc, ConfigError):
+        return exc.lines()
+    if isinstance(exc, GatewayError):
+        return [_one_line(exc)]
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<value>'}: "
+                             f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        return [_one_line(f"invalid {exc.title}: {problems}")]
+    if isinstance(exc, psycopg.OperationalError | PoolTimeout):
+        # A store that is down or misnamed is the operator's most common mistake: say so, no traceback.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return [f"cannot use the database: {first}"]
+    if isinstance(exc, FileNotFoundError | IsADirectoryError | NotADirectoryError | PermissionError):
+        # An input file named on the command line (the commands open them directly).
+        where = f"{exc.filename}: " if exc.filename else ""
+        return [f"{where}{exc.strerror or _one_line(exc)}"]
+    return None
+
+
+def _one_line(exc: BaseException | str) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 if __name__ == "__main__":

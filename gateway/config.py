@@ -12,10 +12,18 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from detectors.overrides import OverrideConfig
 from evidence.config import EvidenceConfig
+from gateway.config_checks import (
+    check_client_id,
+    check_database_url,
+    check_mqtt_url,
+    check_share_name,
+    check_topic_filter,
+)
+from gateway.errors import GatewayError
 
 
 class _Section(BaseModel):
@@ -25,7 +33,8 @@ class _Section(BaseModel):
 class DatabaseConfig(_Section):
     url: str = Field(
         default="",
-        description="PostgreSQL conninfo or URL. Empty starts an embedded PostgreSQL (pgserver) under data_dir.",
+        description="postgresql://[user[:password]@]host[:port]/dbname[?param=value] (postgres:// too) or a libpq "
+        "key=value conninfo (host=... dbname=...). Empty starts an embedded PostgreSQL (pgserver) under data_dir.",
     )
     pool_min: int = Field(default=1, ge=1, description="Minimum connections kept open in the async pool.")
     pool_max: int = Field(default=8, ge=1, description="Maximum connections in the async pool.")
@@ -35,11 +44,17 @@ class DatabaseConfig(_Section):
         "continuous aggregates). False forces plain tables.",
     )
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return check_database_url(v)
+
 
 class MqttConfig(_Section):
     url: str = Field(
         default="",
-        description="Broker URL mqtt://[user:pass@]host:port. Empty starts an embedded amqtt broker on 127.0.0.1.",
+        description="Broker URL mqtt://[user:pass@]host[:port] (tcp:// the same; mqtts:// or ssl:// for TLS; "
+        "the default ports are 1883 and 8883). Empty starts an embedded amqtt broker on 127.0.0.1.",
     )
     embedded_port: int = Field(default=18830, ge=1, le=65535, description="Port of the embedded broker.")
     topics: list[str] = Field(
@@ -63,7 +78,7 @@ class MqttConfig(_Section):
     client_id: str = Field(
         default="enforcegw-1",
         description="Fixed client id: with clean start off it names the persistent session the broker "
-        "keeps while the gateway is down.",
+        "keeps while the gateway is down. 1-64 characters of A-Z a-z 0-9 . _ : - (no MQTT wildcards, no /).",
     )
     session_expiry_s: int = Field(
         default=7 * 24 * 3600, ge=0, description="How long the broker keeps our session and queued messages."
@@ -74,6 +89,28 @@ class MqttConfig(_Section):
         description="QoS 1 messages the broker may send before our acknowledgements (MQTT v5 Receive Maximum). "
         "We acknowledge after commit, so this must exceed ingest.batch_max_rows or batches never fill.",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return check_mqtt_url(v)
+
+    @field_validator("client_id")
+    @classmethod
+    def _client_id(cls, v: str) -> str:
+        return check_client_id(v)
+
+    @field_validator("shared_group")
+    @classmethod
+    def _shared_group(cls, v: str) -> str:
+        return check_share_name(v) if v else v
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, v: list[str]) -> list[str]:
+        for topic in v:
+            check_topic_filter(topic)
+        return v
 
 
 class IngestConfig(_Section):
@@ -175,8 +212,8 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
 
-class ConfigError(Exception):
-    """A config file that cannot be used; `errors` holds (field path, message) pairs."""
+class ConfigError(GatewayError):
+    """A config file that cannot be used; `errors` holds (field path, message) pairs, each one line."""
 
     def __init__(self, source: str, errors: list[tuple[str, str]]) -> None:
         self.source = source
@@ -184,27 +221,63 @@ class ConfigError(Exception):
         lines = "\n".join(f"  {path}: {msg}" for path, msg in errors)
         super().__init__(f"invalid configuration in {source}:\n{lines}")
 
+    def lines(self) -> list[str]:
+        """One line per error, each naming the source and the field."""
+        return [f"{self.source}: {path}: {msg}" for path, msg in self.errors]
+
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """The file's top-level mapping. Every way a file can be unusable is a ConfigError of one line."""
+    def fail(msg: str) -> ConfigError:
+        return ConfigError(str(path), [("<file>", msg)])
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(str(path), [("<file>", "file not found")]) from None
+        raise fail("file not found") from None
+    except IsADirectoryError:
+        raise fail("is a directory, not a config file") from None
+    except PermissionError:
+        raise fail("cannot read it: permission denied") from None
+    except OSError as exc:
+        raise fail(f"cannot read it: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise fail(f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise fail(f"not valid YAML{where}: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(str(path), [("<file>", f"not valid YAML: {exc}")]) from None
+        raise fail(f"not valid YAML: {' '.join(str(exc).split())}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(str(path), [("<root>", "expected a mapping of settings")])
+        raise ConfigError(str(path), [("<root>", f"expected a mapping of settings, got {_yaml_type(data)}")])
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise ConfigError(str(path), [("<root>", f"setting names must be strings, got {bad[0]!r}")])
     return data
+
+
+def _yaml_type(value: object) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
+        type(value), type(value).__name__)
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     """Read `path` (YAML) if given, apply environment overrides, validate; raise ConfigError naming fields."""
     data: dict[str, Any] = _read_yaml(Path(path)) if path else {}
     data.update(overrides)
+    source = str(path or "<environment>")
     try:
         return Settings(**data)
     except ValidationError as exc:
-        errors = [(".".join(str(p) for p in err["loc"]) or "<root>", err["msg"]) for err in exc.errors()]
-        raise ConfigError(str(path or "<environment>"), errors) from None
+        errors = [(".".join(str(p) for p in err["loc"]) or "<root>", err["msg"].removeprefix("Value error, "))
+                  for err in exc.errors()]
+        raise ConfigError(source, errors) from None
+    except SettingsError as exc:  # an ENFORCEGW_* variable that is not valid JSON for a list or mapping field
+        raise ConfigError("<environment>", [("<env>", str(exc))]) from None

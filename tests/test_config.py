@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -50,11 +51,151 @@ def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert s.mqtt.url == "mqtt://broker:1883"
 
 
-def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not valid YAML"):
-        load_settings(_write(tmp_path, "mqtt: [unclosed\n"))
-    with pytest.raises(ConfigError, match="file not found"):
-        load_settings(tmp_path / "nope.yaml")
+# (field, value, fragment of the reason): each would otherwise pass `config check` and fail in `run`
+BAD_VALUES = [
+    ("database.url", "notaurl", "not a postgresql:// URL"),
+    ("database.url", "mysql://h/db", "scheme 'mysql'"),
+    ("database.url", "ftp://h/db", "scheme 'ftp'"),
+    ("database.url", "postgresql://h:abc/db", "port 'abc'"),
+    ("database.url", "postgresql://h:70000/db", "port '70000'"),
+    ("database.url", "host=h bogus=1", "bogus"),
+    ("database.url", "   ", "blank"),
+    ("mqtt.url", "ftp://broker:21", "scheme 'ftp'"),
+    ("mqtt.url", "ws://broker:8080", "websockets"),
+    ("mqtt.url", "http://broker", "scheme 'http'"),
+    ("mqtt.url", "mqtt://broker:99999", "port"),
+    ("mqtt.url", "mqtt://broker:x", "port"),
+    ("mqtt.url", "mqtt://broker:0", "port"),
+    ("mqtt.url", "mqtt://:1883", "no broker host"),
+    ("mqtt.url", "mqtt://broker:1883/topic", "no path"),
+    ("mqtt.client_id", "", "new session on every start"),
+    ("mqtt.client_id", "gw+1", "wildcards"),
+    ("mqtt.client_id", "gw#1", "wildcards"),
+    ("mqtt.client_id", "site/gw1", "no /"),
+    ("mqtt.client_id", "gw 1", "no spaces"),
+    ("mqtt.client_id", "gw\u0000", "characters"),
+    ("mqtt.client_id", "g" * 65, "1-64 characters"),
+    ("mqtt.shared_group", "a/b", "without / + #"),
+    ("mqtt.shared_group", "g+", "without / + #"),
+    ("mqtt.topics", ["enf/#/reading"], "# must be the whole last level"),
+    ("mqtt.topics", ["enf/sensor+/reading"], "+ must be a whole level"),
+    ("mqtt.topics", [""], "empty"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), BAD_VALUES, ids=[f"{f}={v!r}" for f, v, _ in BAD_VALUES])
+def test_connection_settings_refused_naming_the_field(tmp_path: Path, field: str, value: object, reason: str) -> None:
+    section, key = field.split(".")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(_write(tmp_path, json.dumps({section: {key: value}})))
+    errors = dict(exc.value.errors)
+    assert list(errors) == [field]
+    assert reason in errors[field]
+    assert not errors[field].startswith("Value error")
+
+
+GOOD_VALUES = [
+    ("database.url", ""),
+    ("database.url", "postgresql://postgres@127.0.0.1:5432/enforcegw"),
+    ("database.url", "postgres://u:p@db.example/enforcegw?sslmode=require"),
+    ("database.url", "postgresql:///enforcegw?host=/var/run/postgresql"),
+    ("database.url", "postgresql://[::1]:5432/x"),
+    ("database.url", "host=db.example port=5433 dbname=enforcegw user=gw"),
+    ("mqtt.url", ""),
+    ("mqtt.url", "mqtt://127.0.0.1:1883"),
+    ("mqtt.url", "mqtts://user:secret@broker.example"),
+    ("mqtt.url", "tcp://broker:1883/"),
+    ("mqtt.url", "ssl://broker:8883"),
+    ("mqtt.url", "broker.example:1883"),
+    ("mqtt.client_id", "enforcegw-1"),
+    ("mqtt.client_id", "gw_2.site:a"),
+    ("mqtt.client_id", "g" * 64),
+    ("mqtt.shared_group", "gw"),
+    ("mqtt.topics", ["#", "enf/+/reading", "thing/product/+/osd", "a/b/#"]),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), GOOD_VALUES, ids=[f"{f}={v!r}" for f, v in GOOD_VALUES])
+def test_connection_settings_accepted(tmp_path: Path, field: str, value: object) -> None:
+    section, key = field.split(".")
+    s = load_settings(_write(tmp_path, json.dumps({section: {key: value}})))
+    assert getattr(getattr(s, section), key) == value
+
+
+def test_a_password_in_a_refused_url_is_not_repeated(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(_write(tmp_path, "mqtt:\n  url: ws://gw:hunter2@broker:80\n"
+                                       "database:\n  url: mysql://gw:hunter2@db/x\n"))
+    assert len(exc.value.errors) == 2
+    assert "hunter2" not in str(exc.value)
+
+
+def test_environment_values_are_checked_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENFORCEGW_MQTT__CLIENT_ID", "")
+    with pytest.raises(ConfigError) as exc:
+        load_settings()
+    assert [p for p, _ in exc.value.errors] == ["mqtt.client_id"]
+
+
+def test_environment_value_that_is_not_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENFORCEGW_MQTT__TOPICS", "enf/#")
+    with pytest.raises(ConfigError, match="mqtt"):
+        load_settings()
+
+
+# (file bytes or a path maker, fragment of the one-line reason)
+UNUSABLE_FILES = [
+    (b"mqtt:\n  url: \xff\xfe broker\n", "not UTF-8: byte 0xff at offset 13"),
+    ("mqtt: caf\u00e9\n".encode("latin-1"), "not UTF-8: byte 0xe9 at offset 9"),
+    (b"mqtt: [unclosed\n", "not valid YAML at line 2, column 1"),
+    (b"mqtt:\n  url: a\n url: b\n", "not valid YAML at line 3"),
+    (b"\tmqtt: {}\n", "not valid YAML at line 1, column 1"),
+    (b"!!python/object:os.system {}\n", "not valid YAML"),
+    (b"- a\n- b\n", "expected a mapping of settings, got a list"),
+    (b"just words\n", "expected a mapping of settings, got a string"),
+    (b"42\n", "expected a mapping of settings, got a number"),
+    (b"1: x\n", "setting names must be strings"),
+]
+
+
+@pytest.mark.parametrize(("content", "reason"), UNUSABLE_FILES, ids=[r for _, r in UNUSABLE_FILES])
+def test_unusable_file_is_one_line_naming_it(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path)
+    [line] = exc.value.lines()
+    assert line.startswith(f"{path}: ") and reason in line and "\n" not in line
+
+
+def test_utf8_with_bom_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_bytes("\ufeffmqtt:\n  shared_group: 网关\n".encode())
+    assert load_settings(path).mqtt.shared_group == "网关"
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda d: d / "nope.yaml", "file not found"),
+    (lambda d: d, "is a directory"),
+])
+def test_missing_file_or_directory(tmp_path: Path, make: object, reason: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(make(tmp_path))  # type: ignore[operator]
+    [line] = exc.value.lines()
+    assert reason in line
+
+
+@pytest.mark.parametrize("argv", [["config", "check"], ["config", "show"], ["migrate"]])
+def test_unusable_file_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_bytes(b"database:\n  url: \xc3\x28\n")
+    args = [*argv, str(path)] if argv[0] == "config" else ["-c", str(path), *argv]
+    code = main(args)
+    captured = capsys.readouterr()
+    assert code == (1 if argv[1:] == ["check"] else 2)
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert "Traceback" not in captured.err
+    assert any(f"{path}: <file>: not UTF-8: byte 0xc3 at offset 17" in line for line in lines)
 
 
 def test_config_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
