@@ -18,7 +18,7 @@ import bisect
 import hashlib
 import json
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,11 +34,14 @@ DEFAULT_METHOD = (
 )
 README = """Evidence bundle. To verify offline (Python 3.11+ and the `cryptography` package):
 
-    python verify.py            # in this directory, after unzipping
-    python verify.py --vkey 'KEY'   # also pin the log key published by the authority
+    python verify.py --vkey 'KEY'        # in this directory, after unzipping; KEY as the authority publishes it
+    python verify.py --vkey KEY --checkpoint kept.note   # also hold it to a checkpoint you kept from before
 
 verify.py re-hashes every file, entry, leaf and root, checks the checkpoint signature, the consistency of
-older checkpoints and the per-device hash chains, and exits 0, or 1 naming the first item that fails.
+older checkpoints and the per-device hash chains, refuses any file the manifest does not list, and exits 0
+(VERIFIED), or 1 naming the first item that fails. Without --vkey it can only check the bundle against the key
+inside it, which whoever rewrote a bundle would have replaced too: it then says so and exits 3.
+Keep checkpoint.note: a later bundle or audit held to it (--checkpoint) shows whether the log was rolled back.
 """
 
 
@@ -55,8 +58,11 @@ def _sha(data: bytes) -> str:
 
 
 def export_bundle(log: EvidenceLog, indexes: Iterable[int] | Callable[[], Iterable[int]], out: str | Path, *,
-                  purpose: str, producer: str, method: str = DEFAULT_METHOD) -> ExportSummary:
-    """Write FILE.zip for the given entry indexes (or a callable producing them, e.g. an alert's entries)."""
+                  purpose: str, producer: str, method: str = DEFAULT_METHOD,
+                  kept: Sequence[str] = ()) -> ExportSummary:
+    """Write FILE.zip for the given entry indexes (or a callable producing them, e.g. an alert's entries).
+    `kept`: checkpoint notes the receiver kept from before; the bundle then carries a consistency proof from
+    each to its own checkpoint (`verify.py --checkpoint`)."""
     wanted = sorted(set(indexes() if callable(indexes) else indexes))
     if not wanted:
         raise ValueError("nothing to export: no entry indexes")
@@ -65,7 +71,9 @@ def export_bundle(log: EvidenceLog, indexes: Iterable[int] | Callable[[], Iterab
         cp = log.checkpoint()  # make sure the newest entries are covered by a signed checkpoint
     if wanted[0] < 0 or wanted[-1] >= cp.size:
         raise LookupError(f"entry index out of range (log size {cp.size})")
-    sizes = [c.size for c in log.checkpoints()]
+    stored = {c.size: c for c in log.checkpoints()}
+    sizes = sorted(stored)
+    kept_sizes = {_kept_size(note, log, stored, cp.size) for note in kept}
     out = Path(out)
     files: dict[str, str] = {}
     items, receipts = [], {}
@@ -101,12 +109,11 @@ def export_bundle(log: EvidenceLog, indexes: Iterable[int] | Callable[[], Iterab
             first = sizes[bisect.bisect_right(sizes, idx)]  # the first checkpoint that covered this entry
             receipts.setdefault(first, []).append(idx)
         consistency = []
-        for size in sorted(receipts):
+        for size in sorted(set(receipts) | kept_sizes):
             if size == cp.size:
                 continue
-            old = next(c for c in log.checkpoints() if c.size == size)
-            put(f"checkpoints/{size}.note", old.note.encode())
-            consistency.append({"note": f"checkpoints/{size}.note", "first_covers": receipts[size],
+            put(f"checkpoints/{size}.note", stored[size].note.encode())
+            consistency.append({"note": f"checkpoints/{size}.note", "first_covers": receipts.get(size, []),
                                 "proof": [base64.b64encode(h).decode() for h in log.consistency(size, cp.size)]})
         manifest = {
             "format": verify_mod.BUNDLE_FORMAT,
@@ -128,6 +135,18 @@ def export_bundle(log: EvidenceLog, indexes: Iterable[int] | Callable[[], Iterab
         }
         zf.writestr("manifest.json", json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False))
     return ExportSummary(out, len(items), len(media_done), cp.size)
+
+
+def _kept_size(note: str, log: EvidenceLog, stored: dict, newest: int) -> int:
+    """The size of a checkpoint the receiver kept, once it is known to be one of ours that the log still holds."""
+    try:
+        origin, size, root, _ = verify_mod.parse_checkpoint(verify_mod.verify_note(note, [log.vkey]))
+    except verify_mod.VerificationError as exc:
+        raise ValueError(f"kept checkpoint: {exc.reason}") from None
+    if origin != log.config.origin or size > newest or size not in stored or stored[size].root != root:
+        raise ValueError(f"kept checkpoint of size {size} is not one this log holds (newest {newest}): "
+                         "run `enforcegw evidence audit --checkpoint` on it")
+    return size
 
 
 def _put_media(log: EvidenceLog, zf: zipfile.ZipFile, sha: str, files: dict[str, str]) -> None:

@@ -213,11 +213,12 @@ class EvidenceLog:
     # ------------------------------------------------------------ export and audit
 
     def export(self, indexes: Iterable[int] | Callable[[], Iterable[int]], out: str | Path, *, purpose: str,
-               producer: str) -> ExportSummary:
-        """Write an offline-verifiable bundle (see evidence.bundle)."""
+               producer: str, kept: Sequence[str] = ()) -> ExportSummary:
+        """Write an offline-verifiable bundle (see evidence.bundle), with consistency proofs from the `kept`
+        checkpoint notes the receiver holds."""
         from evidence.bundle import export_bundle  # bundle builds on this class
 
-        return export_bundle(self, indexes, out, purpose=purpose, producer=producer)
+        return export_bundle(self, indexes, out, purpose=purpose, producer=producer, kept=kept)
 
     def audit(self, *, progress: bool = False, extra_vkeys: Sequence[str] = (), workers: int | None = None,
               chunk_level: int = CHUNK_LEVEL, native: bool = True,

@@ -4,8 +4,10 @@ This file travels inside every export bundle and must run there on its own: it i
 standard library and `cryptography` (for Ed25519), never our packages. The log's own code imports its
 verifiers from here, so the verifier an auditor runs is the one our tests exercise.
 
-Usage inside an unzipped bundle:  python verify.py [BUNDLE_DIR_OR_ZIP] [--vkey VKEY]
-Exit 0 when every item verifies; 1 naming the first item that fails and why; 2 on usage errors.
+Usage inside an unzipped bundle:  python verify.py [BUNDLE_DIR_OR_ZIP] [--vkey KEY_OR_FILE] [--checkpoint FILE]
+Exit 0 when every item verifies against the key given with --vkey; 3 when it verifies against the key inside
+the bundle only (anyone who rewrites a bundle can replace that key too, so compare it with the published one);
+1 naming the first item that fails and why; 2 on usage errors.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import re
 import sys
 import zipfile
 import zlib
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -283,6 +286,10 @@ def parse_tlog_proof(text: str) -> tuple[int, list[bytes], str]:
 
 # ---------------------------------------------------------------- export bundles
 
+CHECKPOINT_FILE, VKEY_FILE = "checkpoint.note", "verifier.vkey"
+EXIT_VERIFIED, EXIT_FAILED, EXIT_USAGE, EXIT_BUNDLED_KEY_ONLY = 0, 1, 2, 3
+_SKIP_DIRS = {"__pycache__"}  # what running verify.py in an unzipped bundle may leave there
+
 
 class _Bundle:
     """Files of a bundle, from a .zip or an unzipped directory."""
@@ -290,20 +297,50 @@ class _Bundle:
     def __init__(self, path: Path) -> None:
         self.zip = zipfile.ZipFile(path) if path.is_file() else None
         self.root = path
+        if self.zip is not None:  # a name twice: readers disagree on which copy counts (zipfile takes the last)
+            seen: set[str] = set()
+            for name in self.zip.namelist():
+                if name in seen:
+                    raise VerificationError(name, "appears more than once in the zip")
+                seen.add(name)
+
+    def names(self) -> list[str]:
+        """Every file in the bundle (directory entries of a zip are not files)."""
+        if self.zip is not None:
+            return [n for n in self.zip.namelist() if not n.endswith("/")]
+        return sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*")
+                      if p.is_file() and not _SKIP_DIRS & set(p.relative_to(self.root).parts))
 
     def read(self, name: str) -> bytes:
         if name.startswith("/") or ".." in name.split("/"):
             raise VerificationError(name, "path escapes the bundle")
         try:
             return self.zip.read(name) if self.zip else (self.root / name).read_bytes()
-        except (KeyError, FileNotFoundError):
+        except (KeyError, FileNotFoundError, IsADirectoryError):
             raise VerificationError(name, "missing from the bundle") from None
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise VerificationError(name, f"corrupt in the zip ({exc})") from None
 
 
-def verify_bundle(path: str | Path, vkey: str | None = None) -> list[str]:
-    """Re-hash and re-verify a bundle; return report lines, raise VerificationError at the first failure."""
+def _signed(note: str, vkey: str, item: str) -> tuple[str, str, int, bytes]:
+    """(signed body, origin, size, root) of a checkpoint note verified under `vkey`; the failure names `item`."""
+    try:
+        body = verify_note(note, [vkey])
+        origin, size, root, _ = parse_checkpoint(body)
+    except VerificationError as exc:
+        raise VerificationError(item, exc.reason) from None
+    return body, origin, size, root
+
+
+def _same(item: str, what: str, claimed: object, signed: object) -> None:
+    if claimed != signed:
+        raise VerificationError(item, f"{what} {claimed!r} differs from the signed data ({signed!r})")
+
+
+def verify_bundle(path: str | Path, vkey: str | None = None, kept: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """Re-hash and re-verify a bundle; return report lines, raise VerificationError at the first failure.
+    `vkey`: the log's key as published (None: the bundled key, which proves only that the bundle agrees with
+    itself). `kept`: (where, note) checkpoints the reader saw before; the bundle's must be consistent with each."""
     b = _Bundle(Path(path))
     try:
         manifest = json.loads(b.read("manifest.json"))
@@ -312,63 +349,118 @@ def verify_bundle(path: str | Path, vkey: str | None = None) -> list[str]:
     if manifest.get("format") != BUNDLE_FORMAT:
         raise VerificationError("manifest.json", f"unknown format {manifest.get('format')!r}")
     report = [f"bundle format {BUNDLE_FORMAT}, verifier {VERIFIER_VERSION}"]
-    for name, want in sorted(manifest["files"].items()):
+    files: dict[str, str] = manifest["files"]
+    for name in b.names():
+        if name != "manifest.json" and name not in files:
+            raise VerificationError(name, "in the bundle but not listed in manifest.json")
+    for name, want in sorted(files.items()):
         if hashlib.sha256(b.read(name)).hexdigest() != want:
             raise VerificationError(name, "sha256 differs from the manifest")
-    report.append(f"{len(manifest['files'])} files match their manifest sha256")
+    report.append(f"{len(files)} files match their manifest sha256, and the bundle holds no other file")
 
-    bundled_vkey = b.read(manifest["vkey_file"]).decode().strip()
+    vkey_file, cp_file = VKEY_FILE, CHECKPOINT_FILE
+    _same("manifest.json", "vkey_file", manifest.get("vkey_file"), VKEY_FILE)
+    _same("manifest.json", "checkpoint", manifest.get("checkpoint"), CHECKPOINT_FILE)
+    bundled_vkey = b.read(vkey_file).decode().strip()
     if vkey is not None and vkey.strip() != bundled_vkey:
-        raise VerificationError(manifest["vkey_file"], "differs from the verifier key given on the command line")
-    origin = parse_vkey(bundled_vkey)[0]
-    note = b.read(manifest["checkpoint"]).decode()
-    try:
-        cp_origin, size, root, _ = parse_checkpoint(verify_note(note, [bundled_vkey]))
-    except VerificationError as exc:
-        raise VerificationError(manifest["checkpoint"], exc.reason) from None
-    if cp_origin != origin or manifest.get("origin") != origin:
-        raise VerificationError(manifest["checkpoint"], f"origin {cp_origin!r} is not the key's log {origin!r}")
-    report.append(f"checkpoint {origin} size {size} signed by {bundled_vkey}"
-                  + ("" if vkey else " (compare this key with the published one, or pass --vkey)"))
-
-    for item in manifest.get("consistency", []):
+        raise VerificationError(vkey_file, "differs from the verifier key given on the command line")
+    if manifest.get("vkey") != bundled_vkey:
+        raise VerificationError("manifest.json", f"vkey differs from {vkey_file}")
+    trusted = vkey.strip() if vkey is not None else bundled_vkey
+    origin = parse_vkey(trusted)[0]
+    note = b.read(cp_file).decode()
+    body, cp_origin, size, root = _signed(note, trusted, cp_file)
+    if cp_origin != origin:
+        raise VerificationError(cp_file, f"origin {cp_origin!r} is not the key's log {origin!r}")
+    _same("manifest.json", "origin", manifest.get("origin"), origin)
+    _same("manifest.json", "checkpoint_size", manifest.get("checkpoint_size"), size)
+    _same("manifest.json", "checkpoint_root", manifest.get("checkpoint_root"), base64.b64encode(root).decode())
+    # Every checkpoint in the bundle that the log signed is at most as new as the bundle's own: a newer one
+    # means an older valid note was put in as the bundle's checkpoint (a rollback).
+    others = [(item["note"], b.read(item["note"]).decode()) for item in manifest.get("consistency", [])]
+    others += [(item["proof"], b.read(item["proof"]).decode()) for item in manifest["entries"]]
+    for name, other in others:
         try:
-            old = parse_checkpoint(verify_note(b.read(item["note"]).decode(), [bundled_vkey]))
+            if name.endswith(".tlog-proof"):
+                other = parse_tlog_proof(other)[2]
+            newer = parse_checkpoint(verify_note(other, [trusted]))[1]
+        except VerificationError:
+            continue  # reported with its item below
+        if newer > size:
+            raise VerificationError(cp_file, f"size {size} is older than the checkpoint in {name} (size {newer}): "
+                                             "an older checkpoint was put in place of the newest")
+    report.append(f"checkpoint {origin} size {size} signed by {trusted}"
+                  + (" (the key given)" if vkey is not None else " (the key inside the bundle)"))
+
+    verified = {cp_file, vkey_file, "verify.py", "README.txt"}
+    consistent: dict[int, bytes] = {size: root}
+    for item in manifest.get("consistency", []):
+        _, _, old_size, old_root = _signed(b.read(item["note"]).decode(), trusted, item["note"])
+        try:
             proof = [base64.b64decode(p, validate=True) for p in item["proof"]]
-            verify_consistency(old[1], size, old[2], root, proof)
+            verify_consistency(old_size, size, old_root, root, proof)
         except (VerificationError, binascii.Error) as exc:
             raise VerificationError(item["note"], getattr(exc, "reason", "bad proof encoding")) from None
-        report.append(f"older checkpoint {old[1]} is consistent with {size}")
+        verified.add(item["note"])
+        consistent[old_size] = old_root
+        report.append(f"older checkpoint {old_size} is consistent with {size}")
 
     chains: dict[str, dict[int, dict]] = {}
+    seen_indexes: set[int] = set()
     for item in manifest["entries"]:
-        label = f"entry {item['index']} ({item['file']})"
+        idx = item["index"]
+        label = f"entry {idx} ({item['file']})"
+        if not isinstance(idx, int) or idx in seen_indexes:
+            raise VerificationError(label, "index repeated or not an integer")
+        seen_indexes.add(idx)
+        if item["file"] != f"entries/{idx}.json" or item["proof"] != f"proofs/{idx}.tlog-proof":
+            raise VerificationError(label, f"stored under another index's file name (want entries/{idx}.json, "
+                                           f"proofs/{idx}.tlog-proof)")
         data = b.read(item["file"])
         lh = leaf_hash(data)
-        if lh.hex() != item["leaf_hash"]:
-            raise VerificationError(label, "leaf hash differs from the manifest")
+        _same(label, "manifest sha256", item.get("sha256"), hashlib.sha256(data).hexdigest())
+        _same(label, "manifest leaf_hash", item.get("leaf_hash"), lh.hex())
         try:
             entry = json.loads(data)
         except ValueError:
             raise VerificationError(label, "entry bytes are not JSON") from None
         if entry.get("origin") != origin:
             raise VerificationError(label, f"origin {entry.get('origin')!r} is not {origin!r}")
-        for m in entry.get("media", []):
-            content = b.read(f"media/{m['sha256']}")
+        for key in ("device_id", "device_seq", "entry_type"):
+            _same(label, f"manifest {key}", item.get(key), entry.get(key))
+        media = [{"sha256": m["sha256"], "file": f"media/{m['sha256']}", "size": m["size"], "mime": m["mime"],
+                  "role": m["role"]} for m in entry.get("media", [])]
+        _same(label, "manifest media", item.get("media"), media)
+        for m in media:
+            content = b.read(m["file"])
             if hashlib.sha256(content).hexdigest() != m["sha256"] or len(content) != m["size"]:
-                raise VerificationError(f"media/{m['sha256']}", f"does not match {label}")
-        idx, path_, proof_note = parse_tlog_proof(b.read(item["proof"]).decode())
-        if idx != item["index"] or proof_note != note:
-            raise VerificationError(item["proof"], "index or checkpoint differs from the bundle's")
+                raise VerificationError(m["file"], f"does not match {label}")
+            verified.add(m["file"])
+        try:
+            proof_idx, path_, proof_note = parse_tlog_proof(b.read(item["proof"]).decode())
+        except VerificationError as exc:
+            raise VerificationError(item["proof"], exc.reason) from None
+        if proof_idx != idx:
+            raise VerificationError(item["proof"], f"index {proof_idx} is not the entry's {idx}")
+        # By the signed body, not byte for byte: a witness may have added its cosignature line since.
+        if _signed(proof_note, trusted, item["proof"])[0] != body:
+            raise VerificationError(item["proof"], "its checkpoint differs from the bundle's")
         try:
             verify_inclusion(idx, size, lh, path_, root)
         except VerificationError as exc:
             raise VerificationError(item["proof"], f"{label} is not in the checkpoint: {exc.reason}") from None
+        verified.update((item["file"], item["proof"]))
         seqs = chains.setdefault(entry["device_id"], {})
         if entry["device_seq"] in seqs:
             raise VerificationError(label, f"device {entry['device_id']} sequence {entry['device_seq']} repeated")
         seqs[entry["device_seq"]] = {"leaf": lh.hex(), "prev": entry.get("device_prev_hash"), "label": label}
+        report.append(f"entry {idx}: device {entry['device_id']} sequence {entry['device_seq']}, "
+                      f"{entry.get('entry_type')}, {len(media)} media, included in checkpoint {size}")
     report.append(f"{len(manifest['entries'])} entries, their media and inclusion proofs verify")
+
+    for name in sorted(files):
+        if name not in verified:
+            raise VerificationError(name, "listed in the manifest but checked by nothing")
 
     linked = 0
     for device, seqs in sorted(chains.items()):
@@ -381,26 +473,69 @@ def verify_bundle(path: str | Path, vkey: str | None = None) -> list[str]:
             elif seq == 0 and e["prev"] is not None:
                 raise VerificationError(e["label"], f"device {device} chain: first entry has a previous hash")
     report.append(f"{len(chains)} device chains, {linked} links between bundled entries verify")
+
+    for where, kept_note in kept:
+        _, k_origin, k_size, k_root = _signed(kept_note, trusted, f"kept checkpoint {where}")
+        what = f"kept checkpoint {where} (size {k_size}, root {base64.b64encode(k_root).decode()})"
+        if k_origin != origin:
+            raise VerificationError(what, f"signed for origin {k_origin!r}, this bundle's log is {origin!r}")
+        if k_size > size:
+            raise VerificationError(cp_file, f"size {size} is older than the {what}: ask for a bundle "
+                                             "exported after it")
+        if k_size not in consistent:
+            raise VerificationError(cp_file, f"the bundle holds no consistency proof from the {what} to size "
+                                             f"{size}: export it with --checkpoint {where}")
+        if consistent[k_size] != k_root:
+            raise VerificationError(cp_file, f"not consistent with the {what}: the log forked")
+        report.append(f"consistent with the {what}")
     return report
+
+
+def _key_text(value: str) -> str:
+    """--vkey takes the key itself or a file holding it."""
+    p = Path(value)
+    return p.read_text(encoding="utf-8").strip() if p.is_file() else value.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Verify an enforcegw evidence bundle offline.")
     ap.add_argument("bundle", nargs="?", default=Path(__file__).resolve().parent, type=Path,
                     help="Bundle .zip or unzipped directory (default: the directory of this script).")
-    ap.add_argument("--vkey", help="The log's verifier key as published; default: trust the bundled one.")
+    ap.add_argument("--vkey", metavar="KEY_OR_FILE",
+                    help="The log's verifier key as the authority publishes it (or a file holding it). Without it "
+                         "the bundle is checked against the key inside it, which anyone can replace: exit 3.")
+    ap.add_argument("--checkpoint", action="append", default=[], type=Path, metavar="FILE",
+                    help="A checkpoint kept from before (one signed note or several); the bundle's checkpoint "
+                         "must be consistent with each. Repeatable.")
     args = ap.parse_args(argv)
+    if not args.bundle.exists():
+        print(f"FAIL {args.bundle}: no such file or directory")
+        return EXIT_USAGE
     try:
-        for line in verify_bundle(args.bundle, args.vkey):
+        vkey = _key_text(args.vkey) if args.vkey is not None else None
+        kept = []
+        for f in args.checkpoint:
+            notes = split_notes(f.read_text(encoding="utf-8"))
+            kept += [(str(f) if len(notes) == 1 else f"{f}#{k}", n) for k, n in enumerate(notes, 1)]
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"FAIL arguments: cannot read ({exc})")
+        return EXIT_USAGE
+    try:
+        for line in verify_bundle(args.bundle, vkey, kept):
             print("ok  ", line)
     except VerificationError as exc:
         print(f"FAIL {exc.item}: {exc.reason}")
-        return 1
-    except (KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile) as exc:
+        return EXIT_FAILED
+    except (KeyError, TypeError, ValueError, AttributeError, OSError, zipfile.BadZipFile) as exc:
         print(f"FAIL bundle: malformed ({type(exc).__name__}: {exc})")
-        return 1
+        return EXIT_FAILED
+    if vkey is None:
+        bundled = _Bundle(args.bundle).read(VKEY_FILE).decode().strip()
+        print(f"VERIFIED against the key inside the bundle only: compare it with the published key {bundled} "
+              "(or run again with --vkey KEY)")
+        return EXIT_BUNDLED_KEY_ONLY
     print("VERIFIED")
-    return 0
+    return EXIT_VERIFIED
 
 
 if __name__ == "__main__":

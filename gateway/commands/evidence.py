@@ -16,6 +16,7 @@ from evidence.audit_kept import KeptCheckpoint, read_kept
 from evidence.config import EvidenceConfig
 from evidence.log import EvidenceLog
 from evidence.signer import NoteSigner, load_or_create_key
+from evidence.verify import VerificationError, parse_vkey
 from evidence.verify import main as verify_main
 from gateway.config import Settings, load_settings
 from gateway.store.connect import resolve_database_url
@@ -59,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     exp.add_argument("-o", "--output", required=True, type=Path, help="Output FILE.zip.")
     exp.add_argument("--purpose", default="evidence export", help="Why it is exported (goes in the manifest).")
     exp.add_argument("--producer", default="enforcegw", help="Who exports it (goes in the manifest).")
+    exp.add_argument("--checkpoint", type=Path, action="append", default=[], metavar="FILE", dest="kept",
+                     help="A checkpoint the receiver kept from before; the bundle carries a consistency proof from "
+                          "it, so that `verify --checkpoint FILE` can hold the bundle to it. Repeatable.")
     exp.set_defaults(func=_export)
     aud = esub.add_parser("audit", help="Re-hash and re-check the whole log; exit 1 on any finding.")
     aud.add_argument("--no-progress", action="store_true", help="No progress bars.")
@@ -82,9 +86,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="With -o: add the note to the ones FILE already holds instead of replacing them.")
     cp.set_defaults(func=_checkpoint)
 
-    ver = subparsers.add_parser("verify", help="Verify an evidence bundle offline.")
+    ver = subparsers.add_parser("verify", help="Verify an evidence bundle offline, against a key from outside it.")
     ver.add_argument("bundle", type=Path, help="FILE.zip or an unzipped bundle directory.")
-    ver.add_argument("--vkey", help="Expected verifier key (as published); default: trust the bundled one.")
+    ver.add_argument("--vkey", metavar="KEY_OR_FILE",
+                     help="The log's verifier key as published, or a file holding it. Default: --vkey-url, else "
+                          "the key of the log configured with -c (as `enforcegw keys show` prints it).")
+    ver.add_argument("--vkey-url", metavar="URL",
+                     help="Fetch the verifier key the bureau publishes (plain text, e.g. "
+                          "https://gateway.example/api/public/vkey).")
+    ver.add_argument("--checkpoint", type=Path, action="append", default=[], metavar="FILE",
+                     help="A checkpoint kept from before; the bundle's must be consistent with it. Repeatable.")
     ver.set_defaults(func=_verify)
 
 
@@ -111,6 +122,11 @@ def _keys_show(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    try:
+        kept = [k.note for k in _read_kept(args.kept)]
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     with _open_log(args) as log:
         try:
             if args.alert:
@@ -124,7 +140,7 @@ def _export(args: argparse.Namespace) -> int:
             print("error: --entries takes comma-separated integers", file=sys.stderr)
             return 2
         try:
-            s = log.export(indexes, args.output, purpose=args.purpose, producer=args.producer)
+            s = log.export(indexes, args.output, purpose=args.purpose, producer=args.producer, kept=kept)
         except (LookupError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -207,5 +223,67 @@ def _checkpoint(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    if not args.bundle.exists():
+        print(f"error: {args.bundle}: no such file or directory", file=sys.stderr)
+        return 2
+    try:
+        vkey, source = _outside_key(args)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"verifier key {source}: {vkey}")
     # The very verifier an auditor runs from the bundle: one implementation, one report format.
-    return verify_main([str(args.bundle), *(["--vkey", args.vkey] if args.vkey else [])])
+    kept = [a for f in args.checkpoint for a in ("--checkpoint", str(f))]
+    return verify_main([str(args.bundle), "--vkey", vkey, *kept])
+
+
+def _outside_key(args: argparse.Namespace) -> tuple[str, str]:
+    """The log's key from outside the bundle, and where it came from: a bundle rewritten by someone else carries
+    their key, so the bundled one proves nothing by itself."""
+    if args.vkey is not None:
+        path = Path(args.vkey)
+        try:
+            key = path.read_text(encoding="utf-8").strip() if path.is_file() else args.vkey.strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"--vkey {args.vkey}: cannot read it ({exc})") from None
+        return _checked(key, f"--vkey {args.vkey}"), "from --vkey"
+    if args.vkey_url is not None:
+        return _checked(_fetch_key(args.vkey_url), f"--vkey-url {args.vkey_url}"), f"from {args.vkey_url}"
+    settings, cfg = _settings(args)
+    path = cfg.resolved_key_path(settings.data_dir)
+    if not path.exists():
+        raise CommandError("no verifier key from outside the bundle: pass --vkey KEY_OR_FILE or --vkey-url URL, "
+                           f"or -c CONFIG of the log that signed it (no key at {path})")
+    try:
+        key = NoteSigner(cfg.origin, load_or_create_key(path)).vkey
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"the configured log's key {path}: {exc}") from None
+    return key, f"of the configured log ({path})"
+
+
+def _checked(key: str, where: str) -> str:
+    try:
+        parse_vkey(key)
+    except VerificationError as exc:
+        raise CommandError(f"{where}: {exc.reason}") from None
+    return key
+
+
+def _fetch_key(url: str) -> str:
+    from urllib.error import URLError
+    from urllib.parse import urlparse
+    from urllib.request import urlopen
+
+    if urlparse(url).scheme not in ("http", "https"):
+        raise CommandError(f"--vkey-url {url}: only http and https URLs")
+    try:
+        with urlopen(url, timeout=10) as resp:
+            body = resp.read(4097)
+    except (URLError, OSError, ValueError) as exc:
+        raise CommandError(f"--vkey-url {url}: cannot fetch the published key ({exc})") from None
+    if len(body) > 4096:
+        raise CommandError(f"--vkey-url {url}: answer too long for a verifier key")
+    try:
+        return body.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise CommandError(f"--vkey-url {url}: answer is not text") from None

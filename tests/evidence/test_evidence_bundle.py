@@ -77,10 +77,14 @@ def test_bundle_verifies(bundle: Path, log: EvidenceLog, tmp_path: Path) -> None
     assert any("older checkpoint 21 is consistent with 35" in line for line in report)
     d = _unzip(bundle, tmp_path / "unzipped")
     assert (d / "verify.py").read_bytes() == Path(evidence.verify.__file__).read_bytes()
+    # On the bundled key alone the verdict says so, with its own exit code: that key proves nothing by itself.
     r = _run(d)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "VERIFIED" in r.stdout
-    assert _run(d, "--vkey", log.vkey).returncode == 0
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert f"VERIFIED against the key inside the bundle only: compare it with the published key {log.vkey}" in r.stdout
+    r = _run(d, "--vkey", log.vkey)
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "VERIFIED", r.stdout
+    for idx, device, seq in [(0, "cam-1", 0), (3, "cam-2", 0), (21, "cam-1", 8), (22, "cam-0", 7)]:
+        assert f"entry {idx}: device {device} sequence {seq}, evidence" in r.stdout
     m = json.loads((d / "manifest.json").read_text())
     assert (m["purpose"], m["producer"]) == ("case 2026-001 review", "officer 042")
     assert m["method"] and m["created_at"] and m["entries"][0]["media"][0]["sha256"]
@@ -129,6 +133,9 @@ def test_edited_entry(bundle: Path, tmp_path: Path) -> None:
     e.write_bytes(e.read_bytes().replace(b'"clip"', b'"clap"'))
     m = json.loads((d / "manifest.json").read_text())
     m["entries"][2]["leaf_hash"] = leaf_hash(e.read_bytes()).hex()
+    m["entries"][2]["sha256"] = hashlib.sha256(e.read_bytes()).hexdigest()
+    for media in m["entries"][2]["media"]:
+        media["role"] = media["role"].replace("clip", "clap")
     (d / "manifest.json").write_text(json.dumps(m))
     _rehash_manifest(d)
     r = _run(d)
@@ -207,7 +214,7 @@ def test_cli_keys_export_verify_audit(db_url: str, tmp_path: Path, capsys: pytes
     assert doc["engine"] == ("native" if audit_native.available() else "python") and sum(doc["chunks"].values()) == 1
     assert "does not match" in doc["findings"][0]["detail"]
     _flip(out, 200)
-    assert main(["verify", str(out)]) == 1
+    assert main(["-c", str(cfg), "verify", str(out)]) == 1
     assert main(["-c", str(cfg), "evidence", "export", "--alert", "A-1", "-o", str(tmp_path / "x.zip")]) == 2
     assert "no alert with clue code or id 'A-1'" in capsys.readouterr().err
     assert main(["-c", str(cfg), "evidence", "export", "--entries", "7", "-o", str(tmp_path / "y.zip")]) == 1
