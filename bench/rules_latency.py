@@ -29,7 +29,7 @@ import paho.mqtt.client as mqtt
 import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.catalogue import load_catalogue
+from gateway.catalogue import load_catalogue, zone_kinds
 from gateway.config import Settings
 from gateway.devices import import_devices
 from gateway.store.migrate import apply_migrations
@@ -78,7 +78,7 @@ class Background:
 
 
 def _setup(db: str, n_bg: int, n_trig: int) -> None:
-    load_catalogue(Settings())
+    kinds = zone_kinds(load_catalogue(Settings()))
     site = [[113.10, 23.00], [113.11, 23.00], [113.11, 23.01], [113.10, 23.01], [113.10, 23.00]]
     fc = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [site]},
@@ -89,7 +89,7 @@ def _setup(db: str, n_bg: int, n_trig: int) -> None:
                  "location": {"lon": 113.105, "lat": 23.005}, **LEGAL} for i in range(n_trig)]
     apply_migrations(db)
     with psycopg.connect(db) as conn:
-        upsert_zones(conn, load_zones(fc).zones)
+        upsert_zones(conn, load_zones(fc, kinds=kinds).zones)
         import_devices(conn, devices)
 
 

@@ -148,6 +148,11 @@ class Catalogue:
     def __contains__(self, rule_id: object) -> bool:
         return rule_id in self._rules
 
+    @property
+    def zone_kinds(self) -> frozenset[str]:
+        """Every zone kind a rule names: zones of these kinds are what the rules apply to."""
+        return frozenset(k for rule in self._rules.values() for k in rule.zone_kinds)
+
     def for_metric(self, metric: str) -> list[Rule]:
         return [r for r in self._rules.values() if r.metric == metric]
 

@@ -3,11 +3,15 @@
 Start order: store, migrations, broker, writer, MQTT source, HTTP. Stop order is the reverse, except that
 the writer flushes and acknowledges everything already queued *before* the MQTT client disconnects, so a
 SIGTERM never loses a batch; anything that arrives after that stays unacknowledged and is redelivered.
+
+Every long-lived worker is supervised (gateway/workers.py): a dead one turns `/healthz` red and is restarted
+with back-off; one that keeps dying stops the gateway with exit code 70 for the service manager to restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import queue
 import signal
@@ -21,6 +25,7 @@ import structlog
 from detectors.catalogue import Catalogue
 from detectors.engine import RuleEngine
 from evidence.log import EvidenceLog
+from gateway.alerts.late_readings import LateReadings
 from gateway.alerts.service import AlertService
 from gateway.catalogue import load_catalogue
 from gateway.config import Settings
@@ -35,6 +40,7 @@ from gateway.publisher import Publisher
 from gateway.store.connect import StoreLocation
 from gateway.store.devices_cache import KnownDevices
 from gateway.store.migrate import MigrationResult, apply_migrations
+from gateway.workers import EXIT_WORKER_FAILED, RestartPolicy, ThreadWorker, WorkerRegistry
 from gateway.zone_service import ZoneService
 from ingest.dji import DockStateMerger
 from ingest.models import Pose, Reading
@@ -43,6 +49,11 @@ from ingest.payloads import ParseLimits
 from ingest.router import parse_message
 
 log = structlog.get_logger(__name__)
+
+# A worker thread that has not heartbeaten for this long is reported stalled. Generous: the alert service
+# beats between events and the sequencer between steps, and one step can wait out a store pool timeout.
+STALL_AFTER_S = 300.0
+SUPERVISE_EVERY_S = 0.5
 
 
 def make_parser(settings: Settings):
@@ -58,9 +69,14 @@ def make_parser(settings: Settings):
 
 
 class Gateway:
-    def __init__(self, settings: Settings, *, on_stored: list[StoredHook] | None = None) -> None:
+    def __init__(self, settings: Settings, *, on_stored: list[StoredHook] | None = None,
+                 restart_policy: RestartPolicy | None = None) -> None:
         self.settings = settings
         self.metrics = Metrics()
+        self.workers = WorkerRegistry(self.metrics, restart_policy, on_fatal=self._worker_failed)
+        self.exit_code = 0  # what `enforcegw run` returns: EXIT_WORKER_FAILED once a worker is beyond restarting
+        self.failed = asyncio.Event()
+        self.late = LateReadings(self.metrics.readings_late, settings.alerts.lateness_s)
         self.gc_watch = GcPauseWatch(self.metrics.gc_pause)
         self.on_stored = on_stored or []
         self.store = StoreLocation(settings)
@@ -78,7 +94,8 @@ class Gateway:
         self.alerts: AlertService | None = None
         self.notify: NotifyListener | None = None
         self._sequencer_stop = threading.Event()
-        self._sequencer: threading.Thread | None = None
+        self._sequencer: ThreadWorker | None = None
+        self._supervisor: asyncio.Task | None = None
 
     async def start(self) -> None:
         s = self.settings
@@ -106,9 +123,12 @@ class Gateway:
         await self.zones.reload_async()
         self.publisher = Publisher(self.mqtt_url, client_id=s.mqtt.client_id, protocol=protocol)
         self.publisher.start()
+        self.workers.watch("publisher", self.publisher.alive, restart=self.publisher.restart_loop,
+                           error=lambda: "paho network thread ended")
         self.no_fly = NoFlyMonitor(self.zones.registry, [self._publish_no_fly])
         self.evidence = await asyncio.to_thread(EvidenceLog.open, self.database_url, s.evidence, s.data_dir)
-        self._sequencer = threading.Thread(target=self._run_sequencer, name="evidence-sequencer", daemon=True)
+        self._sequencer = ThreadWorker("evidence-sequencer", self._run_sequencer, stopping=self._sequencer_stop.is_set,
+                                       registry=self.workers, stall_after_s=STALL_AFTER_S)
         self._sequencer.start()
         hooks = [self.no_fly.on_stored, *self.on_stored]
         if s.alerts.enabled:
@@ -117,11 +137,12 @@ class Gateway:
                 self.publisher.publish, self.metrics, topic_prefix=s.alerts.topic_prefix,
                 max_history_s=s.alerts.max_history_s,
             )
-            await asyncio.to_thread(self.alerts.start)
+            await asyncio.to_thread(self.alerts.start, self.workers, stall_after_s=STALL_AFTER_S)
             hooks.append(self.alerts.on_stored)
         self.notify = NotifyListener(self.database_url, {
             "enforcegw_zones": self._zones_changed, "enforcegw_devices": self._devices_changed})
         self.notify.start()
+        self.workers.watch("pg-notify", self.notify.alive, restart=self.notify.start, error=self.notify.last_error)
         q: queue.Queue[RawMessage] = queue.Queue(maxsize=s.ingest.queue_max)
         self.source = MqttSource(
             self.mqtt_url, s.mqtt.topics, q, client_id=s.mqtt.client_id, shared_group=s.mqtt.shared_group,
@@ -135,10 +156,15 @@ class Gateway:
             batch_linger_ms=s.ingest.batch_linger_ms,
             accept_unknown_devices=s.ingest.accept_unknown_devices, on_stored=hooks,
         )
-        self.writer.start()
+        self.writer.start(self.workers)
         self.source.start()
-        self.http = HttpServer(build_app(self.metrics, {"store": self._check_store, "mqtt": self._check_mqtt}),
-                               s.api.host, s.api.port)
+        source = self.source
+        self.workers.watch("mqtt-source", source.alive, restart=source.restart_loop,
+                           error=lambda: source.last_error or "paho network thread ended")
+        self._supervisor = asyncio.create_task(self._supervise(), name="worker-supervisor")
+        app = build_app(self.metrics, {"store": self._check_store, "mqtt": self._check_mqtt},
+                        workers=self.workers, vkey=self.evidence.vkey if self.evidence else None)
+        self.http = HttpServer(app, s.api.host, s.api.port, metrics=self.metrics)
         await self.http.start()
         # Everything built so far (catalogue, zones, modules) lives as long as the process: keep it out of the
         # cyclic GC's full collections, whose pauses otherwise land on alert latency.
@@ -148,13 +174,31 @@ class Gateway:
 
     def _rule_engine(self, catalogue: Catalogue) -> RuleEngine:
         a = self.settings.alerts
-        return RuleEngine(catalogue, overrides=a.overrides, lateness_s=a.lateness_s, max_gap_s=a.max_gap_s,
-                          update_interval_s=a.update_interval_s, stale_after_s=a.stale_after_s)
+        engine = RuleEngine(catalogue, overrides=a.overrides, lateness_s=a.lateness_s, max_gap_s=a.max_gap_s,
+                            update_interval_s=a.update_interval_s, stale_after_s=a.stale_after_s,
+                            on_late=self.late.on_late)
+        self.late.lag = engine.lag_s
+        return engine
+
+    async def _supervise(self) -> None:
+        while True:
+            self.workers.check()
+            self.late.flush()
+            await asyncio.sleep(SUPERVISE_EVERY_S)
+
+    def _worker_failed(self, worker: str, error: str) -> None:
+        """A worker died more often than the restart policy allows: stop, and exit non-zero (run_until_signal)."""
+        self.exit_code = EXIT_WORKER_FAILED
+        log.critical("gateway.exiting", reason="worker_failed", worker=worker, error=error,
+                     exit_code=EXIT_WORKER_FAILED)
+        self.failed.set()
 
     def _run_sequencer(self) -> None:
         """Integrate appended evidence and sign checkpoints on schedule; a store outage only delays it."""
         assert self.evidence is not None
         while not self._sequencer_stop.is_set():
+            if self._sequencer is not None:
+                self._sequencer.beat()
             try:
                 self.evidence.sequence_once()
             except Exception:
@@ -201,6 +245,11 @@ class Gateway:
 
     async def stop(self) -> None:
         log.info("gateway.stopping")
+        if self._supervisor:  # first: nothing is restarted while the gateway takes its workers down
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
         self.gc_watch.remove()
         if self.http:
             await self.http.stop()
@@ -223,15 +272,23 @@ class Gateway:
         if self.broker:
             await self.broker.stop()
         await asyncio.to_thread(self.store.__exit__, None, None, None)
-        log.info("gateway.stopped")
+        self.late.flush(force=True)
+        log.info("gateway.stopped", exit_code=self.exit_code)
 
-    async def run_until_signal(self) -> None:
+    async def run_until_signal(self) -> int:
+        """Run until SIGINT/SIGTERM (exit code 0) or until a worker is beyond restarting (EXIT_WORKER_FAILED)."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
             await self.start()
-            await stop.wait()
+            waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self.failed.wait())]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
         finally:
             await self.stop()
+        return self.exit_code

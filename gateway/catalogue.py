@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import yaml
+from pydantic import ValidationError
+
 from detectors.catalogue import Catalogue, load_default_catalogue
 from gateway.config import Settings
-from geo.zones import register_zone_kinds
+from gateway.errors import GatewayError
+from geo.zones import BUILTIN_KINDS
+
+
+class CatalogueError(GatewayError):
+    """The configured rule catalogue cannot be used; the message names the file and the first problem."""
 
 
 def load_catalogue(settings: Settings) -> Catalogue:
-    """Load the catalogue and accept its zone kinds (catering, surface_water_class_III, ...) as zone kinds:
-    a zone is only useful to a rule if the rule can name its kind."""
+    """The configured catalogue (`alerts.catalogue`), else the shipped one."""
     path = settings.alerts.catalogue
-    catalogue = Catalogue.from_file(path) if path else load_default_catalogue()
-    register_zone_kinds(k for rule in catalogue for k in rule.zone_kinds)
-    return catalogue
+    if not path:
+        return load_default_catalogue()
+    try:
+        return Catalogue.from_file(path)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CatalogueError(f"alerts.catalogue {path}: {exc.error_count()} invalid value(s), first "
+                             f"{where or '<rule>'}: {first['msg']}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
+        raise CatalogueError(f"alerts.catalogue {path}: {detail}") from None
+
+
+def zone_kinds(catalogue: Catalogue) -> frozenset[str]:
+    """The zone kinds an import accepts: geo's built-in ones and every kind the catalogue's rules name (a zone
+    is only useful to a rule if the rule can name its kind)."""
+    return BUILTIN_KINDS | catalogue.zone_kinds

@@ -23,6 +23,7 @@ import structlog
 from gateway.metrics import Metrics
 from gateway.store import batch_writer
 from gateway.store.devices_cache import KnownDevices
+from gateway.workers import ThreadWorker, WorkerRegistry
 from ingest.models import DeadLetter, PayloadError, Pose, Reading
 from ingest.mqtt import RawMessage
 
@@ -79,14 +80,18 @@ class IngestWriter:
         self.accept_unknown = accept_unknown_devices
         self.on_stored = on_stored or []
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread: ThreadWorker | None = None
         self._conn: psycopg.Connection | None = None
         self.healthy = threading.Event()
 
     # lifecycle
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+    def start(self, workers: WorkerRegistry | None = None) -> None:
+        """Start the writer thread; with `workers`, it is supervised (restarted when it dies)."""
+        self._thread = ThreadWorker("ingest-writer", self._run, stopping=self._stop.is_set, registry=workers)
         self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.alive()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Flush everything already queued, acknowledge it, then return."""
@@ -98,9 +103,10 @@ class IngestWriter:
         try:
             self._loop()
         except Exception:
-            # Should never happen; if it does, say so loudly: health turns red and nothing is acknowledged.
+            # Should never happen; if it does, the ThreadWorker logs it and (supervised) health turns red and the
+            # writer is restarted. What this run had taken but not committed was never acknowledged, so the
+            # broker still holds it for the session.
             self.healthy.clear()
-            log.exception("ingest.writer_crashed")
             raise
 
     def _loop(self) -> None:

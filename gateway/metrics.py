@@ -76,3 +76,32 @@ class Metrics:
         self.no_fly_events = Counter(
             "enforcegw_no_fly_events_total", "Drones entering/leaving active no-fly zones", ["type"], registry=r
         )
+        self.worker_up = Gauge(
+            "enforcegw_worker_up", "1 while a long-lived worker runs (0: dead, restarting or stalled)", ["worker"],
+            registry=r,
+        )
+        self.worker_failures = Counter(
+            "enforcegw_worker_failures_total", "Deaths of a long-lived worker", ["worker"], registry=r
+        )
+        self.worker_restarts = Counter(
+            "enforcegw_worker_restarts_total", "Restarts of a long-lived worker after it died", ["worker"],
+            registry=r,
+        )
+        self.http_refused = Counter(
+            "enforcegw_http_requests_refused_total", "Malformed HTTP requests refused, by status", ["status"],
+            registry=r,
+        )
+        self.readings_late = Counter(
+            "enforcegw_readings_late_total",
+            "Readings the rule engine skipped as older than their stream allows (alerts.lateness_s), by metric",
+            ["metric"], registry=r,
+        )
+        self.alert_retries = Counter(
+            "enforcegw_alert_retries_total",
+            "Alert events retried after the store failed them, by reason (store_unavailable, error)", ["reason"],
+            registry=r,
+        )
+        self.alert_failed = Counter(
+            "enforcegw_alert_events_failed_total",
+            "Alert events given up after retries (each kept in alert_failures with its data)", registry=r,
+        )

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -47,7 +47,7 @@ import shapely
 from shapely.geometry import shape
 
 from geo.crs import Crs, convert_geometry, parse_crs
-from geo.zones import Fix, Problem, Zone, _geojson, zone_from_feature
+from geo.zones import BUILTIN_KINDS, Fix, Problem, Zone, _geojson, zone_from_feature
 
 DATAV_LEVEL_PRIORITY = {"country": 0, "province": 10, "city": 20, "district": 30, "street": 40}
 DEFAULT_SUBJECT_SUFFIX = "综合行政执法局"
@@ -79,8 +79,10 @@ def load_zones(
     *,
     crs: str | Crs = Crs.WGS84,
     fix: bool = False,
+    kinds: Collection[str] = BUILTIN_KINDS,
 ) -> LoadResult:
-    """Load a zone FeatureCollection; invalid features are reported (by index) and skipped.
+    """Load a zone FeatureCollection; invalid features are reported (by index) and skipped. A kind not in
+    ``kinds`` is an ``unknown_kind`` problem; the gateway passes its catalogue's (gateway.catalogue.zone_kinds).
 
     Raises ``ValueError`` only when the input is not JSON or not a FeatureCollection at all.
     """
@@ -96,7 +98,7 @@ def load_zones(
     fixes: list[Fix] = []
     seen: dict[str, int] = {}
     for index, feature in enumerate(features):
-        zone, probs, fx = zone_from_feature(feature, index, fix=fix, crs=src)
+        zone, probs, fx = zone_from_feature(feature, index, fix=fix, crs=src, kinds=kinds)
         if zone is not None and src == Crs.WGS84:
             declared = (feature.get("properties") or {}).get("source_crs")
             if declared:  # keep provenance from an earlier export
@@ -121,9 +123,10 @@ def load_zones(
     return LoadResult(zones, problems, fixes)
 
 
-def load_zones_file(path: str | Path, *, crs: str | Crs = Crs.WGS84, fix: bool = False) -> LoadResult:
+def load_zones_file(path: str | Path, *, crs: str | Crs = Crs.WGS84, fix: bool = False,
+                    kinds: Collection[str] = BUILTIN_KINDS) -> LoadResult:
     """:func:`load_zones` on a file's bytes."""
-    return load_zones(Path(path).read_bytes(), crs=crs, fix=fix)
+    return load_zones(Path(path).read_bytes(), crs=crs, fix=fix, kinds=kinds)
 
 
 def _round(coords: Any, ndigits: int) -> Any:
@@ -191,6 +194,7 @@ def load_datav(
     fix: bool = True,
     kind: str = "jurisdiction",
     subject_suffix: str = DEFAULT_SUBJECT_SUFFIX,
+    kinds: Collection[str] = BUILTIN_KINDS,
 ) -> LoadResult:
     """Import a DataV administrative-boundary FeatureCollection as jurisdiction zones (see module doc)."""
     doc = _parse(data)
@@ -199,4 +203,4 @@ def load_datav(
     features = [
         datav_feature_to_zone_feature(f, kind=kind, subject_suffix=subject_suffix) for f in doc.get("features", [])
     ]
-    return load_zones({"type": "FeatureCollection", "features": features}, crs=crs, fix=fix)
+    return load_zones({"type": "FeatureCollection", "features": features}, crs=crs, fix=fix, kinds=kinds)

@@ -14,7 +14,7 @@ auto-fixed: it is only detected, because a swap can also be a legitimately far-a
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,7 +27,7 @@ from shapely.validation import explain_validity
 from geo.crs import Crs, convert_geometry, parse_crs
 from geo.schedule import Schedule
 
-KNOWN_KINDS: frozenset[str] = frozenset(
+BUILTIN_KINDS: frozenset[str] = frozenset(
     {
         "jurisdiction",
         "no_parking",
@@ -47,18 +47,10 @@ KNOWN_KINDS: frozenset[str] = frozenset(
         "patrol_area",
     }
 )
-# Kinds other packages add at run time: the rule catalogue's zone kinds (catering, surface_water_class_III,
-# ...) are valid zone kinds too, but geo must not import detectors, so the gateway registers them.
-_EXTRA_KINDS: set[str] = set()
-
-
-def register_zone_kinds(kinds: Iterable[str]) -> None:
-    """Accept `kinds` as zone kinds from now on (the gateway registers its rule catalogue's)."""
-    _EXTRA_KINDS.update(kinds)
-
-
-def is_known_kind(kind: str) -> bool:
-    return kind in KNOWN_KINDS or kind in _EXTRA_KINDS
+"""Kinds geo itself knows. The rule catalogue names more (catering, surface_water_class_III, ...); geo must not
+import detectors, so an import is handed the kinds it accepts (`kinds=`; gateway.catalogue.zone_kinds gives the
+gateway's). A stored zone is trusted as stored: the kind is checked when a feature is imported, not when a
+Zone is built, so zones read back from the store load whatever catalogue the reading process has."""
 
 # Stable reason codes (problems) and fix codes; tests and the import CLI rely on them.
 ProblemCode = Literal[
@@ -118,7 +110,8 @@ class Zone(BaseModel):
 
     id: str = Field(min_length=1, description="Stable zone id (GeoJSON Feature id or properties.id).")
     name: str = Field(default="", description="Human-readable zone name.")
-    kind: str = Field(description=f"Zone kind, one of {sorted(KNOWN_KINDS)}.")
+    kind: str = Field(min_length=1, description=f"Zone kind: one of {sorted(BUILTIN_KINDS)} or a kind the rule "
+                      "catalogue names (checked on import, see BUILTIN_KINDS).")
     geometry: dict[str, Any] = Field(
         repr=False, description="RFC 7946 GeoJSON Polygon or MultiPolygon in WGS84 lon/lat, exterior rings CCW."
     )
@@ -158,13 +151,6 @@ class Zone(BaseModel):
 
     def __hash__(self) -> int:
         return hash((self.id, self.kind))
-
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, value: str) -> str:
-        if not is_known_kind(value):
-            raise ValueError(f"unknown kind {value!r}")
-        return value
 
     @field_validator("geometry")
     @classmethod
@@ -381,9 +367,10 @@ _ZONE_FIELDS = set(Zone.model_fields) - {"geometry", "attributes", "id"}
 
 
 def zone_from_feature(
-    feature: Any, index: int, *, fix: bool = False, crs: Crs | str = Crs.WGS84
+    feature: Any, index: int, *, fix: bool = False, crs: Crs | str = Crs.WGS84,
+    kinds: Collection[str] = BUILTIN_KINDS,
 ) -> tuple[Zone | None, list[Problem], list[Fix]]:
-    """Validate one GeoJSON Feature and build a :class:`Zone` (or report why not)."""
+    """Validate one GeoJSON Feature and build a :class:`Zone` (or report why not); its kind must be in `kinds`."""
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         return None, [Problem(index, None, "not_a_feature", "item is not a GeoJSON Feature object")], []
     props = feature.get("properties") or {}
@@ -395,7 +382,7 @@ def zone_from_feature(
     if zone_id is None:
         problems.append(Problem(index, None, "missing_id", "feature has neither id nor properties.id"))
     kind = props.get("kind")
-    if not is_known_kind(kind):
+    if not isinstance(kind, str) or kind not in kinds:
         problems.append(Problem(index, zone_id, "unknown_kind", f"unknown kind {kind!r}"))
     geom, gprobs, fixes = check_geometry(feature.get("geometry"), index, zone_id, fix=fix, crs=crs)
     problems.extend(gprobs)

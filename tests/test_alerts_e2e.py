@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from gateway.catalogue import load_catalogue
+from gateway.catalogue import load_catalogue, zone_kinds
 from gateway.config import Settings
 from gateway.devices import import_devices
 from gateway.store.zones import upsert_zones
@@ -41,8 +41,7 @@ def setup_site(db_url: str, *devices: dict) -> None:
         _zone("cs-1", "construction_site", 113.10, 23.00, enforcement_items=["C-NOISE-NIGHT"]),
         _zone("cat-1", "catering", 113.20, 23.00, enforcement_items=["C-FUME"]),
     ]}
-    load_catalogue(Settings())
-    loaded = load_zones(fc)
+    loaded = load_zones(fc, kinds=zone_kinds(load_catalogue(Settings())))
     assert not loaded.problems
     with psycopg.connect(db_url) as conn:
         upsert_zones(conn, loaded.zones)

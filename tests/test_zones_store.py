@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -13,7 +16,7 @@ from gateway.cli import main
 from gateway.devices import import_devices
 from gateway.store.zones import load_all_zones
 from geo.crs import gcj02_to_wgs84
-from tests.conftest import shared_path
+from tests.conftest import REPO, shared_path
 
 pytestmark = pytest.mark.integration
 
@@ -128,3 +131,66 @@ def test_device_import_takes_jurisdiction_from_zones(env_db: str, tmp_path: Path
     assert got["n2"] == (None, "unassigned", [])
     assert got["n3"][:2] == ("440604", "declared")
     assert result.unassigned == ["n2"]
+
+
+def _cli(db_url: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """The command in a process of its own, as an operator runs it: nothing another command loaded is there."""
+    env = {**os.environ, "ENFORCEGW_DATABASE__URL": db_url}
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *argv], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=120)
+
+
+def test_zones_of_catalogue_kinds_locate_and_export(
+    env_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`catering` is a kind only the rule catalogue names. Stored, it is trusted as stored: locate and export
+    read it back in any process, without loading the catalogue first."""
+    fc = {"type": "FeatureCollection", "features": [
+        _feature("440605", "jurisdiction", _square(113.0, 22.9, 0.3), priority=30,
+                 enforcement_subject={"code": "440605", "name": "南海区综合行政执法局"}),
+        _feature("cat-1", "catering", _square(113.2, 23.0, 0.01)),
+    ]}
+    f = tmp_path / "z.geojson"
+    f.write_text(json.dumps(fc))
+    assert main(["zones", "import", str(f)]) == 0
+    assert "imported 2 zone(s), 0 feature(s) rejected" in capsys.readouterr().out
+    located = _cli(env_db, "zones", "locate", "113.205", "23.005")
+    assert located.returncode == 0, located.stderr
+    assert "catering" in located.stdout and "cat-1" in located.stdout and "jurisdiction: 440605" in located.stdout
+    out = tmp_path / "out.geojson"
+    exported = _cli(env_db, "zones", "export", "-o", str(out))
+    assert exported.returncode == 0, exported.stderr
+    assert {f["properties"]["kind"] for f in json.loads(out.read_text())["features"]} == {"jurisdiction", "catering"}
+    # and in this process too, whatever ran before
+    assert main(["zones", "locate", "113.205", "23.005"]) == 0
+    assert "cat-1" in capsys.readouterr().out
+
+
+def test_import_refuses_kinds_neither_built_in_nor_in_the_catalogue(
+    env_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fc = {"type": "FeatureCollection", "features": [_feature("x-1", "karaoke", _square(113.2, 23.0, 0.01))]}
+    f = tmp_path / "z.geojson"
+    f.write_text(json.dumps(fc))
+    assert main(["zones", "import", str(f)]) == 1
+    assert "feature 0 (x-1): error unknown_kind: unknown kind 'karaoke'" in capsys.readouterr().err
+
+
+def test_a_configured_catalogue_declares_its_own_zone_kinds(
+    env_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shipped = (REPO / "detectors" / "catalogue.yaml").read_text(encoding="utf-8")
+    catalogue = tmp_path / "catalogue.yaml"
+    catalogue.write_text(shipped.replace("catering", "karaoke_bar"), encoding="utf-8")
+    config = tmp_path / "gw.yaml"
+    config.write_text(f"alerts:\n  catalogue: {catalogue}\n")
+    fc = {"type": "FeatureCollection", "features": [
+        _feature("k-1", "karaoke_bar", _square(113.2, 23.0, 0.01)),
+        _feature("cat-1", "catering", _square(113.3, 23.0, 0.01)),
+    ]}
+    f = tmp_path / "z.geojson"
+    f.write_text(json.dumps(fc))
+    assert main(["-c", str(config), "zones", "import", str(f)]) == 1
+    captured = capsys.readouterr()
+    assert "imported 1 zone(s), 1 feature(s) rejected" in captured.out
+    assert "feature 1 (cat-1): error unknown_kind" in captured.err

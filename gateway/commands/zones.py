@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 import psycopg
 
-from gateway.catalogue import load_catalogue
+from gateway.catalogue import load_catalogue, zone_kinds
 from gateway.commands.run import config_path
 from gateway.config import load_settings
+from gateway.errors import InputError
 from gateway.store.connect import resolve_database_url
 from gateway.store.migrate import apply_migrations
 from gateway.store.zones import load_all_zones, upsert_zones
@@ -50,22 +53,29 @@ def _is_datav(doc: dict) -> bool:
     return bool(props) and all("adcode" in p and "kind" not in p for p in props)
 
 
-def read_zone_file(path: Path, crs: str, fix: bool, fmt: str) -> LoadResult:
-    doc = json.loads(path.read_text(encoding="utf-8-sig"))
-    if fmt == "datav" or (fmt == "auto" and isinstance(doc, dict) and _is_datav(doc)):
-        # DataV boundaries need repairs in practice (self-touching rings); report them, as with --fix.
-        return load_datav(doc, crs=crs, fix=True)
-    return load_zones(doc, crs=crs, fix=fix)
+def read_zone_file(path: Path, crs: str, fix: bool, fmt: str, kinds: Collection[str]) -> LoadResult:
+    """Parse and validate a zone file; a file that cannot be read as a zone collection is an InputError."""
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8: byte 0x{exc.object[exc.start]:02x} at offset {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        if fmt == "datav" or (fmt == "auto" and isinstance(doc, dict) and _is_datav(doc)):
+            # DataV boundaries need repairs in practice (self-touching rings); report them, as with --fix.
+            return load_datav(doc, crs=crs, fix=True, kinds=kinds)
+        return load_zones(doc, crs=crs, fix=fix, kinds=kinds)
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc}") from None
 
 
 def _import(args: argparse.Namespace) -> int:
     settings = load_settings(config_path(args, "config"))
-    load_catalogue(settings)  # its zone kinds (catering, surface_water_class_III, ...) are valid kinds
-    try:
-        result = read_zone_file(args.file, args.crs, args.fix, args.format)
-    except (OSError, ValueError) as exc:
-        print(f"error: {args.file}: {exc}", file=sys.stderr)
-        return 2
+    kinds = zone_kinds(load_catalogue(settings))
+    result = read_zone_file(args.file, args.crs, args.fix, args.format, kinds)
     for f in result.fixes:
         print(f"{args.file}: feature {f.index} ({f.zone_id}): fixed {f.code}: {f.message}")
     for p in result.problems:
@@ -91,7 +101,16 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_point(lon: float, lat: float) -> None:
+    """A WGS84 point or an InputError: a point off the globe would otherwise just be "unassigned"."""
+    if not (math.isfinite(lon) and -180.0 <= lon <= 180.0):
+        raise InputError(f"longitude {lon} is outside [-180, 180]")
+    if not (math.isfinite(lat) and -90.0 <= lat <= 90.0):
+        raise InputError(f"latitude {lat} is outside [-90, 90]")
+
+
 def _locate(args: argparse.Namespace) -> int:
+    check_point(args.lon, args.lat)
     settings = load_settings(config_path(args, "config"))
     with resolve_database_url(settings) as url, psycopg.connect(url) as conn:
         registry = ZoneRegistry(load_all_zones(conn))

@@ -11,6 +11,7 @@ import contextlib
 import signal
 import sys
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.live import Live
 
 from gateway.app import Gateway
-from gateway.catalogue import load_catalogue
+from gateway.catalogue import load_catalogue, zone_kinds
 from gateway.config import Settings
 from gateway.demo import fleet
 from gateway.demo.clock import DEFAULT_START, SimClock, sim_start
@@ -59,10 +60,10 @@ class DemoResult:
     publisher_error: str | None
 
 
-def load_devices(url: str) -> list[str]:
-    """Zones first: device import places each device in the zones at its location."""
+def load_devices(url: str, kinds: Collection[str]) -> list[str]:
+    """Zones first (of `kinds`): device import places each device in the zones at its location."""
     with psycopg.connect(url) as conn:
-        zones = import_demo_zones(conn)
+        zones = import_demo_zones(conn, kinds)
         log.info("demo.zones_loaded", zones=zones)
         result = import_devices(conn, fleet.device_rows())
     if result.errors:  # the shipped file is ours: an error here is a bug, not user input
@@ -117,8 +118,8 @@ async def run_demo(settings: Settings, options: DemoOptions, console: Console | 
     view: StoreView | None = None
     try:
         await asyncio.to_thread(apply_migrations, url, allow_timescale=settings.database.timescaledb)
-        load_catalogue(settings)  # registers its zone kinds (catering) before the demo zones are validated
-        loaded = await asyncio.to_thread(load_devices, url)
+        kinds = zone_kinds(load_catalogue(settings))  # the demo's catering zones are of a catalogue kind
+        loaded = await asyncio.to_thread(load_devices, url, kinds)
         log.info("demo.devices_loaded", devices=loaded)
         gw = Gateway(settings.model_copy(update={"database": settings.database.model_copy(update={"url": url})}))
         await gw.start()

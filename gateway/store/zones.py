@@ -29,5 +29,7 @@ def _row(z: Zone) -> tuple:
 
 
 def load_all_zones(conn: psycopg.Connection) -> list[Zone]:
+    """Every stored zone, trusted as stored: its kind was checked against the importing catalogue, and a
+    reader (locate, export, the running gateway) need not know that catalogue."""
     rows = conn.execute("SELECT spec FROM zones ORDER BY id").fetchall()
     return [Zone.model_validate(r[0]) for r in rows]

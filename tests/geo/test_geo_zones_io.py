@@ -12,7 +12,7 @@ from shapely.geometry import shape
 
 from geo.crs import distance_m, gcj02_to_wgs84, wgs84_to_gcj02
 from geo.geojson_io import dump_zones, load_datav, load_zones
-from geo.zones import Zone
+from geo.zones import BUILTIN_KINDS, Zone
 
 CCW = [[113.10, 23.00], [113.11, 23.00], [113.11, 23.01], [113.10, 23.01], [113.10, 23.00]]
 CW = list(reversed(CCW))
@@ -201,3 +201,23 @@ def test_shape_cache_follows_geometry_changes() -> None:
     moved = z.model_copy(update={"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [2, 0], [2, 2], [0, 0]]]}})
     assert moved.shape.area == pytest.approx(2.0)
     assert z.area_m2() == pytest.approx(111_195**2, rel=0.01)
+
+
+@pytest.mark.parametrize(("kinds", "accepted"), [
+    (None, {"good"}),  # the default: geo's built-in kinds only
+    (BUILTIN_KINDS | {"catering"}, {"good", "cat"}),
+    (frozenset({"catering"}), {"cat"}),  # exactly the kinds handed in
+])
+def test_import_accepts_the_kinds_it_is_given(kinds: frozenset[str] | None, accepted: set[str]) -> None:
+    features = fc(feat([CCW], id="good"), feat([CCW], id="cat", kind="catering"))
+    res = load_zones(features) if kinds is None else load_zones(features, kinds=kinds)
+    assert {z.id for z in res.zones} == accepted
+    assert {p.zone_id for p in res.errors if p.code == "unknown_kind"} == {"good", "cat"} - accepted
+
+
+def test_a_stored_zone_loads_whatever_its_kind() -> None:
+    """A zone read back (from the store, an export) is trusted as stored: no kind list is consulted."""
+    zone = load_zones(fc(feat([CCW], id="cat", kind="catering")), kinds={"catering"}).zones[0]
+    assert Zone.model_validate_json(zone.model_dump_json()) == zone
+    with pytest.raises(ValueError, match="kind"):
+        Zone.model_validate({**json.loads(zone.model_dump_json()), "kind": ""})
