@@ -178,6 +178,14 @@ class RuleEngine:
         if self.on_late is not None:
             self.on_late(reading, "late")
 
+    def lag_s(self, reading) -> float | None:
+        """How far the reading's stream had moved past it: `lateness_s` must exceed this for the reading to be
+        evaluated. None when the engine has no stream for it."""
+        stream = self._streams.get((reading.device_id, reading.metric))
+        if stream is None:
+            return None
+        return max(stream.watermark, stream.released) - reading.time.timestamp()
+
     def _release(self, stream: _Stream, upto: float, out: list) -> None:
         heap = stream.heap
         while heap and heap[0][0] <= upto:

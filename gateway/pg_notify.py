@@ -23,11 +23,28 @@ class NotifyListener:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="pg-notify")
+        self._task.add_done_callback(self._ended)
+
+    @staticmethod
+    def _ended(task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("pg_notify.crashed", exc_info=task.exception())
+
+    def alive(self) -> bool:
+        """The listening task runs. It ends only when a callback raises something other than a store error."""
+        return self._task is None or not self._task.done()
+
+    def last_error(self) -> str | None:
+        if self._task is None or not self._task.done() or self._task.cancelled():
+            return None
+        exc = self._task.exception()
+        return None if exc is None else f"{type(exc).__name__}: {exc}"
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # a task that died already was reported by the worker registry; stopping must not raise it again
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
 
     async def _run(self) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import structlog
 
-from ingest.mqtt import BrokerAddress
+from ingest.mqtt import BrokerAddress, paho_loop_running, restart_paho_loop
 
 log = structlog.get_logger(__name__)
 
@@ -44,14 +44,24 @@ class Publisher:
         self.client.max_inflight_messages_set(1000)
         self.client.reconnect_delay_set(1, 30)
         self._addr = addr
+        self._running = False
 
     def start(self) -> None:
         self.client.connect_async(self._addr.host, self._addr.port, 30)
+        self._running = True
         self.client.loop_start()
 
     def stop(self) -> None:
+        self._running = False
         self.client.disconnect()
         self.client.loop_stop()
+
+    def alive(self) -> bool:
+        """paho's network thread runs (while disconnected it keeps reconnecting; it ends only on a bug)."""
+        return not self._running or paho_loop_running(self.client)
+
+    def restart_loop(self) -> None:
+        restart_paho_loop(self.client)
 
     def publish(self, topic: str, payload: dict[str, Any]) -> mqtt.MQTTMessageInfo:
         # paho queues while disconnected and sends on reconnect (max_queued_messages unbounded).

@@ -24,6 +24,19 @@ from paho.mqtt.properties import Properties
 log = structlog.get_logger(__name__)
 
 
+def paho_loop_running(client: mqtt.Client) -> bool:
+    """Whether paho's network thread (`loop_start`) runs. paho has no public call for it; its thread ends when
+    a callback raises, and it clears `_thread` then, so `loop_start()` can start it again."""
+    thread = getattr(client, "_thread", None)
+    return thread is not None and thread.is_alive()
+
+
+def restart_paho_loop(client: mqtt.Client) -> None:
+    rc = client.loop_start()
+    if rc != mqtt.MQTT_ERR_SUCCESS:
+        raise RuntimeError(f"paho network thread did not start again: {mqtt.error_string(rc)}")
+
+
 @dataclass(frozen=True, slots=True)
 class RawMessage:
     topic: str
@@ -80,6 +93,8 @@ class MqttSource:
         self._on_connected = on_connected or (lambda _c: None)
         self._on_queue_full = on_queue_full or (lambda: None)
         self.connected = threading.Event()
+        self.last_error: str | None = None  # why paho's network thread last died (a callback raised)
+        self._started = False
         self._stopping = False
         if self.v5:
             client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
@@ -92,9 +107,9 @@ class MqttSource:
             client.username_pw_set(self.address.username, self.address.password)
         if self.address.tls:
             client.tls_set()
-        client.on_connect = self._handle_connect
-        client.on_disconnect = self._handle_disconnect
-        client.on_message = self._handle_message
+        client.on_connect = self._recording(self._handle_connect)
+        client.on_disconnect = self._recording(self._handle_disconnect)
+        client.on_message = self._recording(self._handle_message)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client = client
 
@@ -114,7 +129,27 @@ class MqttSource:
                                       clean_start=False, properties=props)
         else:
             self.client.connect_async(self.address.host, self.address.port, self.keepalive_s)
+        self._started = True
         self.client.loop_start()
+
+    # liveness: paho's network thread dies when one of our callbacks raises
+    def alive(self) -> bool:
+        return not self._started or self._stopping or paho_loop_running(self.client)
+
+    def restart_loop(self) -> None:
+        """Start paho's network thread again on the same client and session."""
+        restart_paho_loop(self.client)
+
+    def _recording(self, callback: Callable[..., None]) -> Callable[..., None]:
+        def wrapped(*args: object) -> None:
+            try:
+                callback(*args)
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                raise
+
+        wrapped.__name__ = callback.__name__  # paho names the callback when it logs the failure
+        return wrapped
 
     def stop(self) -> None:
         self._stopping = True

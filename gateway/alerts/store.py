@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from detectors.alerts import AlertEvent, OpenAlert
 from gateway.alerts.naming import alert_kind, clue_code
@@ -110,3 +112,31 @@ def recent_readings(conn: psycopg.Connection, device_id: str, since: datetime) -
 def public_view(row: dict) -> dict:
     """The alert as published: the row without the engine's internal id (the publisher encodes datetimes)."""
     return {k: v for k, v in row.items() if k != "engine_alert_id"}
+
+
+def event_record(ev: AlertEvent) -> dict[str, Any]:
+    """The event as plain JSON values, window readings included: enough to store or replay it by hand."""
+    out: dict[str, Any] = {f.name: _plain(getattr(ev, f.name)) for f in fields(ev) if f.name != "readings"}
+    out["readings"] = [{"time": _plain(r.time), "device_id": r.device_id, "metric": r.metric,
+                        "value": _plain(r.value), "seq": r.seq} for r in ev.readings]
+    return out
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)  # JSON (and jsonb) has no NaN or infinity
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
+    return v
+
+
+def record_failure(conn: psycopg.Connection, ev: AlertEvent, attempts: int, error: str) -> int:
+    """Keep an event that could not be stored (the dead letter of the alert pipeline); returns its id."""
+    record = event_record(ev)
+    return conn.execute(
+        "INSERT INTO alert_failures (event_type, engine_alert_id, device_id, rule_id, attempts, error, event)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (ev.type, ev.alert_id, ev.device_id, ev.rule_id, attempts, error, Jsonb(record)),
+    ).fetchone()[0]

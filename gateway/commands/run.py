@@ -1,4 +1,4 @@
-"""`enforcegw run`: the gateway until SIGINT/SIGTERM."""
+"""`enforcegw run`: the gateway until SIGINT/SIGTERM, or until a worker is beyond restarting (exit code 70)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from gateway.logs import configure_logging
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("run", help="Run the gateway until SIGINT/SIGTERM.")
+    p = subparsers.add_parser(
+        "run", help="Run the gateway until SIGINT/SIGTERM (exit 0), or until a worker keeps dying (exit 70)."
+    )
     p.add_argument("-c", "--config", dest="run_config", help="YAML config file.")
     p.set_defaults(func=_run)
 
@@ -22,7 +24,8 @@ def config_path(args: argparse.Namespace, own: str) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """0 after SIGINT/SIGTERM; 70 (EX_SOFTWARE) when a worker died more often than it may be restarted, so that
+    systemd `Restart=on-failure` or docker `restart: on-failure` start a fresh gateway."""
     settings = load_settings(config_path(args, "run_config"))
     configure_logging(settings.log.level, settings.log.json_format)
-    asyncio.run(Gateway(settings).run_until_signal())
-    return 0
+    return asyncio.run(Gateway(settings).run_until_signal())
