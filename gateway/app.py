@@ -42,6 +42,7 @@ from gateway.store.devices_cache import KnownDevices
 from gateway.store.migrate import MigrationResult, apply_migrations
 from gateway.workers import EXIT_WORKER_FAILED, RestartPolicy, ThreadWorker, WorkerRegistry
 from gateway.zone_service import ZoneService
+from ingest.device_events import DeviceEvent, device_events
 from ingest.dji import DockStateMerger
 from ingest.models import Pose, Reading
 from ingest.mqtt import MqttSource, RawMessage
@@ -61,9 +62,10 @@ def make_parser(settings: Settings):
                          max_future_skew_s=settings.ingest.max_future_skew_s)
     merger = DockStateMerger()
 
-    def parse(topic: str, payload: bytes, received_at: datetime) -> tuple[str, list[Reading], list[Pose]]:
+    def parse(topic: str, payload: bytes, received_at: datetime
+              ) -> tuple[str, list[Reading], list[Pose], list[DeviceEvent]]:
         msg = parse_message(topic, payload, received_at, limits, merger=merger)
-        return msg.route.kind, msg.readings, msg.poses
+        return msg.route.kind, msg.readings, msg.poses, device_events(msg)
 
     return parse
 

@@ -6,6 +6,11 @@ message is `batch_max_ms` old counted from its receipt (messages that queued up 
 already used part of that budget), or no message has arrived for `batch_linger_ms` (the queue ran dry). Once
 a batch is due it still takes what is already queued, without waiting, so a backlog is drained in full
 batches rather than one message at a time. Messages are acknowledged only after their batch commits.
+
+Every message taken ends as stored rows, a duplicate, or a dead letter holding its topic and bytes: a parser
+refusal (`PayloadError`) with its reason, an unexpected parser exception as `parser_error` (logged with its
+traceback once per kind of fault; the writer goes on, so a redelivered poison message cannot stop ingest), a
+conflict with stored rows (`gateway.store.conflicts`), or rows the store refused (`store_rejected`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
@@ -24,27 +29,61 @@ from gateway.metrics import Metrics
 from gateway.store import batch_writer
 from gateway.store.devices_cache import KnownDevices
 from gateway.workers import ThreadWorker, WorkerRegistry
+from ingest.device_events import DeviceEvent
 from ingest.models import DeadLetter, PayloadError, Pose, Reading
 from ingest.mqtt import RawMessage
 
 log = structlog.get_logger(__name__)
 
-# parse(topic, payload, received_at) -> (kind, readings, poses); raises PayloadError for bad input.
-Parser = Callable[[str, bytes, datetime], tuple[str, list[Reading], list[Pose]]]
+# parse(topic, payload, received_at) -> (kind, readings, poses, events); raises PayloadError for bad input.
+Parser = Callable[[str, bytes, datetime], tuple[str, list[Reading], list[Pose], list[DeviceEvent]]]
 StoredHook = Callable[[list[Reading], list[Pose]], None]
+# Errors the store raises for the content of a row (not for its own state): the batch is split per message.
+# UnicodeError: psycopg encodes text client-side, so a string PostgreSQL cannot hold fails before the server.
+_ROW_ERRORS = (psycopg.DataError, psycopg.IntegrityError, UnicodeError)
+_MAX_DETAIL = 500
 
 
 @dataclass
-class _Batch:
-    messages: list[RawMessage] = field(default_factory=list)
-    readings: list[Reading] = field(default_factory=list)
-    poses: list[Pose] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
+class _Batch(batch_writer.Batch):
     deadline: float = 0.0  # time.monotonic() at which the first message is batch_max_ms old
 
-    @property
-    def rows(self) -> int:
-        return len(self.readings) + len(self.poses) + len(self.dead)
+
+class _ParserFaults:
+    """A parser exception other than PayloadError is a bug in our code that some payload reaches. Its traceback
+    is logged the first time each kind of fault (exception type and the line raising it) is met; repeats only
+    count, with a line at most every `every_s` per kind, so a flood of one bad message cannot fill the log."""
+
+    def __init__(self, every_s: float = 60.0, max_kinds: int = 1000) -> None:
+        self.every_s = every_s
+        self.max_kinds = max_kinds
+        self._kinds: dict[tuple[str, str, int], list[float]] = {}  # kind -> [last logged, repeats since]
+
+    def report(self, exc: Exception, topic: str) -> None:
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        kind = (type(exc).__name__, tb.tb_frame.f_code.co_filename if tb else "?", tb.tb_lineno if tb else 0)
+        now = time.monotonic()
+        seen = self._kinds.get(kind)
+        if seen is None:
+            if len(self._kinds) >= self.max_kinds:
+                self._kinds.clear()
+            self._kinds[kind] = [now, 0]
+            log.error("ingest.parser_error", topic=topic, error=f"{type(exc).__name__}: {exc}"[:_MAX_DETAIL],
+                      exc_info=exc)
+            return
+        seen[1] += 1
+        if now - seen[0] >= self.every_s:
+            log.error("ingest.parser_error_repeated", topic=topic, error=f"{type(exc).__name__}: {exc}"[:_MAX_DETAIL],
+                      repeats=int(seen[1]), at=f"{kind[1]}:{kind[2]}")
+            seen[0], seen[1] = now, 0
+
+
+def _see(seen: dict[str, datetime], device_id: str, t: datetime) -> None:
+    prev = seen.get(device_id)
+    if prev is None or t > prev:
+        seen[device_id] = t
 
 
 def batch_deadline(first_received_at: float, max_s: float, now_wall: float, now_mono: float) -> float:
@@ -83,6 +122,7 @@ class IngestWriter:
         self._thread: ThreadWorker | None = None
         self._conn: psycopg.Connection | None = None
         self.healthy = threading.Event()
+        self._faults = _ParserFaults()
 
     # lifecycle
     def start(self, workers: WorkerRegistry | None = None) -> None:
@@ -137,21 +177,52 @@ class IngestWriter:
             self._conn.close()
 
     def _take(self, msg: RawMessage, batch: _Batch) -> None:
+        index = len(batch.messages)
         batch.messages.append(msg)
         received = datetime.fromtimestamp(msg.received_at, UTC)
         try:
-            kind, readings, poses = self.parse(msg.topic, msg.payload, received)
-            self.metrics.messages_received.labels(kind).inc()
-            if not self.accept_unknown:
-                for device_id in {r.device_id for r in readings} | {p.device_id for p in poses}:
-                    if not self.devices.known(device_id):
-                        raise PayloadError("unknown_device", f"device {device_id!r} is not in the registry")
+            kind, readings, poses, events = self.parse(msg.topic, msg.payload, received)
         except PayloadError as exc:
-            self.metrics.messages_received.labels("invalid").inc()
-            batch.dead.append(DeadLetter(msg.topic, exc.reason, exc.detail, bytes(msg.payload), received))
+            self._refuse(batch, msg, received, exc.reason, exc.detail)
             return
-        batch.readings.extend(readings)
-        batch.poses.extend(poses)
+        except Exception as exc:
+            # Dead-letter it and go on: the broker would redeliver a message that stopped the writer, forever.
+            self._faults.report(exc, msg.topic)
+            self._refuse(batch, msg, received, "parser_error",
+                         f"{type(exc).__name__} in the parser: {exc}"[:_MAX_DETAIL])
+            return
+        self.metrics.messages_received.labels(kind).inc()
+        if not self.accept_unknown:
+            ids = {r.device_id for r in readings} | {p.device_id for p in poses} | {e.device_id for e in events}
+            for device_id in ids:
+                if not self._known(device_id):
+                    self._refuse(batch, msg, received, "unknown_device",
+                                 f"device {device_id!r} is not in the registry")
+                    return
+        seen = batch.seen
+        if readings:
+            batch.readings.extend(readings)
+            batch.reading_msg.extend([index] * len(readings))
+            _see(seen, readings[0].device_id, max(r.time for r in readings))
+        if poses:
+            batch.poses.extend(poses)
+            batch.pose_msg.extend([index] * len(poses))
+            for p in poses:
+                _see(seen, p.device_id, p.time)
+        if events:
+            batch.events.extend(events)
+            batch.event_msg.extend([index] * len(events))
+            for e in events:
+                if e.online is not False:  # an offline report (often the broker's last will) is not a sighting
+                    _see(seen, e.device_id, e.time)
+
+    def _refuse(self, batch: _Batch, msg: RawMessage, received: datetime, reason: str, detail: str) -> None:
+        self.metrics.messages_received.labels("invalid").inc()
+        batch.dead.append(DeadLetter(msg.topic, reason, detail, bytes(msg.payload), received))
+
+    def _known(self, device_id: str) -> bool:
+        # A registry lookup can meet a store that went away since the last batch: wait for it as a flush does.
+        return bool(self._retrying(lambda: self._connection() is not None and self.devices.known(device_id)))
 
     # storing
     def _connection(self) -> psycopg.Connection:
@@ -195,39 +266,71 @@ class IngestWriter:
         m.readings_duplicate.inc(result.readings_duplicate)
         m.poses_stored.inc(result.poses_stored)
         m.poses_duplicate.inc(result.poses_duplicate)
-        for d in batch.dead:
+        m.device_events_stored.inc(result.events_stored)
+        m.device_events_duplicate.inc(result.events_duplicate)
+        for d in (*batch.dead, *result.conflicts, *result.rejected):
             m.dead_letters.labels(d.reason).inc()
+        for kind in result.conflict_kinds:
+            m.conflicts.labels(kind).inc()
+        readings, poses = batch.readings, batch.poses
+        if result.refused:  # hooks see what this batch stored, never a refused value
+            out = result.refused
+            readings = [r for r, i in zip(readings, batch.reading_msg, strict=True) if i not in out]
+            poses = [p for p, i in zip(poses, batch.pose_msg, strict=True) if i not in out]
         for hook in self.on_stored:
             try:
-                hook(batch.readings, batch.poses)
+                hook(readings, poses)
             except Exception:  # a consumer's bug must not stop ingest
                 log.exception("ingest.on_stored_hook_failed", hook=getattr(hook, "__qualname__", repr(hook)))
 
     def _write(self, batch: _Batch) -> batch_writer.WriteResult:
         conn = self._connection()
         try:
-            return batch_writer.write_batch(conn, batch.readings, batch.poses, batch.dead)
-        except (psycopg.DataError, psycopg.IntegrityError) as exc:
-            # One bad row must not sink the valid rows beside it: store row by row, dead-letter the rest.
-            log.warning("ingest.batch_rejected_splitting", error=str(exc).strip())
+            return batch_writer.write_batch(conn, batch)
+        except _ROW_ERRORS as exc:
+            # One bad row must not sink the valid messages beside it: store message by message.
+            log.warning("ingest.batch_rejected_splitting", error=str(exc).strip()[:_MAX_DETAIL])
             return self._write_one_by_one(conn, batch)
 
     def _write_one_by_one(self, conn: psycopg.Connection, batch: _Batch) -> batch_writer.WriteResult:
-        total = batch_writer.write_batch(conn, [], [], batch.dead)
-        rejected: list[DeadLetter] = []
-        for item in [*batch.readings, *batch.poses]:
-            is_reading = isinstance(item, Reading)
+        total = batch_writer.write_batch(conn, batch_writer.Batch(dead=batch.dead, seen=batch.seen))
+        for i, one in _per_message(batch):
             try:
-                r = batch_writer.write_batch(conn, [item] if is_reading else [], [] if is_reading else [item], [])
-            except (psycopg.DataError, psycopg.IntegrityError) as exc:
-                rejected.append(DeadLetter(f"store/{item.device_id}", "store_rejected", str(exc).strip(),
-                                           repr(item).encode(), item.received_at))
+                r = batch_writer.write_batch(conn, one)
+            except _ROW_ERRORS as exc:
+                raw = one.messages[0]
+                total.rejected.append(DeadLetter(raw.topic, "store_rejected", str(exc).strip()[:_MAX_DETAIL],
+                                                 bytes(raw.payload), datetime.fromtimestamp(raw.received_at, UTC)))
+                total.refused.add(i)
                 continue
-            total.readings_stored += r.readings_stored
-            total.readings_duplicate += r.readings_duplicate
-            total.poses_stored += r.poses_stored
-            total.poses_duplicate += r.poses_duplicate
-        if rejected:
-            batch_writer.write_batch(conn, [], [], rejected)
-            batch.dead.extend(rejected)
+            total.add(r)
+            if r.refused:
+                total.refused.add(i)
+        if total.rejected:
+            batch_writer.write_batch(conn, batch_writer.Batch(dead=total.rejected))
         return total
+
+
+def _per_message(batch: batch_writer.Batch) -> list[tuple[int, batch_writer.Batch]]:
+    """The batch as one batch per message that has rows, each with its message at index 0."""
+    out: dict[int, batch_writer.Batch] = {}
+
+    def one(i: int) -> batch_writer.Batch:
+        b = out.get(i)
+        if b is None:
+            b = out[i] = batch_writer.Batch(messages=[batch.messages[i]])
+        return b
+
+    for r, i in zip(batch.readings, batch.reading_msg, strict=True):
+        b = one(i)
+        b.readings.append(r)
+        b.reading_msg.append(0)
+    for p, i in zip(batch.poses, batch.pose_msg, strict=True):
+        b = one(i)
+        b.poses.append(p)
+        b.pose_msg.append(0)
+    for e, i in zip(batch.events, batch.event_msg, strict=True):
+        b = one(i)
+        b.events.append(e)
+        b.event_msg.append(0)
+    return sorted(out.items())

@@ -25,6 +25,18 @@ class Metrics:
         self.dead_letters = Counter(
             "enforcegw_dead_letters_total", "Messages dead-lettered, by reason", ["reason"], registry=r
         )
+        self.conflicts = Counter(
+            "enforcegw_ingest_conflicts_total",
+            "Messages refused because a different value is stored under their key (each one a 'conflict' dead "
+            "letter), by row kind", ["kind"], registry=r,
+        )
+        self.device_events_stored = Counter(
+            "enforcegw_device_events_stored_total", "Device events (status, DJI events, topology) committed",
+            registry=r,
+        )
+        self.device_events_duplicate = Counter(
+            "enforcegw_device_events_duplicate_total", "Device events already stored (redeliveries)", registry=r
+        )
         self.gc_pause = Histogram(
             "enforcegw_gc_pause_seconds", "Cyclic garbage collector pauses (all threads stop), by generation",
             ["generation"], registry=r, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),

@@ -17,8 +17,8 @@ from ingest.models import Reading
 from ingest.mqtt import RawMessage
 
 
-def _parse(topic: str, payload: bytes, received: datetime) -> tuple[str, list[Reading], list]:
-    return "sensor", [Reading(received, "d1", "LAeq", 50.0)], []
+def _parse(topic: str, payload: bytes, received: datetime) -> tuple[str, list[Reading], list, list]:
+    return "sensor", [Reading(received, "d1", "LAeq", 50.0)], [], []
 
 
 class _Recorder:
