@@ -4,8 +4,8 @@ Every worker registers here: the threads the gateway starts (as `ThreadWorker`s)
 the NOTIFY listener task (as probes). A supervision pass (`check`, twice a second from the gateway's event
 loop) finds a dead one: its `enforcegw_worker_up` gauge drops to 0, `enforcegw_worker_failures_total` rises,
 `/healthz` answers 503 naming it with its last error, and it is restarted after a back-off (1 s, doubling,
-at most 30 s). A worker that died `max_restarts` times within `window_s` is not restarted again: `on_fatal`
-is called and `enforcegw run` exits with code 70 (EX_SOFTWARE), so the service manager (systemd
+at most 30 s). A worker that dies again after `max_restarts` restarts within `window_s` is not restarted:
+`on_fatal` is called and `enforcegw run` exits with code 70 (EX_SOFTWARE), so the service manager (systemd
 `Restart=on-failure`, docker `restart: on-failure`) starts a fresh process. A fresh process also resumes the
 MQTT session, and the broker redelivers every message a dead writer had taken but not acknowledged.
 
