@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp = sub.add_parser("import", help="Upsert devices from a YAML or JSON list; bad rows are reported.")
     imp.add_argument("file", type=Path)
     imp.set_defaults(func=_import)
-    ls = sub.add_parser("list", help="List registered devices with their legal status.")
+    ls = sub.add_parser("list", help="List registered devices with their legal status, online state and last seen.")
     ls.set_defaults(func=_list)
 
 
@@ -50,15 +51,29 @@ def _import(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+def _when(t: datetime | None) -> str:
+    return "-" if t is None else t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _online(online: bool | None, since: datetime | None) -> str:
+    if online is None:
+        return "-"
+    return f"{'online' if online else 'offline'} since {_when(since)}"
+
+
 def _list(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    with resolve_database_url(settings) as url, psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT id, kind, name, jurisdiction, legal_review_ref, technical_review_ref, calibration_valid_until"
-            " FROM devices ORDER BY id"
-        ).fetchall()
-    table = Table("id", "kind", "name", "jurisdiction", "legal", "technical", "calibrated until")
-    for r in rows:
-        table.add_row(*[("-" if v is None else str(v)) for v in r])
+    with resolve_database_url(settings) as url:
+        apply_migrations(url, allow_timescale=settings.database.timescaledb)  # device_state may be newer
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                "SELECT d.id, d.kind, d.name, d.jurisdiction, d.legal_review_ref, d.technical_review_ref,"
+                " d.calibration_valid_until, s.online, s.online_changed_at, s.last_seen_at"
+                " FROM devices d LEFT JOIN device_state s ON s.device_id = d.id ORDER BY d.id"
+            ).fetchall()
+    table = Table("id", "kind", "name", "jurisdiction", "legal", "technical", "calibrated until", "state",
+                  "last seen")
+    for *registry, online, since, seen in rows:
+        table.add_row(*[("-" if v is None else str(v)) for v in registry], _online(online, since), _when(seen))
     Console().print(table)
     return 0
