@@ -253,6 +253,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise fail(f"not valid YAML{where}: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise fail(f"not valid YAML: {' '.join(str(exc).split())}") from None
+    except ValueError as exc:  # an integer past Python's int-string limit (4300 digits)
+        raise fail(f"unusable value: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise fail("nested too deeply to be a config file") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -65,6 +65,8 @@ def test_locate_takes_the_edges_of_the_globe(lon: str, lat: str, db_url: str, mo
     (b'{"type": "FeatureCollection",', "not JSON at line 1, column 30"),
     (b'{"type": "Feature"}', "expected a GeoJSON FeatureCollection"),
     (b"[]", "expected a GeoJSON FeatureCollection"),
+    (b'{"type": "FeatureCollection", "features": [' + b"9" * 5000 + b"]}", "Exceeds the limit (4300 digits)"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
 ])
 def test_zone_file_that_cannot_be_read(tmp_path: Path, content: bytes, reason: str,
                                        capsys: pytest.CaptureFixture[str]) -> None:

@@ -155,6 +155,8 @@ UNUSABLE_FILES = [
     (b"just words\n", "expected a mapping of settings, got a string"),
     (b"42\n", "expected a mapping of settings, got a number"),
     (b"1: x\n", "setting names must be strings"),
+    (b"ingest:\n  batch_max_rows: " + b"9" * 5000 + b"\n", "unusable value: Exceeds the limit (4300 digits)"),
+    (b"a: " + b"[" * 100_000 + b"]" * 100_000 + b"\n", "nested too deeply"),
 ]
 
 

@@ -61,6 +61,10 @@ def read_zone_file(path: Path, crs: str, fix: bool, fmt: str, kinds: Collection[
         raise InputError(f"{path}: not UTF-8: byte 0x{exc.object[exc.start]:02x} at offset {exc.start}") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:  # an integer past Python's int-string limit (4300 digits)
+        raise InputError(f"{path}: unusable JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to be a zone file") from None
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror or exc}") from None
     try:
