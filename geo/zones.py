@@ -27,6 +27,10 @@ from shapely.validation import explain_validity
 from geo.crs import Crs, convert_geometry, parse_crs
 from geo.schedule import Schedule
 
+# Kinds geo itself knows. The rule catalogue names more (catering, surface_water_class_III, ...), but geo must
+# not import detectors, so an import is handed the kinds it accepts (`kinds=`; gateway.catalogue.zone_kinds gives
+# the gateway's). The kind is checked when a feature is imported, not when a Zone is built: a stored zone is
+# trusted as stored, so any process reads the store back without first learning the importer's catalogue.
 BUILTIN_KINDS: frozenset[str] = frozenset(
     {
         "jurisdiction",
@@ -47,10 +51,6 @@ BUILTIN_KINDS: frozenset[str] = frozenset(
         "patrol_area",
     }
 )
-"""Kinds geo itself knows. The rule catalogue names more (catering, surface_water_class_III, ...); geo must not
-import detectors, so an import is handed the kinds it accepts (`kinds=`; gateway.catalogue.zone_kinds gives the
-gateway's). A stored zone is trusted as stored: the kind is checked when a feature is imported, not when a
-Zone is built, so zones read back from the store load whatever catalogue the reading process has."""
 
 # Stable reason codes (problems) and fix codes; tests and the import CLI rely on them.
 ProblemCode = Literal[
