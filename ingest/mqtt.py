@@ -64,6 +64,15 @@ class BrokerAddress:
                    parts.username, parts.password, tls)
 
 
+def message_topic(msg: mqtt.MQTTMessage) -> str:
+    """The topic as text. MQTT requires UTF-8 and Mosquitto enforces it, but a broker that does not would make
+    paho's `msg.topic` raise inside its network thread and end it; escaped, the router dead-letters it."""
+    try:
+        return msg.topic
+    except UnicodeDecodeError:
+        return bytes(msg._topic).decode("utf-8", "backslashreplace")
+
+
 class MqttSource:
     """Subscribes to `topics` and puts `RawMessage`s on `out` (a bounded `queue.Queue`)."""
 
@@ -182,7 +191,7 @@ class MqttSource:
             log.warning("mqtt.disconnected", reason=str(reason_code))
 
     def _handle_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        raw = RawMessage(msg.topic, msg.payload, msg.mid, msg.qos, time.time())
+        raw = RawMessage(message_topic(msg), msg.payload, msg.mid, msg.qos, time.time())
         try:
             self.out.put_nowait(raw)
         except queue.Full:

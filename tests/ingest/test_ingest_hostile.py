@@ -13,6 +13,7 @@ import math
 import sys
 from datetime import UTC, datetime, timedelta
 
+import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from ingest.device_events import device_events
 from ingest.dji import DockStateMerger
 from ingest.models import PayloadError
+from ingest.mqtt import message_topic
 from ingest.payloads import ParseLimits
 from ingest.router import parse_message
 
@@ -209,3 +211,12 @@ def test_paired_surrogates_and_escaped_backslashes_are_fine() -> None:
 def test_offsets_still_convert_to_utc() -> None:
     body = json.dumps({"ts": "2026-06-01T19:59:00+08:00", "readings": {"LAeq": 1}}).encode()
     assert parse_message("enf/sensor/s1/reading", body, RECV).readings[0].time == RECV - timedelta(minutes=1)
+
+
+def test_a_topic_that_is_not_utf8_is_text_the_router_refuses() -> None:
+    msg = mqtt.MQTTMessage(mid=1, topic=b"enf/sensor/\xff\xfe/reading")
+    topic = message_topic(msg)
+    assert topic == "enf/sensor/\\xff\\xfe/reading"
+    with pytest.raises(PayloadError) as ei:
+        parse_message(topic, b"{}", RECV)
+    assert ei.value.reason == "bad_device_id"
