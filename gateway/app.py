@@ -25,8 +25,10 @@ import structlog
 from detectors.catalogue import Catalogue
 from detectors.engine import RuleEngine
 from evidence.log import EvidenceLog
+from gateway.alerts import store as alert_store
 from gateway.alerts.late_readings import LateReadings
 from gateway.alerts.service import AlertService
+from gateway.alerts.sinks import AlertSink, MqttAlertSink, SinkFanout
 from gateway.catalogue import load_catalogue
 from gateway.config import Settings
 from gateway.embedded import EmbeddedBroker
@@ -72,8 +74,9 @@ def make_parser(settings: Settings):
 
 class Gateway:
     def __init__(self, settings: Settings, *, on_stored: list[StoredHook] | None = None,
-                 restart_policy: RestartPolicy | None = None) -> None:
+                 restart_policy: RestartPolicy | None = None, alert_sinks: list[AlertSink] | None = None) -> None:
         self.settings = settings
+        self.extra_alert_sinks = alert_sinks or []
         self.metrics = Metrics()
         self.workers = WorkerRegistry(self.metrics, restart_policy, on_fatal=self._worker_failed)
         self.exit_code = 0  # what `enforcegw run` returns: EXIT_WORKER_FAILED once a worker is beyond restarting
@@ -94,6 +97,7 @@ class Gateway:
         self.no_fly: NoFlyMonitor | None = None
         self.evidence: EvidenceLog | None = None
         self.alerts: AlertService | None = None
+        self.alert_sinks: SinkFanout | None = None
         self.notify: NotifyListener | None = None
         self._sequencer_stop = threading.Event()
         self._sequencer: ThreadWorker | None = None
@@ -134,10 +138,10 @@ class Gateway:
         self._sequencer.start()
         hooks = [self.no_fly.on_stored, *self.on_stored]
         if s.alerts.enabled:
+            self.alert_sinks = self._alert_sinks()
             self.alerts = AlertService(
                 self.database_url, self._rule_engine(catalogue), self.zones.registry, self.evidence,
-                self.publisher.publish, self.metrics, topic_prefix=s.alerts.topic_prefix,
-                max_history_s=s.alerts.max_history_s,
+                self.alert_sinks, self.metrics, max_history_s=s.alerts.max_history_s,
             )
             await asyncio.to_thread(self.alerts.start, self.workers, stall_after_s=STALL_AFTER_S)
             hooks.append(self.alerts.on_stored)
@@ -173,6 +177,20 @@ class Gateway:
         gc.freeze()
         self.gc_watch.install()
         log.info("gateway.started", mqtt=self.mqtt_url, http=f"{s.api.host}:{self.http.port}")
+
+    def _alert_sinks(self) -> SinkFanout:
+        """Every consumer of committed alert changes, each behind its own queue and thread."""
+        assert self.publisher is not None
+        m = self.metrics
+        mqtt = MqttAlertSink(self.publisher.publish, topic_prefix=self.settings.alerts.topic_prefix,
+                             view=alert_store.public_view)
+        fanout = SinkFanout([mqtt, *self.extra_alert_sinks],
+                            on_drop=lambda name: m.alert_sink_dropped.labels(name).inc(),
+                            on_error=lambda name: m.alert_sink_errors.labels(name).inc())
+        fanout.start()
+        for name, alive, restart in fanout.probes():
+            self.workers.watch(f"alert-sink-{name}", alive, restart=restart)
+        return fanout
 
     def _rule_engine(self, catalogue: Catalogue) -> RuleEngine:
         a = self.settings.alerts
@@ -263,6 +281,8 @@ class Gateway:
             await self.notify.stop()
         if self.alerts:
             await asyncio.to_thread(self.alerts.stop)
+        if self.alert_sinks:  # after the service: the last changes it committed are still delivered
+            await asyncio.to_thread(self.alert_sinks.stop)
         if self._sequencer:
             self._sequencer_stop.set()
             await asyncio.to_thread(self._sequencer.join, 30)

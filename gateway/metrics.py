@@ -80,6 +80,11 @@ class Metrics:
             "enforcegw_alert_queue_wait_seconds", "Committed batch handed to the rule engine -> taken up",
             registry=r, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5),
         )
+        self.alert_sink_dropped = Counter(
+            "enforcegw_alert_sink_dropped_total", "Alert changes a sink's full queue dropped (oldest first)",
+            ["sink"], registry=r)
+        self.alert_sink_errors = Counter(
+            "enforcegw_alert_sink_errors_total", "Alert changes a sink failed to deliver", ["sink"], registry=r)
         self.alert_errors = Counter("enforcegw_alert_errors_total", "Failures while processing alerts", registry=r)
         self.alert_queue_depth = Gauge(
             "enforcegw_alert_queue_depth", "Committed reading batches waiting for the rule engine", registry=r

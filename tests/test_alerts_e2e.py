@@ -94,7 +94,7 @@ async def test_night_construction_noise_alert_lifecycle(tmp_path: Path, db_url: 
         assert row["subject_code"] == "440605" and row["subject_name"] == "南海区综合行政执法局"
         assert row["enforcement_item"] == "C-NOISE-NIGHT" and row["zone_id"] == "cs-1"
         assert row["admissible"] is True and row["status"] == "new" and row["end_reason"] == "cleared"
-        assert row["limit_value"] == 55.0 and row["peak_value"] > 60.0
+        assert row["source"] == "sensor" and row["detail"]["limit_value"] == 55.0 and row["detail"]["peak_value"] > 60.0
         await wait_for(lambda: len(listener.messages) >= 2, 10, "MQTT alert messages")
         types = [m["type"] for m in listener.messages]
         assert types[0] == "new" and types[-1] == "end" and set(types) <= {"new", "update", "end"}
@@ -201,7 +201,7 @@ async def test_oil_fume_alert_opens_and_closes(tmp_path: Path, db_url: str, priv
         await wait_for(lambda: ended(db_url), 60, "fume alert ended")
         (row,) = alerts(db_url)
         assert row["kind"] == "oil_fume" and row["rule_id"].startswith("gb18483")
-        assert row["limit_value"] == 2.0 and row["enforcement_item"] == "C-FUME"
+        assert row["detail"]["limit_value"] == 2.0 and row["enforcement_item"] == "C-FUME"
     finally:
         pub.close()
         await gw.stop()

@@ -15,6 +15,7 @@ from structlog.testing import capture_logs
 from detectors.engine import RuleEngine
 from gateway.alerts.retry import RetryPolicy
 from gateway.alerts.service import AlertService
+from gateway.alerts.sinks import MqttAlertSink, SinkFanout
 from gateway.catalogue import load_catalogue
 from gateway.config import Settings
 from gateway.metrics import Metrics
@@ -42,14 +43,15 @@ class Service:
         zones = ZoneService(db_url)
         zones.reload()
         engine = RuleEngine(load_catalogue(Settings(data_dir=tmp)))
-        self.service = AlertService(db_url, engine, zones.registry, None,
-                                    lambda topic, body: self.published.append((topic, body)), self.metrics,
-                                    retry=retry)
+        self.sinks = SinkFanout([MqttAlertSink(lambda topic, body: self.published.append((topic, body)))])
+        self.sinks.start()
+        self.service = AlertService(db_url, engine, zones.registry, None, self.sinks, self.metrics, retry=retry)
         self.service.start()
 
     def feed(self, readings: list[Reading]) -> None:
         self.service.on_stored(readings, [])
         self.service._in.join()  # the batch, and every event it raised, has been handled
+        self.sinks.join()
 
     def sample(self, name: str, **labels: str) -> float:
         return self.metrics.registry.get_sample_value(name, labels) or 0.0
@@ -88,6 +90,7 @@ def test_refused_event_does_not_sink_the_rest_of_its_batch(
             svc.feed([r for d in DEVICES for r in loud_night(d, start)])
         finally:
             svc.service.stop()
+            svc.sinks.stop()
     rows = alerts(db_url)
     assert sorted(r["device_id"] for r in rows) == sorted(stored)
     assert sorted(body["after"]["device_id"] for _t, body in svc.published if body["type"] == "new") == sorted(stored)
@@ -122,6 +125,7 @@ def test_lost_connection_is_waited_out_and_every_event_lands(tmp_path: Path, db_
         svc.feed([r for d in DEVICES for r in loud_night(d, start)])
     finally:
         svc.service.stop()
+        svc.sinks.stop()
     assert sorted(r["device_id"] for r in alerts(db_url)) == sorted(DEVICES)
     assert svc.sample("enforcegw_alert_retries_total", reason="store_unavailable") >= 1
     assert svc.sample("enforcegw_alert_retries_total", reason="error") == 0
@@ -140,5 +144,6 @@ def test_later_events_of_a_refused_alert_do_not_fail_again(tmp_path: Path, db_ur
         svc.feed(quiet)
     finally:
         svc.service.stop()
+        svc.sinks.stop()
     assert alerts(db_url) == []
     assert svc.sample("enforcegw_alert_events_failed_total") == 1

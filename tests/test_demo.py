@@ -241,13 +241,13 @@ def test_recent_alerts_come_with_their_evidence_entries(db_url: str) -> None:
         with psycopg.connect(db_url, autocommit=True) as conn:
             conn.execute("INSERT INTO devices (id, kind, name) VALUES (%s, 'sensor', 'x')", (fleet.NOISE_SITE,))
             conn.execute(
-                "INSERT INTO alerts (clue_code, engine_alert_id, kind, rule_id, standard, clause, device_id,"
-                " subject_code, metric, unit, averaging, window_s, limit_value, start_time, peak_time, peak_value,"
-                " last_value, severity, admissible, evidence_open_idx, end_time, evidence_end_idx) VALUES"
-                " ('A1', 'e1', 'construction_noise', 'r', 'GB 12523-2011', '4.1', %s, '440605', 'LAeq', 'dB(A)',"
-                " 'leq', 1200, 55, now(), now(), 65.2, 60, 'high', true, 3, now(), 9)", (fleet.NOISE_SITE,))
+                "INSERT INTO alerts (clue_code, engine_alert_id, source, kind, rule_id, device_id, subject_code,"
+                " start_time, peak_time, severity, admissible, evidence_open_idx, end_time, evidence_end_idx, detail)"
+                " VALUES ('A1', 'e1', 'sensor', 'construction_noise', 'r', %s, '440605', now(), now(), 'high', true,"
+                " 3, now(), 9, '{\"peak_value\": 65.2, \"limit_value\": 55}')", (fleet.NOISE_SITE,))
         (a,) = view.recent_alerts()
         assert (a["clue_code"], a["evidence_open_idx"], a["evidence_end_idx"]) == ("A1", 3, 9)
+        assert (a["peak_value"], a["limit_value"]) == (65.2, 55.0)
     finally:
         view.close()
 

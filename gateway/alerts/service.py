@@ -1,8 +1,11 @@
-"""AlertService: committed readings -> rule engine -> alert rows, MQTT `enf/alerts/{kind}`, evidence.
+"""AlertService: committed readings -> rule engine -> alert rows and evidence -> the alert sinks.
 
 Runs in its own thread so a slow evidence append never holds up ingest. Readings reach it only after their
-batch committed, so every alert's window can be re-read from the store. Stream time, not wall-clock time,
-drives period ends: a backlog replayed after an outage must not end a night alert because it is now day.
+batch committed, so every alert's window can be re-read from the store. Each event becomes a source-neutral
+`Clue` (gateway/alerts/clues.py) before the store sees it; once committed, the change goes to the sinks
+(gateway/alerts/sinks.py: MQTT now, the live stream and case outbox later), none of which can hold it up.
+Stream time, not wall-clock time, drives period ends: a backlog replayed after an outage must not end a night
+alert because it is now day.
 
 Each event is stored on its own, in order: the engine has moved on once it emitted them, so a failing event
 must not take the ones behind it down with it. While the store is unreachable an event is retried (back-off
@@ -26,17 +29,17 @@ from detectors.alerts import AlertEvent
 from detectors.engine import RuleEngine
 from evidence.log import EvidenceLog, MediaInput
 from gateway.alerts import store
+from gateway.alerts.clues import sensor_clue
 from gateway.alerts.devices import DeviceView, enforcement_item, load_device_views
 from gateway.alerts.evidence_entries import WINDOW_MIME, WINDOW_ROLE, alert_entry, window_ndjson
-from gateway.alerts.naming import alert_kind
 from gateway.alerts.retry import GaveUp, RetryPolicy, with_retries
+from gateway.alerts.sinks import AlertChange, ChangeType, SinkFanout
 from gateway.metrics import Metrics
 from gateway.workers import ThreadWorker, WorkerRegistry
 from geo.registry import ZoneRegistry
 from ingest.models import Pose, Reading
 
-Publish = Callable[[str, dict], object]
-_TYPE_NAMES = {"open": "new", "update": "update", "end": "end"}  # Frigate's message types
+_TYPE_NAMES: dict[str, ChangeType] = {"open": "new", "update": "update", "end": "end"}  # Frigate's types
 
 
 @dataclass(frozen=True)
@@ -49,16 +52,14 @@ class _Stored:
 
 class AlertService:
     def __init__(self, database_url: str, engine: RuleEngine, zones: ZoneRegistry, evidence: EvidenceLog | None,
-                 publish: Publish, metrics: Metrics, *, topic_prefix: str = "enf/alerts",
-                 max_history_s: float = 6 * 3600, advance_every_s: float = 1.0,
+                 sinks: SinkFanout, metrics: Metrics, *, max_history_s: float = 6 * 3600, advance_every_s: float = 1.0,
                  retry: RetryPolicy | None = None) -> None:
         self.database_url = database_url
         self.engine = engine
         self.zones = zones
         self.evidence = evidence
-        self.publish = publish
+        self.sinks = sinks
         self.metrics = metrics
-        self.topic_prefix = topic_prefix
         self.max_history_s = max_history_s
         self.advance_every_s = advance_every_s
         self.retry = retry or RetryPolicy()
@@ -249,24 +250,25 @@ class AlertService:
         ctx = view.context
         ctx = store.AlertContext(ctx.subject_code, ctx.subject_name, enforcement_item(self.zones, ev.zone_id),
                                  ctx.lon, ctx.lat, view.info.tz)
-        kind = alert_kind(ev.standard, ev.metric)
+        clue = sensor_clue(ev)
+        kind = clue.kind
         t0 = time.perf_counter()
         with conn.transaction():
             if ev.type == "open":
                 code = store.next_clue_code(conn, ctx.subject_code, ev.start, ctx.tz)
                 idx = self._append(conn, ev, ctx, kind, code, view, refs=[])
-                before = after = store.insert_open(conn, ev, ctx, code, idx)
+                before = after = store.insert_open(conn, clue, ctx, code, idx)
             else:
                 before = store.current(conn, ev.alert_id)
                 if before is None:
                     self._log.warning("alerts.unknown_alert", alert_id=ev.alert_id, type=ev.type)
                     return None
                 if ev.type == "update":
-                    after = store.apply_update(conn, ev)
+                    after = store.apply_update(conn, clue)
                 else:
                     refs = [before["evidence_open_idx"]] if before["evidence_open_idx"] is not None else []
                     idx = self._append(conn, ev, ctx, kind, before["clue_code"], view, refs=refs)
-                    after = store.apply_end(conn, ev, idx)
+                    after = store.apply_end(conn, clue, ev.end_reason, idx)
         self.metrics.alert_handle_seconds.labels(_TYPE_NAMES[ev.type]).observe(time.perf_counter() - t0)
         return None if after is None else _Stored(ev, kind, before, after)
 
@@ -298,9 +300,8 @@ class AlertService:
         (appended,) = self.evidence.append_with(conn, [(entry, media)])
         return appended.index
 
-    def _publish(self, type_: str, before: dict, after: dict) -> None:
-        self.publish(f"{self.topic_prefix}/{after['kind']}",
-                     {"type": type_, "before": store.public_view(before), "after": store.public_view(after)})
+    def _publish(self, type_: ChangeType, before: dict, after: dict) -> None:
+        self.sinks.dispatch(AlertChange(type_, after["kind"], before, after))
 
 
 def _about(ev: object) -> dict[str, object]:

@@ -53,7 +53,16 @@ class _SinkWorker:
         self.queue: queue.Queue[AlertChange | None] = queue.Queue(maxsize=maxsize)
         self.on_drop = on_drop
         self.on_error = on_error
-        self.thread = threading.Thread(target=self._run, name=f"alert-sink-{sink.name}", daemon=True)
+        self.thread = self._new_thread()
+
+    def _new_thread(self) -> threading.Thread:
+        return threading.Thread(target=self._run, name=f"alert-sink-{self.sink.name}", daemon=True)
+
+    def restart(self) -> None:
+        """A new thread on the same queue: what was queued while the old one was dead is still delivered."""
+        if not self.thread.is_alive():
+            self.thread = self._new_thread()
+            self.thread.start()
 
     def put(self, change: AlertChange) -> None:
         while True:
@@ -63,6 +72,7 @@ class _SinkWorker:
             except queue.Full:
                 try:
                     self.queue.get_nowait()  # the oldest goes; the newest state matters most to a live view
+                    self.queue.task_done()
                     self.on_drop(self.sink.name)
                 except queue.Empty:
                     pass
@@ -70,14 +80,16 @@ class _SinkWorker:
     def _run(self) -> None:
         while True:
             change = self.queue.get()
-            if change is None:
-                return
             try:
+                if change is None:
+                    return
                 self.sink.deliver(change)
             except Exception:  # a consumer's failure is its own: count it and go on with the next change
                 self.on_error(self.sink.name)
-                log.exception("alerts.sink_failed", sink=self.sink.name, type=change.type,
-                              clue_code=change.after.get("clue_code"))
+                log.exception("alerts.sink_failed", sink=self.sink.name, type=change.type,  # type: ignore[union-attr]
+                              clue_code=change.after.get("clue_code"))  # type: ignore[union-attr]
+            finally:
+                self.queue.task_done()
 
 
 class SinkFanout:
@@ -103,6 +115,15 @@ class SinkFanout:
     def alive(self) -> dict[str, bool]:
         """Each sink thread's liveness, by sink name."""
         return {w.sink.name: w.thread.is_alive() for w in self._workers}
+
+    def probes(self) -> list[tuple[str, Callable[[], bool], Callable[[], None]]]:
+        """(sink name, liveness probe, restart) per sink, for the worker registry."""
+        return [(w.sink.name, lambda w=w: w.thread.is_alive(), w.restart) for w in self._workers]
+
+    def join(self) -> None:
+        """Until every change dispatched so far has been delivered (or failed) by every sink."""
+        for w in self._workers:
+            w.queue.join()
 
     def dispatch(self, change: AlertChange) -> None:
         for w in self._workers:

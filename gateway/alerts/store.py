@@ -1,4 +1,6 @@
-"""SQL for alerts: open (with a clue code), update, end, and what a restart needs back."""
+"""SQL for alerts: open a clue (with a clue code), update, end, and what a restart needs back.
+
+Every source writes the same rows through `Clue`; what only one source knows is in the validated `detail`."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from detectors.alerts import AlertEvent, OpenAlert
-from gateway.alerts.naming import alert_kind, clue_code
+from gateway.alerts.clues import Clue
+from gateway.alerts.naming import clue_code
 
 
 @dataclass(frozen=True)
@@ -29,9 +32,9 @@ class AlertContext:
 
 
 _COLUMNS = (
-    "clue_code, engine_alert_id, kind, rule_id, standard, clause, device_id, zone_id, subject_code, subject_name,"
-    " enforcement_item, lon, lat, metric, unit, averaging, window_s, limit_value, start_time, peak_time, peak_value,"
-    " last_value, severity, admissible, inadmissible_reasons, evidence_open_idx"
+    "clue_code, engine_alert_id, source, kind, rule_id, device_id, zone_id, subject_code, subject_name,"
+    " enforcement_item, lon, lat, start_time, peak_time, severity, admissible, inadmissible_reasons,"
+    " evidence_open_idx, detail"
 )
 
 
@@ -45,43 +48,41 @@ def next_clue_code(conn: psycopg.Connection, subject_code: str, at: datetime, tz
     return clue_code(subject_code, day, seq)
 
 
-def insert_open(conn: psycopg.Connection, ev: AlertEvent, ctx: AlertContext, code: str,
+def insert_open(conn: psycopg.Connection, clue: Clue, ctx: AlertContext, code: str,
                 evidence_idx: int | None) -> dict:
     values = (
-        code, ev.alert_id, alert_kind(ev.standard, ev.metric), ev.rule_id, ev.standard, ev.clause, ev.device_id,
-        ev.zone_id, ctx.subject_code, ctx.subject_name, ctx.enforcement_item, ctx.lon, ctx.lat, ev.metric, ev.unit,
-        ev.averaging, ev.window_s, ev.limit, ev.start, ev.peak_time, ev.peak_value, ev.value, ev.severity,
-        ev.admissible, list(ev.inadmissible_reasons), evidence_idx,
+        code, clue.source_key, clue.source, clue.kind, clue.rule_id, clue.device_id, clue.zone_id, ctx.subject_code,
+        ctx.subject_name, ctx.enforcement_item, ctx.lon, ctx.lat, clue.start, clue.peak_time, clue.severity,
+        clue.admissible, list(clue.inadmissible_reasons), evidence_idx, Jsonb(clue.detail),
     )
     marks = ", ".join(["%s"] * len(values))
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(f"INSERT INTO alerts ({_COLUMNS}) VALUES ({marks}) RETURNING *", values).fetchone()
 
 
-def current(conn: psycopg.Connection, engine_alert_id: str) -> dict | None:
+def current(conn: psycopg.Connection, source_key: str) -> dict | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute("SELECT * FROM alerts WHERE engine_alert_id = %s FOR UPDATE",
-                           (engine_alert_id,)).fetchone()
+                           (source_key,)).fetchone()
 
 
-def apply_update(conn: psycopg.Connection, ev: AlertEvent) -> dict | None:
+def apply_update(conn: psycopg.Connection, clue: Clue) -> dict | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            "UPDATE alerts SET peak_time = %s, peak_value = %s, last_value = %s, severity = %s, admissible = %s,"
-            " inadmissible_reasons = %s, updated_at = now() WHERE engine_alert_id = %s RETURNING *",
-            (ev.peak_time, ev.peak_value, ev.value, ev.severity, ev.admissible, list(ev.inadmissible_reasons),
-             ev.alert_id),
+            "UPDATE alerts SET peak_time = %s, severity = %s, admissible = %s, inadmissible_reasons = %s,"
+            " detail = %s, updated_at = now() WHERE engine_alert_id = %s RETURNING *",
+            (clue.peak_time, clue.severity, clue.admissible, list(clue.inadmissible_reasons), Jsonb(clue.detail),
+             clue.source_key),
         ).fetchone()
 
 
-def apply_end(conn: psycopg.Connection, ev: AlertEvent, evidence_idx: int | None) -> dict | None:
+def apply_end(conn: psycopg.Connection, clue: Clue, end_reason: str | None, evidence_idx: int | None) -> dict | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            "UPDATE alerts SET peak_time = %s, peak_value = %s, last_value = %s, severity = %s, end_time = %s,"
-            " end_reason = %s, evidence_end_idx = %s, updated_at = now()"
+            "UPDATE alerts SET peak_time = %s, severity = %s, detail = %s, end_time = %s, end_reason = %s,"
+            " evidence_end_idx = %s, updated_at = now()"
             " WHERE engine_alert_id = %s AND end_time IS NULL RETURNING *",
-            (ev.peak_time, ev.peak_value, ev.value, ev.severity, ev.end or ev.at, ev.end_reason, evidence_idx,
-             ev.alert_id),
+            (clue.peak_time, clue.severity, Jsonb(clue.detail), clue.end, end_reason, evidence_idx, clue.source_key),
         ).fetchone()
 
 
@@ -96,8 +97,8 @@ def end_unbound(conn: psycopg.Connection, alert: OpenAlert, at: datetime) -> dic
 
 def load_open(conn: psycopg.Connection) -> list[OpenAlert]:
     rows = conn.execute(
-        "SELECT engine_alert_id, device_id, rule_id, zone_id, start_time, peak_value, peak_time, updated_at"
-        " FROM alerts WHERE end_time IS NULL"
+        "SELECT engine_alert_id, device_id, rule_id, zone_id, start_time, (detail->>'peak_value')::float8,"
+        " peak_time FROM alerts WHERE end_time IS NULL AND source = 'sensor'"
     ).fetchall()
     return [OpenAlert(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 

@@ -13,7 +13,8 @@ from psycopg.rows import dict_row
 from gateway.metrics import Metrics
 
 _RECENT_ALERTS = """
-SELECT clue_code, kind, device_id, rule_id, peak_value, limit_value, start_time, end_time, status, admissible,
+SELECT clue_code, kind, device_id, rule_id, (detail->>'peak_value')::float8 AS peak_value,
+       (detail->>'limit_value')::float8 AS limit_value, start_time, end_time, status, admissible,
        inadmissible_reasons, evidence_open_idx, evidence_end_idx
 FROM alerts ORDER BY id DESC LIMIT %s
 """

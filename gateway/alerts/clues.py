@@ -1,0 +1,45 @@
+"""The source-neutral core of an alert (`Clue`), and how a sensor rule event becomes one.
+
+A video detection or a manual report becomes the same `Clue` with its own detail (gateway/alerts/detail.py);
+the store writes clues, never engine events, so every source lands in the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from detectors.alerts import AlertEvent
+from gateway.alerts.detail import detail_for
+from gateway.alerts.naming import alert_kind
+
+
+@dataclass(frozen=True, slots=True)
+class Clue:
+    """One state of an alert as its source sees it; `source_key` names the alert within its source."""
+
+    source: str  # sensor | video | manual
+    source_key: str
+    kind: str
+    rule_id: str
+    device_id: str
+    zone_id: str | None
+    start: datetime
+    peak_time: datetime
+    end: datetime | None
+    severity: str
+    admissible: bool
+    inadmissible_reasons: tuple[str, ...]
+    detail: dict[str, Any]
+
+
+def sensor_clue(ev: AlertEvent) -> Clue:
+    detail = detail_for("sensor", {
+        "standard": ev.standard, "clause": ev.clause, "metric": ev.metric, "unit": ev.unit,
+        "averaging": ev.averaging, "window_s": ev.window_s, "comparison": ev.comparison, "limit_value": ev.limit,
+        "limit_low": ev.limit_low, "peak_value": ev.peak_value, "last_value": ev.value,
+    })
+    return Clue("sensor", ev.alert_id, alert_kind(ev.standard, ev.metric), ev.rule_id, ev.device_id, ev.zone_id,
+                ev.start, ev.peak_time, ev.end or ev.at if ev.type == "end" else None, ev.severity, ev.admissible,
+                tuple(ev.inadmissible_reasons), detail)
