@@ -17,10 +17,12 @@ import queue
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
 import psycopg
 import structlog
+from aiohttp import web
 
 from detectors.catalogue import Catalogue
 from detectors.engine import RuleEngine
@@ -53,6 +55,9 @@ from ingest.router import parse_message
 
 log = structlog.get_logger(__name__)
 
+# Adds routes to the gateway's HTTP application before it starts serving, with the running gateway at hand.
+HttpMount = Callable[[web.Application, "Gateway"], None]
+
 # A worker thread that has not heartbeaten for this long is reported stalled. Generous: the alert service
 # beats between events and the sequencer between steps, and one step can wait out a store pool timeout.
 STALL_AFTER_S = 300.0
@@ -74,9 +79,11 @@ def make_parser(settings: Settings):
 
 class Gateway:
     def __init__(self, settings: Settings, *, on_stored: list[StoredHook] | None = None,
-                 restart_policy: RestartPolicy | None = None, alert_sinks: list[AlertSink] | None = None) -> None:
+                 restart_policy: RestartPolicy | None = None, alert_sinks: list[AlertSink] | None = None,
+                 http_mounts: list[HttpMount] | None = None) -> None:
         self.settings = settings
         self.extra_alert_sinks = alert_sinks or []
+        self.http_mounts = http_mounts or []
         self.metrics = Metrics()
         self.workers = WorkerRegistry(self.metrics, restart_policy, on_fatal=self._worker_failed)
         self.exit_code = 0  # what `enforcegw run` returns: EXIT_WORKER_FAILED once a worker is beyond restarting
@@ -170,6 +177,8 @@ class Gateway:
         self._supervisor = asyncio.create_task(self._supervise(), name="worker-supervisor")
         app = build_app(self.metrics, {"store": self._check_store, "mqtt": self._check_mqtt},
                         workers=self.workers, vkey=self.evidence.vkey if self.evidence else None)
+        for mount in self.http_mounts:  # the console API (api/) adds its routes here; the gateway never imports it
+            mount(app, self)
         self.http = HttpServer(app, s.api.host, s.api.port, metrics=self.metrics)
         await self.http.start()
         # Everything built so far (catalogue, zones, modules) lives as long as the process: keep it out of the
