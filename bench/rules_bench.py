@@ -20,9 +20,9 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
-from detectors.admissibility import DeviceInfo, ZoneRef
-from detectors.catalogue import load_default_catalogue
-from detectors.engine import RuleEngine
+from detectors.sensors.admissibility import DeviceInfo, ZoneRef
+from detectors.sensors.catalogue import load_default_catalogue
+from detectors.sensors.engine import RuleEngine
 from ingest.models import Reading
 
 

@@ -24,8 +24,8 @@ import psycopg
 import structlog
 from aiohttp import web
 
-from detectors.catalogue import Catalogue
-from detectors.engine import RuleEngine
+from detectors.sensors.catalogue import Catalogue
+from detectors.sensors.engine import RuleEngine
 from evidence.log import EvidenceLog
 from gateway.alerts import store as alert_store
 from gateway.alerts.late_readings import LateReadings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 from pydantic import ValidationError
 
-from detectors.catalogue import Catalogue, load_default_catalogue
+from detectors.sensors.catalogue import Catalogue, load_default_catalogue
 from gateway.config import Settings
 from gateway.errors import GatewayError
 from geo.zones import BUILTIN_KINDS

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
-from detectors.overrides import OverrideConfig
+from detectors.sensors.overrides import OverrideConfig
 from evidence.config import EvidenceConfig
 from gateway.config_checks import (
     check_client_id,

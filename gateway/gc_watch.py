@@ -2,7 +2,7 @@
 
 Every thread stops while the collector runs, so a long pause lands directly on ingest and alert latency.
 This is how the 100-250 ms alert latency tail was found (full collections walking window state; see
-detectors.samples): operators watching `enforcegw_gc_pause_seconds` see such a regression at once.
+detectors.sensors.samples): operators watching `enforcegw_gc_pause_seconds` see such a regression at once.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 from psycopg.rows import dict_row
 from structlog.testing import capture_logs
 
-from detectors.engine import RuleEngine
+from detectors.sensors.engine import RuleEngine
 from gateway.alerts.retry import RetryPolicy
 from gateway.alerts.service import AlertService
 from gateway.alerts.sinks import MqttAlertSink, SinkFanout

@@ -179,7 +179,7 @@ def test_import_refuses_kinds_neither_built_in_nor_in_the_catalogue(
 def test_a_configured_catalogue_declares_its_own_zone_kinds(
     env_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    shipped = (REPO / "detectors" / "catalogue.yaml").read_text(encoding="utf-8")
+    shipped = (REPO / "detectors" / "sensors" / "catalogue.yaml").read_text(encoding="utf-8")
     catalogue = tmp_path / "catalogue.yaml"
     catalogue.write_text(shipped.replace("catering", "karaoke_bar"), encoding="utf-8")
     config = tmp_path / "gw.yaml"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from detectors.alerts import AlertEvent
+from detectors.sensors.alerts import AlertEvent
 from gateway.alerts.detail import detail_for
 from gateway.alerts.naming import alert_kind
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from detectors.admissibility import DeviceInfo, ZoneRef
+from detectors.sensors.admissibility import DeviceInfo, ZoneRef
 from gateway.alerts.store import AlertContext
 from geo.jurisdiction import UNASSIGNED_CODE
 from geo.registry import ZoneRegistry

@@ -7,7 +7,7 @@ from datetime import UTC
 
 import rfc8785
 
-from detectors.alerts import AlertEvent
+from detectors.sensors.alerts import AlertEvent
 from evidence.entry import Entry, Position
 from gateway.alerts.store import AlertContext
 from ingest.models import Reading

@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import structlog
 
-from detectors.alerts import AlertEvent
-from detectors.engine import RuleEngine
+from detectors.sensors.alerts import AlertEvent
+from detectors.sensors.engine import RuleEngine
 from evidence.log import EvidenceLog, MediaInput
 from gateway.alerts import store
 from gateway.alerts.clues import sensor_clue

@@ -14,7 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from detectors.alerts import AlertEvent, OpenAlert
+from detectors.sensors.alerts import AlertEvent, OpenAlert
 from gateway.alerts.clues import Clue
 from gateway.alerts.naming import clue_code
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from detectors.admissibility import DeviceInfo, ZoneRef
-from detectors.catalogue import Catalogue, Rule
+from detectors.sensors.admissibility import DeviceInfo, ZoneRef
+from detectors.sensors.catalogue import Catalogue, Rule
 from ingest.models import Reading
 
 T0 = datetime(2025, 3, 3, 4, 0, tzinfo=UTC)  # 12:00 Asia/Shanghai, a Monday

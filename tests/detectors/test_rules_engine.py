@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from rules_helpers import T0, catalogue, good_device, reading, rule, series
 
-from detectors.admissibility import DeviceInfo
-from detectors.alerts import OpenAlert
-from detectors.engine import RuleEngine
-from detectors.samples import WindowReading, unpack
+from detectors.sensors.admissibility import DeviceInfo
+from detectors.sensors.alerts import OpenAlert
+from detectors.sensors.engine import RuleEngine
+from detectors.sensors.samples import WindowReading, unpack
 
 
 def types(events):
@@ -252,7 +252,7 @@ def test_hebei_style_tumbling_hour_with_two_tolerated_exceedances():
 
 
 def test_zones_give_one_alert_per_zone():
-    from detectors.admissibility import ZoneRef
+    from detectors.sensors.admissibility import ZoneRef
 
     cat = catalogue(rule(zone_kinds=["k"], sustained_s=0))
     dev = good_device(zones=(ZoneRef("z1", "k"), ZoneRef("z2", "k"), ZoneRef("z3", "other")))

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.averaging import leq, leq_time_weighted, mean, mean_time_weighted
-from detectors.windows import SlidingExtreme, SlidingSum, TumblingWindow
+from detectors.sensors.averaging import leq, leq_time_weighted, mean, mean_time_weighted
+from detectors.sensors.windows import SlidingExtreme, SlidingSum, TumblingWindow
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from rules_helpers import catalogue, good_device, rule
 
-from detectors.engine import RuleEngine
-from detectors.periods import DailyPeriod, LocalClock, parse_hours
+from detectors.sensors.engine import RuleEngine
+from detectors.sensors.periods import DailyPeriod, LocalClock, parse_hours
 from ingest.models import Reading
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -17,7 +17,7 @@ import math
 from collections import deque
 from typing import Any
 
-from detectors.averaging import energy, level
+from detectors.sensors.averaging import energy, level
 
 RESUM_EVERY = 4096
 

@@ -5,7 +5,7 @@ level below. Enabling a rule that ships disabled (e.g. unconfirmed) is an explic
 come with a limit if the catalogue has none.
 
 ```yaml
-detectors:
+alerts:
   overrides:
     zones:
       zone-hd-17: {gb18483_2001.oil_fume: {limit: 1.0}}   # a district that applies a stricter local value
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.catalogue import WindowKind
+from detectors.sensors.catalogue import WindowKind
 
 
 class RuleOverride(BaseModel):

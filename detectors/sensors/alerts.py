@@ -16,7 +16,7 @@ class AlertEvent:
 
     `start`..`end` is the exceedance: `end` is None on open, the latest exceeding time on update, and the
     final one on end. `value` is the window value at `at` (the evaluation time that caused the event).
-    `readings` are the raw readings of the window behind `value` (detectors.samples.WindowReading), for the
+    `readings` are the raw readings of the window behind `value` (detectors.sensors.samples.WindowReading), for the
     caller to hash into evidence. Times are tz-aware UTC.
     """
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from detectors.periods import DEFAULT_TZ
+from detectors.sensors.periods import DEFAULT_TZ
 
 NO_LEGAL_REVIEW = "no_legal_review"
 NO_TECHNICAL_REVIEW = "no_technical_review"

@@ -16,14 +16,14 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from detectors.admissibility import DeviceInfo
-from detectors.alerts import AlertEvent, OpenAlert
-from detectors.catalogue import Catalogue
-from detectors.overrides import OverrideConfig
-from detectors.periods import LocalClock, clock_for
-from detectors.rules import CompiledRule
-from detectors.samples import SEQ, VALUE, pack
-from detectors.state import RuleTracker
+from detectors.sensors.admissibility import DeviceInfo
+from detectors.sensors.alerts import AlertEvent, OpenAlert
+from detectors.sensors.catalogue import Catalogue
+from detectors.sensors.overrides import OverrideConfig
+from detectors.sensors.periods import LocalClock, clock_for
+from detectors.sensors.rules import CompiledRule
+from detectors.sensors.samples import SEQ, VALUE, pack
+from detectors.sensors.state import RuleTracker
 
 LateHandler = Callable[[object, str], None]
 RECENT = 256  # released times remembered per stream to classify a resent reading as duplicate, not late

@@ -13,12 +13,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from detectors.admissibility import DeviceInfo, inadmissibility
-from detectors.alerts import AlertEvent, OpenAlert
-from detectors.periods import LocalClock
-from detectors.rules import CompiledRule, exceeds, excess, is_clear, rule_severity
-from detectors.samples import TIME, unpack
-from detectors.windows import TumblingWindow, make_window
+from detectors.sensors.admissibility import DeviceInfo, inadmissibility
+from detectors.sensors.alerts import AlertEvent, OpenAlert
+from detectors.sensors.periods import LocalClock
+from detectors.sensors.rules import CompiledRule, exceeds, excess, is_clear, rule_severity
+from detectors.sensors.samples import TIME, unpack
+from detectors.sensors.windows import TumblingWindow, make_window
 
 
 def _dt(ts: float) -> datetime:

@@ -6,7 +6,7 @@ the day (in the device's time zone), the limit and how it is compared, and the z
 Entries that `shared/reference/sensor_limits.json` marks `confirmed: false` ship `enabled: false`.
 
 The models here are for loading and validation only; the engine compiles them into plain objects
-(`detectors.rules.CompiledRule`) so no pydantic object sits on the hot path.
+(`detectors.sensors.rules.CompiledRule`) so no pydantic object sits on the hot path.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from detectors.periods import parse_hours
+from detectors.sensors.periods import parse_hours
 
 Averaging = Literal["leq", "mean", "max", "min", "sample"]
 WindowKind = Literal["sliding", "tumbling"]
@@ -169,6 +169,6 @@ class Catalogue:
 
 
 def load_default_catalogue() -> Catalogue:
-    """The catalogue shipped as `detectors/catalogue.yaml`."""
-    text = resources.files("detectors").joinpath("catalogue.yaml").read_text(encoding="utf-8")
+    """The catalogue shipped as `detectors/sensors/catalogue.yaml`."""
+    text = resources.files("detectors.sensors").joinpath("catalogue.yaml").read_text(encoding="utf-8")
     return Catalogue.from_yaml_text(text)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 
-from detectors.catalogue import Rule
-from detectors.overrides import RuleOverride
-from detectors.periods import DailyPeriod
+from detectors.sensors.catalogue import Rule
+from detectors.sensors.overrides import RuleOverride
+from detectors.sensors.periods import DailyPeriod
 
 SEVERITIES = ("low", "medium", "high")
 
