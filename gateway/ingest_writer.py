@@ -38,9 +38,10 @@ log = structlog.get_logger(__name__)
 # parse(topic, payload, received_at) -> (kind, readings, poses, events); raises PayloadError for bad input.
 Parser = Callable[[str, bytes, datetime], tuple[str, list[Reading], list[Pose], list[DeviceEvent]]]
 StoredHook = Callable[[list[Reading], list[Pose]], None]
-# Errors the store raises for the content of a row (not for its own state): the batch is split per message.
-# UnicodeError: psycopg encodes text client-side, so a string PostgreSQL cannot hold fails before the server.
-_ROW_ERRORS = (psycopg.DataError, psycopg.IntegrityError, UnicodeError)
+# Errors that come from the content of a row (not from the store's state): the batch is split per message.
+# ValueError: what fails before the server, psycopg encoding a string PostgreSQL cannot hold (UnicodeError) or a
+# record that is not JSON (a non-finite number).
+_ROW_ERRORS = (psycopg.DataError, psycopg.IntegrityError, ValueError)
 _MAX_DETAIL = 500
 
 

@@ -150,3 +150,21 @@ def test_a_registry_lookup_on_a_dropped_connection_waits_for_the_store(db_url: s
         assert h.counter("enforcegw_store_errors_total") >= 1
     finally:
         h.close()
+
+
+def test_an_event_that_is_not_json_is_a_dead_letter_with_its_bytes(db_url: str) -> None:
+    real = make_parser(Settings())
+
+    def parse(topic: str, payload: bytes, received: datetime) -> tuple:
+        kind, readings, poses, events = real(topic, payload, received)
+        return kind, readings, poses, [replace(e, payload={"x": float("nan")}) for e in events]
+
+    h = WriterHarness(db_url, parse)
+    try:
+        taken = h.batch(("enf/device/cam-1/status", "online"), GOOD)
+        assert h.rows("SELECT count(*) FROM device_events") == [(0,)]
+        assert h.rows("SELECT device_id FROM readings") == [("n1",)]
+        assert [(t, r, p) for t, r, _d, p in h.dead()] == [("enf/device/cam-1/status", "store_rejected",
+                                                            taken[0].payload)]
+    finally:
+        h.close()
