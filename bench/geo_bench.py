@@ -2,7 +2,7 @@
 
 Usage: ``python bench/geo_bench.py [--points 1000000 --zones 10000 --repeat 3]``
 
-Scenario (geo-reference.md §3.4 recipe, placed in Foshan lon/lat): a ~1 km square split into a
+Scenario (placed in Foshan lon/lat): a ~1 km square split into a
 sqrt(M) x sqrt(M) grid; one random star-shaped 12-gon per cell; N uniform random points over the
 square. Times are the best of ``--repeat`` runs, single thread.
 
@@ -30,14 +30,15 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geo.projection import CameraIntrinsics, DronePose, project_pixels
+from geo.camera import CameraIntrinsics, DronePose
+from geo.geodesy import metres_per_degree
+from geo.projection import project_pixels
 from geo.registry import ZoneRegistry
 from geo.schedule import Schedule
 from geo.zones import Zone
 
 LON0, LAT0 = 113.10, 23.00
-M_LON = 1.0 / (111_320.0 * math.cos(math.radians(LAT0)))
-M_LAT = 1.0 / 110_574.0
+M_LON, M_LAT = (1.0 / m for m in metres_per_degree(LAT0))  # degrees per metre
 SIDE_M = 1000.0
 
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from geo.camera import DronePose
 from geo.nofly import NoFlyEvent, check_no_fly
-from geo.projection import DronePose
 from geo.registry import ZoneRegistry
 from ingest.models import Pose, Reading
 

@@ -2,8 +2,8 @@
 
 Why a module of its own: these are the validated (pydantic) models that callers build from device metadata --
 DJI XMP/OSD, PTZ configuration, calibration -- and pass to `geo.projection`; they carry the conventions
-(NED attitude, DJI angle meanings, 35 mm-equivalent focal lengths) but no projection math. `geo.projection`
-re-exports them, so `from geo.projection import DronePose` keeps working.
+(NED attitude, DJI angle meanings, 35 mm-equivalent focal lengths) but no projection math, so a caller that
+only builds poses (the no-fly check) does not load it.
 """
 
 from __future__ import annotations

@@ -27,6 +27,8 @@ from typing import Any, Protocol, overload
 import numpy as np
 import shapely
 
+from geo.geodesy import WGS84_A
+
 A_KRASOVSKY = 6378245.0
 EE_KRASOVSKY = 0.00669342162296594323
 X_PI = math.pi * 3000.0 / 180.0
@@ -35,8 +37,8 @@ X_PI = math.pi * 3000.0 / 180.0
 # parts of Xinjiang and Heilongjiang).
 CHINA_BBOX = (72.004, 0.8293, 137.8347, 55.8271)  # west, south, east, north
 
-# Metres per degree of latitude, used only for convergence / densify heuristics.
-_M_PER_DEG = 111_320.0
+# Metres per degree along the equator (~111 km): turns densify_m into degrees, roughly; only a bound on edge length.
+_M_PER_DEG = math.radians(WGS84_A)
 
 
 class Crs(StrEnum):
@@ -296,14 +298,3 @@ def convert_geometry(geom: Any, src: str | Crs, dst: str | Crs, densify_m: float
         return np.column_stack([x, y])
 
     return shapely.transform(geom, _tx)
-
-
-def distance_m(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> Any:
-    """Haversine distance in metres (sphere R = 6371008.8 m); for tests and error budgets."""
-    r = 6371008.8
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    h = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    out = 2 * r * np.arcsin(np.sqrt(h))
-    return float(out) if np.ndim(out) == 0 else out

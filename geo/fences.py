@@ -29,11 +29,9 @@ from typing import Any, Literal
 import shapely
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo.geodesy import metres_per_degree
 from geo.registry import ZoneIndex, ZoneRegistry
 from geo.zones import Zone
-
-_M_PER_DEG_LAT = 110_574.0
-_M_PER_DEG_LON_EQ = 111_320.0
 
 EventKind = Literal["enter", "exit", "dwell"]
 
@@ -97,8 +95,7 @@ def _metric_frame(index: ZoneIndex, zone: Zone) -> tuple[Any, float, float, floa
         return cached
     c = zone.shape.centroid
     lon0, lat0 = c.x, c.y
-    kx = _M_PER_DEG_LON_EQ * math.cos(math.radians(lat0))
-    ky = _M_PER_DEG_LAT
+    kx, ky = metres_per_degree(lat0)
     geom = shapely.transform(zone.shape, lambda xy: (xy - (lon0, lat0)) * (kx, ky))
     shapely.prepare(geom)
     boundary = geom.boundary

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from geo.projection import DronePose
+from geo.camera import DronePose
 from geo.registry import ZoneIndex, ZoneRegistry
 from geo.zones import EnforcementSubject
 

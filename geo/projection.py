@@ -1,6 +1,6 @@
 """Pixel (u, v) -> WGS84 ground point from a drone/PTZ camera pose, on flat ground (or a DEM hook).
 
-Conventions (geo-reference.md §1, exactly; no hidden frame flips):
+Conventions (exactly these, no hidden frame flips; tests/geo/test_geo_projection.py pins them):
 
 * world: local NED tangent frame at the camera (x north, y east, z down);
 * attitude: DJI XMP gimbal angles, NED, intrinsic Z-Y'-X'': ``R = Rz(yaw) @ Ry(pitch) @ Rx(roll)``;
@@ -9,12 +9,13 @@ Conventions (geo-reference.md §1, exactly; no hidden frame flips):
   ``M = [[0,0,1],[1,0,0],[0,1,0]]``; pixel coordinates are continuous (pixel i has its centre at i+0.5);
 * ground hit: ``t = h / d.z`` (refused when ``d.z <= 0``: at or above the horizon);
 * local offset -> lat/lon: tangent plane -> ECEF -> geodetic (agrees with the geodesic direct
-  problem to < 0.001 mm at drone ranges, reference §1.2), so no pyproj is needed and it vectorises.
+  problem to < 0.001 mm at drone ranges), so no pyproj is needed and it vectorises; the ellipsoid is
+  :mod:`geo.geodesy`'s.
 
 The inputs (``CameraIntrinsics``, ``DronePose``, ``ErrorModel``, the ``GroundModel`` hook) are defined in
-:mod:`geo.camera` and re-exported here; this module holds the projection math only.
+:mod:`geo.camera`; this module holds the projection math only.
 
-The error radius is a first-order 1-sigma budget (reference §1.5): yaw error moves the point
+The error radius is a first-order 1-sigma budget: yaw error moves the point
 sideways by ``range * sigma_yaw``; pitch error along the ray by ``h * sigma_pitch / sin^2(grazing)``;
 a height error by ``sigma_h / tan(grazing)``; plus the pose's own horizontal position error.
 """
@@ -27,53 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from geo.camera import (
-    FLAT,
-    FULL_FRAME_DIAGONAL_MM,
-    CameraIntrinsics,
-    DronePose,
-    ErrorModel,
-    FlatGround,
-    GroundModel,
-)
+from geo.camera import CameraIntrinsics, DronePose, ErrorModel, FlatGround, GroundModel
+from geo.geodesy import WGS84_A, WGS84_B, WGS84_E2
 
-__all__ = [
-    "FLAT",
-    "FULL_FRAME_DIAGONAL_MM",
-    "M_BODY_FROM_CAM",
-    "WGS84_A",
-    "WGS84_B",
-    "WGS84_E2",
-    "WGS84_F",
-    "AboveHorizonError",
-    "BeyondRangeError",
-    "CameraIntrinsics",
-    "DronePose",
-    "ErrorModel",
-    "FlatGround",
-    "GroundModel",
-    "GroundPoint",
-    "ProjectedPixels",
-    "ProjectionError",
-    "TerrainNotConvergedError",
-    "box_ground_contact",
-    "ground_to_pixel",
-    "latlon_to_ned",
-    "ned_to_latlon",
-    "pixel_rays_ned",
-    "project_box",
-    "project_pixel",
-    "project_pixels",
-    "rotation_ned_from_body",
-    "rotation_ned_from_cam",
-]
-
-# WGS84 ellipsoid
-WGS84_A = 6378137.0
-WGS84_F = 1.0 / 298.257223563
-WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
-WGS84_B = WGS84_A * (1.0 - WGS84_F)
-_EP2 = (WGS84_A**2 - WGS84_B**2) / WGS84_B**2
+_EP2 = (WGS84_A**2 - WGS84_B**2) / WGS84_B**2  # second eccentricity squared (Bowring's formula)
 
 # d_body = M @ d_cam
 M_BODY_FROM_CAM = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])

@@ -18,13 +18,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import shapely
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 from shapely.geometry import mapping, shape
 from shapely.validation import explain_validity
 
 from geo.crs import Crs, convert_geometry, parse_crs
+from geo.geodesy import metres_per_degree
 from geo.schedule import Schedule
 
 # Kinds geo itself knows. The rule catalogue names more (catering, surface_water_class_III, ...), but geo must
@@ -186,18 +186,12 @@ class Zone(BaseModel):
 
 
 def degree_area_to_m2(area_deg2: Any, lat: Any) -> Any:
-    """Convert an area in square degrees to square metres at latitude ``lat`` (WGS84 radii).
+    """Convert an area in square degrees to square metres at latitude ``lat`` (the ellipsoid's local scale).
 
     Works on floats and numpy arrays.
     """
-    a, e2 = 6378137.0, 0.00669437999014
-    phi = np.radians(lat)
-    s = np.sin(phi)
-    w = 1.0 - e2 * s * s
-    m = a * (1 - e2) / w**1.5
-    n = a / np.sqrt(w)
-    out = area_deg2 * (math.pi / 180.0) ** 2 * m * n * np.cos(phi)
-    return float(out) if np.ndim(out) == 0 else out
+    east, north = metres_per_degree(lat)
+    return area_deg2 * east * north
 
 
 def _geojson(geom: Any) -> dict[str, Any]:

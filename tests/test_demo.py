@@ -27,15 +27,16 @@ from gateway.demo.dust import CONSTRUCTION_DUST, dust_samples
 from gateway.demo.fume import BARBECUE, FUME_LIMIT, RESTAURANT, fume_samples
 from gateway.demo.noise import CONSTRUCTION_SITE, RESIDENTIAL, noise_samples
 from gateway.demo.render import render_line, render_rich
-from gateway.demo.route import DOCK, PATROL, bearing_deg, distance_m, loop_length_m, sortie_poses
+from gateway.demo.route import DOCK, PATROL, loop_length_m, sortie_poses
 from gateway.demo.scenario import scenario
 from gateway.demo.stats import DeviceLatest, Snapshot, StoreView, histogram_quantile
 from gateway.demo.zones import demo_zones
 from gateway.devices import validate_devices
 from gateway.metrics import Metrics
+from geo.geodesy import bearing_deg, distance_m
 from geo.geojson_io import load_zones
 from geo.registry import ZoneRegistry
-from ingest.payloads import ParseLimits
+from ingest.decode import ParseLimits
 from ingest.router import parse_message
 
 START = datetime(2026, 11, 20, 17, 30, tzinfo=LOCAL_TZ)  # the default simulated start, a fixed day
@@ -158,10 +159,10 @@ def test_patrol_is_a_closed_loop_with_plausible_speeds_heading_and_attitude() ->
     mismatched = 0
     for a, b in itertools.pairwise(poses):
         assert b.t - a.t == timedelta(seconds=1)
-        horizontal = distance_m((a.lat, a.lon), (b.lat, b.lon))
+        horizontal = distance_m(a.lon, a.lat, b.lon, b.lat)
         assert horizontal <= 10.5 and abs(b.alt_rel_m - a.alt_rel_m) <= 5.0
         if horizontal > 5:
-            heading_error = (bearing_deg((a.lat, a.lon), (b.lat, b.lon)) - b.yaw + 180) % 360 - 180
+            heading_error = (bearing_deg(a.lon, a.lat, b.lon, b.lat) - b.yaw + 180) % 360 - 180
             mismatched += abs(heading_error) > 3
     cruise = [p for p in poses if p.speed_mps > 0]
     assert all(p.gimbal_pitch == -45 for p in poses) and all(p.alt_rel_m == 120 for p in cruise)

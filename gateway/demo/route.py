@@ -1,5 +1,6 @@
 """The drone patrol: a closed polygon over Guicheng, Nanhai flown from the dock at 120 m, and the sortie
-schedule. Pure geometry on a local flat-earth approximation (errors of centimetres over a few km)."""
+schedule. Lengths and headings are geo.geodesy's great-circle ones; between two waypoints the drone moves
+linearly in lat/lon, which over legs of a kilometre stays within centimetres of the great circle."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from gateway.demo.curves import ticks
-
-_R = 6_378_137.0  # WGS84 equatorial radius, m
+from geo.geodesy import bearing_deg, distance_m
 
 LatLon = tuple[float, float]
 
@@ -48,37 +48,29 @@ class PoseSample:
     speed_mps: float
 
 
-def _xy(origin: LatLon, p: LatLon) -> tuple[float, float]:
-    """East/north metres of p from origin."""
-    lat0 = math.radians(origin[0])
-    return (math.radians(p[1] - origin[1]) * _R * math.cos(lat0), math.radians(p[0] - origin[0]) * _R)
+def _leg_m(a: LatLon, b: LatLon) -> float:
+    return distance_m(a[1], a[0], b[1], b[0])
 
 
-def distance_m(a: LatLon, b: LatLon) -> float:
-    x, y = _xy(a, b)
-    return math.hypot(x, y)
-
-
-def bearing_deg(a: LatLon, b: LatLon) -> float:
-    """Initial heading from a to b, degrees clockwise from north, -180..180 (the pose yaw convention)."""
-    x, y = _xy(a, b)
-    return math.degrees(math.atan2(x, y))
+def _heading(a: LatLon, b: LatLon) -> float:
+    """Heading from a to b, degrees clockwise from north, -180..180 (the pose yaw convention)."""
+    return bearing_deg(a[1], a[0], b[1], b[0])
 
 
 def loop_length_m(route: tuple[LatLon, ...] = PATROL) -> float:
-    return sum(distance_m(a, b) for a, b in itertools.pairwise(route))
+    return sum(_leg_m(a, b) for a, b in itertools.pairwise(route))
 
 
 def position_on_loop(s: float, route: tuple[LatLon, ...] = PATROL) -> tuple[LatLon, float]:
     """Point `s` metres along the closed route (wrapping), and the heading of its segment."""
     s %= loop_length_m(route)
     for a, b in itertools.pairwise(route):
-        d = distance_m(a, b)
+        d = _leg_m(a, b)
         if s <= d:
             f = s / d
-            return (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f), bearing_deg(a, b)
+            return (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f), _heading(a, b)
         s -= d
-    return route[-1], bearing_deg(route[-2], route[-1])
+    return route[-1], _heading(route[-2], route[-1])
 
 
 def sortie_poses(takeoff: datetime, seed: int, *, laps: int = 2, route: tuple[LatLon, ...] = PATROL,
@@ -91,7 +83,7 @@ def sortie_poses(takeoff: datetime, seed: int, *, laps: int = 2, route: tuple[La
     total_s = sortie_duration_s(laps, route, cruise_mps=cruise_mps, alt_m=alt_m, climb_mps=climb_mps)
     # Land on a whole step, so the last pose is on the dock at 0 m (hovering up to one step before descent).
     landing_s = math.ceil(total_s / step_s) * step_s
-    heading = bearing_deg(route[0], route[1])
+    heading = _heading(route[0], route[1])
     for t in ticks(takeoff, step_s, takeoff + timedelta(seconds=landing_s + step_s / 2)):
         e = (t - takeoff).total_seconds()
         wobble = rng.gauss(0.0, 0.6)  # gusts: a little roll and yaw jitter, as in real OSD logs

@@ -18,7 +18,6 @@ from geo.crs import (
     bd09_to_wgs84,
     convert,
     convert_geometry,
-    distance_m,
     gcj02_to_bd09,
     gcj02_to_wgs84,
     gcj02_to_wgs84_single_step,
@@ -27,6 +26,7 @@ from geo.crs import (
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
+from geo.geodesy import distance_m
 
 FUNCS = {
     "wgs84_to_gcj02": wgs84_to_gcj02,

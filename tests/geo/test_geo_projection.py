@@ -10,13 +10,11 @@ from geo_testdata import cases
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from geo.crs import distance_m
+from geo.camera import CameraIntrinsics, DronePose, ErrorModel
+from geo.geodesy import distance_m
 from geo.projection import (
     AboveHorizonError,
     BeyondRangeError,
-    CameraIntrinsics,
-    DronePose,
-    ErrorModel,
     ProjectionError,
     TerrainNotConvergedError,
     box_ground_contact,

@@ -10,11 +10,11 @@ import pytest
 import shapely
 from geo_testdata import FOSHAN, GUANGDONG, require
 
+from geo.camera import DronePose
 from geo.crs import gcj02_to_wgs84
 from geo.geojson_io import load_datav
 from geo.jurisdiction import resolve, resolve_many, winning_zone_index
 from geo.nofly import check_no_fly
-from geo.projection import DronePose
 from geo.registry import ZoneRegistry
 from geo.schedule import Schedule
 from geo.zones import EnforcementSubject, Zone

@@ -10,7 +10,8 @@ import shapely
 from geo_testdata import FOSHAN, require
 from shapely.geometry import shape
 
-from geo.crs import distance_m, gcj02_to_wgs84, wgs84_to_gcj02
+from geo.crs import gcj02_to_wgs84, wgs84_to_gcj02
+from geo.geodesy import distance_m
 from geo.geojson_io import dump_zones, load_datav, load_zones
 from geo.zones import BUILTIN_KINDS, Zone
 
