@@ -9,9 +9,9 @@ STAMP   = $(VENV)/.installed
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 
-# setup.py builds the optional C accelerator (evidence/_scan.c) in place; without a C compiler, Python headers or
-# OpenSSL headers it is skipped with a warning and the audit runs its pure-Python paths.
-$(STAMP): pyproject.toml setup.py evidence/_scan.c | $(BIN)/python
+# setup.py builds the optional C accelerator (evidence/audit/_scan.c) in place; without a C compiler, Python
+# headers or OpenSSL headers it is skipped with a warning and the audit runs its pure-Python paths.
+$(STAMP): pyproject.toml setup.py evidence/audit/_scan.c | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)

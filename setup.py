@@ -6,5 +6,5 @@ extension with a warning and the audit uses its pure-Python paths (same results,
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("evidence._scan", ["evidence/_scan.c"], libraries=["crypto"], optional=True,
+setup(ext_modules=[Extension("evidence.audit._scan", ["evidence/audit/_scan.c"], libraries=["crypto"], optional=True,
                              extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"])])

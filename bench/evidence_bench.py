@@ -7,7 +7,7 @@ $ENFORCEGW_TEST_DATABASE_URL). Measures: raw SHA-256 over entry-sized inputs; ba
 (steady state, with the sequencer integrating and checkpointing alongside); inclusion proof latency and a
 full audit at --entries, on a log built through the bulk path (COPY of canonical entries, then batch
 integration by the normal sequencer).
-Goals (issue): append >= 2,000/s; proof p99 <= 5 ms at 1M; audit <= 3x raw hashing of the same bytes.
+Goals: append >= 2,000/s; proof p99 <= 5 ms at 1M; audit <= 3x raw hashing of the same bytes.
 """
 
 from __future__ import annotations
@@ -33,15 +33,15 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from evidence import audit_native
-from evidence.audit import default_workers
-from evidence.audit_native import COPY_COLUMNS
+from evidence.audit import native as accelerator
+from evidence.audit.auditor import audit_log, default_workers
+from evidence.audit.native import COPY_COLUMNS
 from evidence.config import EvidenceConfig
 from evidence.entry import Entry, MediaRef, Position, encode
 from evidence.log import EvidenceLog
-from evidence.merkle import verify_inclusion
 from evidence.sequencer import integrate
 from evidence.signer import NoteSigner, checkpoint_body
+from evidence.verify import verify_inclusion
 from gateway.store.migrate import apply_migrations
 
 ORIGIN = "bench.enforcegw.example/log1"
@@ -262,7 +262,7 @@ def audit_rows(url: str, log: EvidenceLog, raw: float, rows: list[tuple[str, str
     counts once each, and the floor under the native path: its COPY stream drained with no checks."""
     cpus = os.cpu_count() or 1
     workers = default_workers()
-    engine = "C accelerator" if audit_native.available() else "pure Python (evidence._scan not built)"
+    engine = "C accelerator" if accelerator.available() else "pure Python (evidence.audit._scan not built)"
     runs = sorted(_audit(log, workers, True) for _ in range(3))
     worst = runs[-1] / raw
     verdict = "met" if worst <= 3 else "MISSED"
@@ -270,9 +270,9 @@ def audit_rows(url: str, log: EvidenceLog, raw: float, rows: list[tuple[str, str
                  " / ".join(f"{r:.2f}" for r in runs) + " s",
                  f"{runs[1] / raw:.1f}x raw median, {worst:.1f}x worst (goal <= 3x: {verdict})"))
     variants = [(f"{'native' if native else 'pure Python'}, {w} process(es)", w, native)
-                for native in ((True, False) if audit_native.available() else (False,)) for w in (1, cpus)]
+                for native in ((True, False) if accelerator.available() else (False,)) for w in (1, cpus)]
     for label, w, native in variants:
-        if (w, native) != (workers, audit_native.available()):
+        if (w, native) != (workers, accelerator.available()):
             r = _audit(log, w, native)
             rows.append((f"  full audit, {label}", f"{r:.2f} s", f"{r / raw:.1f}x raw"))
     # psycopg's own fetch loop, draining the same COPY the native path reads, in one process: no hashing.
@@ -292,7 +292,7 @@ def audit_rows(url: str, log: EvidenceLog, raw: float, rows: list[tuple[str, str
 
 
 def _audit(log: EvidenceLog, workers: int, native: bool) -> float:
-    report = log.audit(workers=workers, native=native)
+    report = audit_log(log, workers=workers, native=native)
     assert report.ok, report.findings[:5]
     return report.seconds
 

@@ -18,10 +18,6 @@ from typing import Any
 import rfc8785
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from evidence.entry_bytes import chain_fields, media_hashes
-
-__all__ = ["chain_fields", "media_hashes"]  # re-exported: they read what encode() writes
-
 SCHEMA_VERSION = 1
 ENTRY_TYPES = ("evidence", "review", "notice", "statement", "decision", "task", "device_registry", "health")
 

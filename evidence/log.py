@@ -14,20 +14,16 @@ psycopg_pool.ConnectionPool) or a ready psycopg_pool.ConnectionPool.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import psycopg
+import structlog
 from psycopg_pool import ConnectionPool
 
 from evidence import sequencer
-from evidence.audit import AuditReport, audit, default_workers
-from evidence.audit_chunk import CHUNK_LEVEL
-from evidence.audit_kept import KeptCheckpoint
 from evidence.config import EvidenceConfig
 from evidence.entry import Entry, MediaRef
 from evidence.media import FileMediaStore, MediaStore
@@ -36,8 +32,7 @@ from evidence.sequencer import Appended, Checkpoint
 from evidence.signer import NoteSigner, Timestamper, load_or_create_key, tlog_proof
 from evidence.tree_store import TreeReader
 
-if TYPE_CHECKING:
-    from evidence.bundle import ExportSummary
+_log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,8 +131,6 @@ class EvidenceLog:
             refs.append(MediaRef(role=m.role, mime=m.mime, size=stored.size, sha256=stored.sha256))
         return entry.model_copy(update={"media": refs})
 
-    _with_media = prepare  # the name gateway/alerts used before prepare() was public
-
     def integrate(self) -> tuple[int, bytes]:
         with self.pool.connection() as conn:
             return sequencer.integrate(conn, self.config.integrate_batch_max)
@@ -158,10 +151,20 @@ class EvidenceLog:
                 conn, self.signer, min_new=self.config.checkpoint_every_entries,
                 min_age_s=self.config.checkpoint_interval_s, timestamper=self.timestamper)
 
-    def run_sequencer(self, stop: threading.Event, poll_s: float = 0.25) -> None:
-        """Loop `sequence_once` until `stop` is set (run it in a thread, or several processes at once)."""
+    def run_sequencer(self, stop: threading.Event, poll_s: float = 0.25, *,
+                      on_beat: Callable[[], object] | None = None, backoff_s: float = 2.0) -> None:
+        """Run `sequence_once` every `poll_s` until `stop` is set (in a thread; any number of processes may run
+        one at once). A step that fails (the store unreachable, a checkpoint the signer refuses) is logged and
+        retried after `backoff_s`: an outage delays integration and signing, it never ends the loop.
+        `on_beat` is called once per step, for a supervisor that watches the loop is alive."""
         while not stop.is_set():
-            self.sequence_once()
+            if on_beat is not None:
+                on_beat()
+            try:
+                self.sequence_once()
+            except Exception:
+                _log.exception("evidence.sequencer_failed", retry_in_s=backoff_s)
+                stop.wait(backoff_s)
             stop.wait(poll_s)
 
     # ------------------------------------------------------------ reading and proofs
@@ -210,28 +213,6 @@ class EvidenceLog:
             return TreeReader(conn).hashes(consistency_ranges(first, second)) if first != second else []
 
 
-    # ------------------------------------------------------------ export and audit
-
-    def export(self, indexes: Iterable[int] | Callable[[], Iterable[int]], out: str | Path, *, purpose: str,
-               producer: str, kept: Sequence[str] = ()) -> ExportSummary:
-        """Write an offline-verifiable bundle (see evidence.bundle), with consistency proofs from the `kept`
-        checkpoint notes the receiver holds."""
-        from evidence.bundle import export_bundle  # bundle builds on this class
-
-        return export_bundle(self, indexes, out, purpose=purpose, producer=producer, kept=kept)
-
-    def audit(self, *, progress: bool = False, extra_vkeys: Sequence[str] = (), workers: int | None = None,
-              chunk_level: int = CHUNK_LEVEL, native: bool = True,
-              kept: Sequence[KeptCheckpoint] = ()) -> AuditReport:
-        """Re-hash and re-check everything (see evidence.audit), holding the log to the `kept` checkpoints seen
-        before; `report.ok` is False on any finding."""
-        workers = workers or self.config.audit_workers or default_workers(native)
-        with self.pool.connection() as conn:
-            return audit(conn, [self.vkey, *extra_vkeys], self.config.origin, self.media, progress=progress,
-                         conninfo=self.pool.conninfo, workers=workers, chunk_level=chunk_level, native=native,
-                         kept=kept)
-
-
 class AsyncEvidenceLog:
     """asyncio face of an EvidenceLog: the same calls, each in a worker thread."""
 
@@ -250,8 +231,3 @@ class AsyncEvidenceLog:
     async def prove(self, index: int, size: int | None = None) -> InclusionProof:
         return await asyncio.to_thread(self.log.prove, index, size)
 
-    async def run_sequencer(self, stop: asyncio.Event, poll_s: float = 0.25) -> None:
-        while not stop.is_set():
-            await asyncio.to_thread(self.log.sequence_once)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), poll_s)

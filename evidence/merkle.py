@@ -2,8 +2,8 @@
 
 Storage-agnostic: callers give a function returning the hash of a *complete* subtree (level h, position
 p covers leaves [p*2^h, (p+1)*2^h)). Complete subtrees never change once full (spec 1.1), so they can be
-stored once; a partial right edge is always rebuilt from complete ones. Verification lives in
-`evidence.verify` (the file that travels in bundles) and is re-exported here.
+stored once; a partial right edge is always rebuilt from complete ones. Hashing leaves and nodes and
+checking proofs live in `evidence.verify`, the file that travels in bundles.
 """
 
 from __future__ import annotations
@@ -11,29 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 
-from evidence.verify import (
-    VerificationError,
-    inclusion_proof_length,
-    leaf_hash,
-    node_hash,
-    verify_consistency,
-    verify_inclusion,
-)
-
-__all__ = [
-    "EMPTY_ROOT",
-    "VerificationError",
-    "complete_nodes",
-    "consistency_ranges",
-    "inclusion_proof_length",
-    "inclusion_ranges",
-    "leaf_hash",
-    "node_hash",
-    "range_hash",
-    "root_from_leaf_hashes",
-    "verify_consistency",
-    "verify_inclusion",
-]
+from evidence.verify import node_hash
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 

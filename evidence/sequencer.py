@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 import psycopg
 
 from evidence import entry as entry_mod
-from evidence.merkle import consistency_ranges, leaf_hash, verify_consistency
+from evidence.merkle import consistency_ranges
 from evidence.signer import NoteSigner, Timestamper, checkpoint_body
 from evidence.tree_store import TreeReader, new_nodes
-from evidence.verify import VerificationError, parse_checkpoint, verify_note
+from evidence.verify import VerificationError, leaf_hash, parse_checkpoint, verify_consistency, verify_note
 
 APPEND_LOCK = 0x6576_6964_0001  # "evid" 1
 SEQUENCER_LOCK = 0x6576_6964_0002
@@ -33,7 +33,7 @@ class Appended:
     device_seq: int
 
     def __iter__(self) -> Iterator[int | bytes]:
-        """`index, leaf_hash = log.append(...)`, the shape the issue asks for."""
+        """Unpacks as `index, leaf_hash = log.append(...)`."""
         return iter((self.index, self.leaf_hash))
 
 

@@ -46,11 +46,11 @@ from gateway.store.devices_cache import KnownDevices
 from gateway.store.migrate import MigrationResult, apply_migrations
 from gateway.workers import EXIT_WORKER_FAILED, RestartPolicy, ThreadWorker, WorkerRegistry
 from gateway.zone_service import ZoneService
+from ingest.decode import ParseLimits
 from ingest.device_events import DeviceEvent, device_events
-from ingest.dji import DockStateMerger
+from ingest.dji.state import DockStateMerger
 from ingest.models import Pose, Reading
 from ingest.mqtt import MqttSource, RawMessage
-from ingest.payloads import ParseLimits
 from ingest.router import parse_message
 
 log = structlog.get_logger(__name__)
@@ -224,16 +224,8 @@ class Gateway:
 
     def _run_sequencer(self) -> None:
         """Integrate appended evidence and sign checkpoints on schedule; a store outage only delays it."""
-        assert self.evidence is not None
-        while not self._sequencer_stop.is_set():
-            if self._sequencer is not None:
-                self._sequencer.beat()
-            try:
-                self.evidence.sequence_once()
-            except Exception:
-                log.exception("evidence.sequencer_failed")
-                self._sequencer_stop.wait(2.0)
-            self._sequencer_stop.wait(0.25)
+        assert self.evidence is not None and self._sequencer is not None
+        self.evidence.run_sequencer(self._sequencer_stop, on_beat=self._sequencer.beat)
 
     async def _zones_changed(self) -> None:
         if self.zones:

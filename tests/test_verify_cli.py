@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from evidence.bundle import export_bundle
 from evidence.config import EvidenceConfig
 from evidence.entry import Entry
 from evidence.log import EvidenceLog
@@ -29,7 +30,7 @@ def setup(db_url: str, tmp_path: Path) -> tuple[Path, Path, str]:
     cfg.write_text(json.dumps({"data_dir": str(data_dir), "database": {"url": db_url}}))
     with EvidenceLog.open(db_url, EvidenceConfig(), data_dir) as log:
         log.append(Entry(entry_type="evidence", device_id="cam-1"))
-        log.export([0], tmp_path / "case.zip", purpose="p", producer="p")
+        export_bundle(log, [0], tmp_path / "case.zip", purpose="p", producer="p")
         return cfg, tmp_path / "case.zip", log.vkey
 
 

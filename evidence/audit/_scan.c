@@ -1,5 +1,5 @@
-/* Optional accelerator for the audit (evidence.audit_native, evidence.audit_tree); the pure-Python paths in
- * evidence.audit_scan and evidence.merkle compute the same results and are used when this module is not built.
+/* Optional accelerator for the audit (evidence.audit.native, evidence.audit.tree); the pure-Python paths in
+ * evidence.audit.scan and evidence.merkle compute the same results and are used when this module is not built.
  *
  * Why C: on a two-core machine the audit's Python overhead per entry (a tuple per fetched row, slicing, a
  * hashing call, chain-prefix parsing, one call per tree node) cost more than the SHA-256 work itself. Here
@@ -182,7 +182,7 @@ static PyObject *new_bytes(Py_ssize_t n, unsigned char **p) {
     return b;
 }
 
-/* One device's chain inside the chunk so far; evidence.audit_native reads these records (DEVICE_RECORD). */
+/* One device's chain inside the chunk so far; evidence.audit.native reads these records (DEVICE_RECORD). */
 typedef struct {
     int64_t first_idx, first_seq, last_seq;
     unsigned char first_prev[32], last_leaf[32];
@@ -272,7 +272,7 @@ PyDoc_STRVAR(scan_copy_doc,
 "by calling get(0) (psycopg's PGconn.get_copy_data) until it returns a negative length, and checks each row as it\n"
 "arrives, while it is still in the CPU cache. The rows should be entries first_idx .. first_idx+expected-1.\n"
 "devices: an empty dict, filled with device-id bytes -> code (first sight first); state: an empty bytearray,\n"
-"filled with one device record per code (see evidence.audit_native.DEVICE_RECORD).\n"
+"filled with one device record per code (see evidence.audit.native.DEVICE_RECORD).\n"
 "media: a set that receives each entry's media hashes (hex str), or None to skip them.\n"
 "Returns the number of data rows, their recomputed leaf hashes (32 bytes each, valid only when clean) and\n"
 "whether every row was plainly clean: framing, index, stored leaf, canonical prefix (chain fields and\n"
@@ -397,7 +397,7 @@ fail:
     return PyErr_Occurred() ? NULL : PyErr_NoMemory();
 }
 
-/* The hash of the complete subtree (level, pos) in the rebuilt tree's layout (evidence.audit_tree.RebuiltTree):
+/* The hash of the complete subtree (level, pos) in the rebuilt tree's layout (evidence.audit.tree.RebuiltTree):
  * per chunk a list of concatenated levels up to the chunk level, above it one concatenated level each. */
 static const unsigned char *tree_node(PyObject *chunks, PyObject *top, int chunk_level, int level, int64_t pos) {
     PyObject *b;
@@ -489,7 +489,7 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "evidence._scan", NULL, -1, methods, NULL, NULL, NULL, NULL};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "evidence.audit._scan", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__scan(void) {
     init_hex_table();

@@ -3,8 +3,8 @@
 Trusts nothing stored except the verifier key(s): leaf hashes, tree nodes, roots and the copied columns
 are all recomputed from the entry bytes and compared (spec 4, point 6: an audit that only compares roots
 misses an edited value log). Memory is O(n) hashes (about 70 MB at 1M entries).
-The per-chunk work (fetch, re-hash, chains inside a chunk) is in evidence.audit_native (the C accelerator's
-confirm path) and evidence.audit_scan (the Python paths), the rebuilt tree in evidence.audit_tree; this module
+The per-chunk work (fetch, re-hash, chains inside a chunk) is in evidence.audit.native (the C accelerator's
+confirm path) and evidence.audit.scan (the Python paths), the rebuilt tree in evidence.audit.tree; this module
 schedules chunks, stitches chains across them and checks nodes, tree heads, checkpoints and media.
 """
 
@@ -24,16 +24,17 @@ from dataclasses import dataclass, field
 import psycopg
 from tqdm import tqdm
 
-from evidence import audit_native
-from evidence.audit_chunk import CHUNK_LEVEL, ChunkScan, Job, chain_finding
-from evidence.audit_kept import KeptCheckpoint, check_kept
-from evidence.audit_notes import NoteCheck, NoteChecks
-from evidence.audit_scan import scan_chunk, worker_init, worker_scan
-from evidence.audit_tree import RebuiltTree
+from evidence.audit import native as accelerator
+from evidence.audit.chunk import CHUNK_LEVEL, ChunkScan, Job, chain_finding
+from evidence.audit.kept import KeptCheckpoint, check_kept
+from evidence.audit.notes import NoteCheck, NoteChecks
+from evidence.audit.scan import scan_chunk, worker_init, worker_scan
+from evidence.audit.tree import RebuiltTree
+from evidence.log import EvidenceLog
 from evidence.media import MediaStore
-from evidence.merkle import consistency_ranges, range_hash, verify_consistency
+from evidence.merkle import consistency_ranges, range_hash
 from evidence.tree_store import STRIDE
-from evidence.verify import VerificationError
+from evidence.verify import VerificationError, verify_consistency
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class AuditReport:
     checkpoints: int = 0
     devices: int = 0
     seconds: float = 0.0
-    engine: str = "python"  # "native" where the C accelerator scanned (evidence.audit_native)
+    engine: str = "python"  # "native" where the C accelerator scanned (evidence.audit.native)
     chunks: dict[str, int] = field(default_factory=dict)  # chunks by the path that settled them
     findings: list[Finding] = field(default_factory=list)
 
@@ -66,14 +67,14 @@ def audit(conn: psycopg.Connection, vkeys: list[str], origin: str, media: MediaS
           progress: bool = False, conninfo: str | None = None, workers: int = 1,
           chunk_level: int = CHUNK_LEVEL, native: bool = True, kept: Sequence[KeptCheckpoint] = ()) -> AuditReport:
     """Audit the log behind `conn`. With `conninfo` and workers > 1, chunks of 2^chunk_level entries are
-    scanned by that many processes, this one included, each with its own connection (bench/evidence.py).
+    scanned by that many processes, this one included, each with its own connection (bench/evidence_bench.py).
     `kept`: checkpoints seen before and kept outside the log (an auditor's, a case system's); each must be a
-    prefix of the log as it is now (evidence.audit_kept), which is what shows a rollback.
+    prefix of the log as it is now (evidence.audit.kept), which is what shows a rollback.
     `native=False` keeps to the pure-Python scan paths even where the C accelerator is built. Worker processes
     (and, for 2,000 checkpoints or more, the signature checks) are spawned: a script calling this needs the
     `if __name__ == "__main__":` guard."""
     t0 = time.perf_counter()
-    report = AuditReport(engine="native" if native and audit_native.available() else "python")
+    report = AuditReport(engine="native" if native and accelerator.available() else "python")
     # Millions of small bytes objects would trigger repeated full GC passes that find nothing to free
     # (they hold no cycles): pausing the collector makes the audit several times faster.
     gc_was_enabled = gc.isenabled()
@@ -97,11 +98,22 @@ def audit(conn: psycopg.Connection, vkeys: list[str], origin: str, media: MediaS
     return report
 
 
+def audit_log(log: EvidenceLog, *, progress: bool = False, extra_vkeys: Sequence[str] = (), workers: int | None = None,
+              chunk_level: int = CHUNK_LEVEL, native: bool = True, kept: Sequence[KeptCheckpoint] = ()) -> AuditReport:
+    """`audit` of an open EvidenceLog: its key (and `extra_vkeys`, for checkpoints signed by earlier keys), its
+    origin and media store; `workers` defaults to the log's `audit_workers`, else `default_workers`. The
+    scanning processes connect with the log pool's conninfo."""
+    workers = workers or log.config.audit_workers or default_workers(native)
+    with log.pool.connection() as conn:
+        return audit(conn, [log.vkey, *extra_vkeys], log.config.origin, log.media, progress=progress,
+                     conninfo=log.pool.conninfo, workers=workers, chunk_level=chunk_level, native=native, kept=kept)
+
+
 def default_workers(native: bool = True) -> int:
     """Scanning processes for this machine: one per CPU, or one per two CPUs with the C accelerator, whose
-    client side is then about as busy as the PostgreSQL backend streaming to it (bench/evidence.py)."""
+    client side is then about as busy as the PostgreSQL backend streaming to it (bench/evidence_bench.py)."""
     cpus = os.cpu_count() or 1
-    return max(1, cpus // 2) if native and audit_native.available() else cpus
+    return max(1, cpus // 2) if native and accelerator.available() else cpus
 
 
 def _jobs(conn: psycopg.Connection, chunk_level: int, want_media: bool, native: bool) -> list[Job]:

@@ -1,7 +1,7 @@
-"""What one audit chunk reports, whichever path scanned it (evidence.audit_native, evidence.audit_scan).
+"""What one audit chunk reports, whichever path scanned it (evidence.audit.native, evidence.audit.scan).
 
 Chunks are aligned runs of 2^k entries, so every complete subtree inside one is built from that chunk alone;
-the parent (evidence.audit) joins chunks by their roots and stitches each device chain across chunk
+the parent (evidence.audit.auditor) joins chunks by their roots and stitches each device chain across chunk
 boundaries from the `ChainEnds` a chunk reports.
 """
 

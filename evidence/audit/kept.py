@@ -14,7 +14,7 @@ import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from evidence.audit_tree import RebuiltTree
+from evidence.audit.tree import RebuiltTree
 from evidence.merkle import EMPTY_ROOT, consistency_ranges, range_hash
 from evidence.verify import VerificationError, parse_checkpoint, split_notes, verify_consistency, verify_note
 

@@ -1,15 +1,15 @@
 """The audit's fastest confirm path: a chunk streamed by COPY BINARY and read by the C accelerator.
 
-`evidence._scan` (built from evidence/_scan.c where a C compiler and OpenSSL headers exist) parses each row,
-re-hashes the entry bytes with OpenSSL, reads the chain prefix and follows each device's chain through the
-chunk; this module streams the rows and builds the chunk's subtrees. Like the Python fast path it only
-confirms: `scan` returns None at
-the first thing that is not plainly clean, and evidence.audit_scan then re-reads the chunk row by row and
-names every finding. Without the accelerator, `available()` is False and the Python paths do all the work.
+`evidence.audit._scan` (built from evidence/audit/_scan.c where a C compiler and OpenSSL headers exist)
+parses each row, re-hashes the entry bytes with OpenSSL, reads the chain prefix and follows each device's
+chain through the chunk; this module streams the rows and builds the chunk's subtrees. Like the Python fast
+path it only confirms: `scan` returns None at the first thing that is not plainly clean, and
+evidence.audit.scan then re-reads the chunk row by row and names every finding. Without the accelerator,
+`available()` is False and the Python paths do all the work.
 
 Why COPY and not a cursor: PostgreSQL then sends the rows as one stream, which the C loop reads straight from
 libpq (psycopg's PGconn.get_copy_data) and hashes row by row while the server produces the next; no Python
-object is made per column and no Python code runs per row (figures: bench/evidence.py).
+object is made per column and no Python code runs per row (figures: bench/evidence_bench.py).
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ import psycopg
 from psycopg import pq
 from psycopg.errors import error_from_result
 
-from evidence.audit_chunk import ChainEnds, ChunkScan
+from evidence.audit.chunk import ChainEnds, ChunkScan
 
 try:
-    from evidence import _scan
+    from evidence.audit import _scan
 except ImportError:  # not built here: the pure-Python paths give the same results
     _scan = None
 
-COPY_COLUMNS = "idx, device_seq, leaf_hash, entry, device_id, entry_type"  # the row layout evidence/_scan.c reads
-# evidence/_scan.c's device_record: first idx, first seq, last seq, first entry's previous hash, last leaf,
+COPY_COLUMNS = "idx, device_seq, leaf_hash, entry, device_id, entry_type"  # the row layout evidence/audit/_scan.c reads
+# evidence/audit/_scan.c's device_record: first idx, first seq, last seq, first entry's previous hash, last leaf,
 # whether that previous hash is present (null in a device's very first entry)
 DEVICE_RECORD = struct.Struct("=qqq32s32s?7x")
 
@@ -67,7 +67,7 @@ def scan(conn: psycopg.Connection, start: int, end: int, want_media: bool) -> Ch
 
 def scan_stream(get: Callable[[int], tuple[int, Any]], start: int, end: int, want_media: bool) -> ChunkScan | None:
     """`scan` over any source of COPY BINARY messages: get(0) -> (nbytes, buffer), nbytes < 0 at the end."""
-    assert _scan is not None, "evidence._scan is not built"
+    assert _scan is not None, "evidence.audit._scan is not built"
     devices: dict[bytes, int] = {}
     state = bytearray()
     media: set[str] | None = set() if want_media else None
@@ -87,6 +87,6 @@ def scan_stream(get: Callable[[int], tuple[int, Any]], start: int, end: int, wan
 
 
 def tree_roots(sizes: array, chunks: list[list[bytes]], top: list[bytes], chunk_level: int) -> bytes:
-    """evidence._scan.roots: the roots of the first `size` leaves, 32 bytes each (see audit_tree.RebuiltTree)."""
-    assert _scan is not None, "evidence._scan is not built"
+    """_scan.roots: the roots of the first `size` leaves, 32 bytes each (see evidence.audit.tree.RebuiltTree)."""
+    assert _scan is not None, "evidence.audit._scan is not built"
     return _scan.roots(sizes, chunks, top, chunk_level)

@@ -1,12 +1,12 @@
 """The per-chunk half of the audit: one aligned run of 2^k entries re-hashed and checked on its own.
 
 Chunks are aligned to a power of two, so every complete subtree inside one is built from that chunk alone;
-the parent (evidence.audit) joins chunks by their roots and stitches each device chain across chunk
+the parent (evidence.audit.auditor) joins chunks by their roots and stitches each device chain across chunk
 boundaries from the `ChainEnds` a chunk reports. That is what lets worker processes scan chunks in
 parallel, each with its own PostgreSQL connection.
 
 Each chunk is checked fast, then exactly if needed: first by the C accelerator's confirm path where it is
-built (evidence.audit_native), else by the Python fast path here (bulk comparisons, one regex match and one
+built (evidence.audit.native), else by the Python fast path here (bulk comparisons, one regex match and one
 `startswith` per entry). Both only confirm; the first sign of anything unexpected re-runs the chunk through
 the exact per-entry path, which locates and names every finding.
 """
@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import rfc8785
 
-from evidence import audit_native
-from evidence.audit_chunk import CHUNK_LEVEL, MISSING_LEAF, ChainEnds, ChunkScan, Job, chain_finding
+from evidence.audit import native as accelerator
+from evidence.audit.chunk import MISSING_LEAF, ChainEnds, ChunkScan, Job, chain_finding
 from evidence.entry_bytes import SIG_AND_TYPE, media_hashes, row_fields
 
 # What a chunk scan reads of each entry row: every column derived from the entry bytes (appended_at is not:
@@ -41,8 +41,8 @@ _HEAD = re.compile(rb'\{"calibration_cert_id":(?:null|"[^"\\]*"),"capture_time":
 def scan_chunk(cur: Any, start: int, end: int, want_media: bool, native: bool = True) -> ChunkScan:
     """Check entries [start, end) through a binary cursor: the C accelerator's confirm path where it is built
     (and `native`), else or on any doubt the Python paths below."""
-    if native and audit_native.available():
-        scan = audit_native.scan(cur.connection, start, end, want_media)
+    if native and accelerator.available():
+        scan = accelerator.scan(cur.connection, start, end, want_media)
         if scan is not None:
             return scan
     cur.execute(CHUNK_QUERY, (start, end))
@@ -171,6 +171,3 @@ def worker_init(conninfo: str) -> None:
 def worker_scan(job: Job) -> ChunkScan:
     return scan_chunk(_worker["cur"], *job)
 
-
-__all__ = ["CHUNK_LEVEL", "CHUNK_QUERY", "COLUMNS", "MISSING_LEAF", "ChainEnds", "ChunkScan", "build_levels",
-           "chain_finding", "scan_chunk"]

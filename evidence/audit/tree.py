@@ -1,6 +1,6 @@
 """The tree the audit rebuilds from the entries, and the roots it checks stored tree heads against.
 
-Below the chunk level the subtrees come from the chunk scans (evidence.audit_chunk.ChunkScan.levels); above
+Below the chunk level the subtrees come from the chunk scans (evidence.audit.chunk.ChunkScan.levels); above
 it they are built here from the chunk roots. Memory is two hashes per entry (~64 MB at 1M entries).
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable
 
-from evidence import audit_native
-from evidence.audit_chunk import ChunkScan
+from evidence.audit import native as accelerator
+from evidence.audit.chunk import ChunkScan
 from evidence.merkle import build_levels, range_hash
 
 NO_ROOT = b"\x00" * 32  # what `roots` gives for a size beyond the rebuilt tree
@@ -62,7 +62,7 @@ class RebuiltTree:
         """The root of the first `size` leaves for each size, 32 bytes each, concatenated (zeros for a size
         beyond the rebuilt tree). A log stores a tree head per sequencer batch, up to one per entry: in C that
         is ~1.5 us a head, ~11 in Python."""
-        if audit_native.available():  # a size beyond the tree needs a subtree that is not complete: zeros
+        if accelerator.available():  # a size beyond the tree needs a subtree that is not complete: zeros
             packed = sizes if isinstance(sizes, array) else array("q", sizes)
-            return audit_native.tree_roots(packed, self.chunks, self.top, self.chunk_level)
+            return accelerator.tree_roots(packed, self.chunks, self.top, self.chunk_level)
         return b"".join(range_hash(0, s, self.node) if 0 <= s <= self.size else NO_ROOT for s in sizes)

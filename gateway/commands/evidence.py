@@ -12,7 +12,9 @@ from pathlib import Path
 
 import psycopg
 
-from evidence.audit_kept import KeptCheckpoint, read_kept
+from evidence.audit.auditor import audit_log
+from evidence.audit.kept import KeptCheckpoint, read_kept
+from evidence.bundle import export_bundle
 from evidence.config import EvidenceConfig
 from evidence.log import EvidenceLog
 from evidence.signer import NoteSigner, load_or_create_key
@@ -140,7 +142,7 @@ def _export(args: argparse.Namespace) -> int:
             print("error: --entries takes comma-separated integers", file=sys.stderr)
             return 2
         try:
-            s = log.export(indexes, args.output, purpose=args.purpose, producer=args.producer, kept=kept)
+            s = export_bundle(log, indexes, args.output, purpose=args.purpose, producer=args.producer, kept=kept)
         except (LookupError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -172,7 +174,7 @@ def _audit(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     with _open_log(args) as log:
-        report = log.audit(progress=not args.no_progress, workers=args.workers, native=not args.pure_python,
+        report = audit_log(log, progress=not args.no_progress, workers=args.workers, native=not args.pure_python,
                            kept=kept)
     console = Console()
     console.print(f"entries {report.entries}, devices {report.devices}, checkpoints {report.checkpoints}, "

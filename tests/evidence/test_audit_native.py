@@ -1,4 +1,4 @@
-"""The C accelerator's confirm path (evidence/_scan.c via evidence.audit_native) without a database: fed
+"""The C accelerator's confirm path (evidence/audit/_scan.c via evidence.audit.native) without a database: fed
 COPY BINARY messages built here, it must confirm exactly the chunks the exact path finds clean, with the same
 subtrees, chain ends and media, and give up on anything else."""
 
@@ -16,13 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_audit_scan import TAMPER, Row, chained_rows, leaves_of, tampered_rows
 
-from evidence import audit_native
-from evidence.audit_scan import _exact, build_levels
+from evidence.audit import native as accelerator
+from evidence.audit.chunk import ChunkScan
+from evidence.audit.scan import _exact, build_levels
 from evidence.entry import MediaRef, encode
 from evidence.entry_bytes import media_hashes
 
-needs_native = pytest.mark.skipif(not audit_native.available(),
-                                  reason="evidence._scan is not built (no C compiler, Python or OpenSSL headers)")
+needs_native = pytest.mark.skipif(not accelerator.available(),
+                                  reason="evidence.audit._scan is not built (no C compiler, Python or OpenSSL headers)")
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 TRAILER = b"\xff\xff"
@@ -55,8 +56,8 @@ def feeder(msgs: list[bytes]) -> Callable[[int], tuple[int, memoryview]]:
     return get
 
 
-def native(msgs: list[bytes], start: int, end: int, want_media: bool = False) -> audit_native.ChunkScan | None:
-    return audit_native.scan_stream(feeder(msgs), start, end, want_media)
+def native(msgs: list[bytes], start: int, end: int, want_media: bool = False) -> ChunkScan | None:
+    return accelerator.scan_stream(feeder(msgs), start, end, want_media)
 
 
 PLAIN = ["cam-1", "cam-2", "dock-7:a", "ü-3"]  # no JSON escapes: the native path reads these itself
@@ -79,13 +80,13 @@ def test_native_confirms_clean_chunks_like_the_exact_path(devices: list[str], bl
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.binary(min_size=32, max_size=32), max_size=300))
 def test_build_levels_matches_python(leaves: list[bytes]) -> None:
-    assert audit_native._scan.build_levels(b"".join(leaves)) == build_levels(leaves)
+    assert accelerator._scan.build_levels(b"".join(leaves)) == build_levels(leaves)
 
 
 @needs_native
 def test_build_levels_refuses_partial_hashes() -> None:
     with pytest.raises(ValueError, match="multiple of 32"):
-        audit_native._scan.build_levels(b"\x00" * 33)
+        accelerator._scan.build_levels(b"\x00" * 33)
 
 
 @needs_native
@@ -190,7 +191,7 @@ def _can_build() -> bool:
 def test_accelerator_is_built_where_it_can_be() -> None:
     """Where the build tools exist, a missing module means the C code stopped compiling (the optional build
     only warns): fail here instead of silently testing the fallback alone."""
-    assert audit_native.available()
+    assert accelerator.available()
 
 
 @needs_native

@@ -7,7 +7,7 @@ import base64
 import functools
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -15,12 +15,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from evidence_helpers import ORIGIN, entry, make_log
 
-from evidence.audit_kept import KeptCheckpoint, read_kept
+from evidence.audit.auditor import AuditReport, audit_log
+from evidence.audit.kept import KeptCheckpoint, read_kept
 from evidence.log import EvidenceLog
 from evidence.signer import NoteSigner, checkpoint_body
 from evidence.verify import split_notes
 
 pytestmark = pytest.mark.integration
+
+Audit = Callable[..., AuditReport]
 
 TABLES = ("evidence_entries", "evidence_nodes", "evidence_tree_heads", "evidence_checkpoints")
 MODES = {
@@ -31,10 +34,20 @@ MODES = {
 
 
 @pytest.fixture(params=list(MODES))
-def log(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> Iterator[EvidenceLog]:
+def mode(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def log(mode: str, db_url: str, tmp_path: Path) -> Iterator[EvidenceLog]:
     with make_log(db_url, tmp_path) as lg:
-        lg.audit = functools.partial(lg.audit, **MODES[request.param])  # type: ignore[method-assign]
         yield lg
+
+
+@pytest.fixture
+def audit(mode: str, log: EvidenceLog) -> Audit:
+    """The audit of `log` in one of MODES."""
+    return functools.partial(audit_log, log, **MODES[mode])
 
 
 def _superuser(db_url: str, *statements: str) -> None:
@@ -65,29 +78,29 @@ def _kept(log: EvidenceLog, name: str = "kept.note") -> KeptCheckpoint:
     return KeptCheckpoint(name, log.checkpoint().note)
 
 
-def test_a_rollback_is_found_only_with_a_kept_checkpoint(log: EvidenceLog, db_url: str) -> None:
+def test_a_rollback_is_found_only_with_a_kept_checkpoint(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 40)
     older = _kept(log, "older.note")
     _fill(log, 260)
     newer = _kept(log, "case-17.note")
     root = base64.b64encode(log.latest_checkpoint().root).decode()
     _roll_back_to(db_url, 40)
-    assert log.audit().ok  # the log alone cannot tell: it is consistent with itself
-    assert log.audit(kept=[older]).ok
-    report = log.audit(kept=[older, newer])
+    assert audit().ok  # the log alone cannot tell: it is consistent with itself
+    assert audit(kept=[older]).ok
+    report = audit(kept=[older, newer])
     assert [(f.kind, f.item) for f in report.findings] == [
         ("kept_checkpoint", f"kept checkpoint case-17.note (size 300, root {root})")]
     assert "covers 300 entries, the log holds 40: the log was rolled back" in report.findings[0].detail
 
 
-def test_a_kept_checkpoint_of_another_history_is_a_fork(log: EvidenceLog, db_url: str) -> None:
+def test_a_kept_checkpoint_of_another_history_is_a_fork(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 30)
     log.checkpoint()
     forged = hashlib.sha256(b"another history").digest()
     fork = KeptCheckpoint("fork.note", log.signer.sign(checkpoint_body(ORIGIN, 20, forged)))
     foreign = KeptCheckpoint("foreign.note", NoteSigner(ORIGIN, Ed25519PrivateKey.generate()).sign(
         checkpoint_body(ORIGIN, 20, forged)))
-    report = log.audit(kept=[fork, foreign])
+    report = audit(kept=[fork, foreign])
     found = {f.item: f.detail for f in report.findings}
     fork_item = f"kept checkpoint fork.note (size 20, root {base64.b64encode(forged).decode()})"
     assert set(found) == {fork_item, "kept checkpoint foreign.note"}
@@ -95,42 +108,42 @@ def test_a_kept_checkpoint_of_another_history_is_a_fork(log: EvidenceLog, db_url
     assert "no signature by a known key" in found["kept checkpoint foreign.note"]
 
 
-def test_a_kept_checkpoint_deleted_from_the_log_is_named(log: EvidenceLog, db_url: str) -> None:
+def test_a_kept_checkpoint_deleted_from_the_log_is_named(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 10)
     kept = _kept(log)
     _fill(log, 10)
     log.checkpoint()
     _superuser(db_url, "DELETE FROM evidence_checkpoints WHERE size = 10")
-    assert log.audit().ok
-    (finding,) = log.audit(kept=[kept]).findings
+    assert audit().ok
+    (finding,) = audit(kept=[kept]).findings
     assert finding.item.startswith("kept checkpoint kept.note (size 10,")
     assert "no longer among its stored checkpoints" in finding.detail
 
 
-def test_a_deleted_node_is_named_with_its_expected_hash(log: EvidenceLog, db_url: str) -> None:
+def test_a_deleted_node_is_named_with_its_expected_hash(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 40)
     log.checkpoint()
     with psycopg.connect(db_url) as c:
         want = bytes(c.execute("SELECT hash FROM evidence_nodes WHERE level = 4 AND pos = 1").fetchone()[0])
     _superuser(db_url, "DELETE FROM evidence_nodes WHERE level = 4 AND pos = 1")
-    (finding,) = log.audit().findings
+    (finding,) = audit().findings
     assert (finding.kind, finding.item) == ("node", "node (4, 1)")
     assert f"missing (level 4 should hold 2 nodes for the integrated tree), expected hash {want.hex()} of leaves " \
            "16..31" in finding.detail
 
 
-def test_the_newest_node_deleted_is_named(log: EvidenceLog, db_url: str) -> None:
+def test_the_newest_node_deleted_is_named(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 40)
     log.checkpoint()
     _superuser(db_url, "DELETE FROM evidence_nodes WHERE level = 4 AND pos = 0")
-    assert [f.item for f in log.audit().findings] == ["node (4, 0)"]
+    assert [f.item for f in audit().findings] == ["node (4, 0)"]
 
 
-def test_the_newest_entry_deleted_says_the_checkpoint_covers_more(log: EvidenceLog, db_url: str) -> None:
+def test_the_newest_entry_deleted_says_the_checkpoint_covers_more(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 40)
     log.checkpoint()
     _superuser(db_url, "DELETE FROM evidence_entries WHERE idx = 39")
-    found = {f.item: f.detail for f in log.audit().findings}
+    found = {f.item: f.detail for f in audit().findings}
     assert "covers 40 entries, the log holds 39: entries 39..39 are missing" in found["checkpoint 40"]
     assert "covers 40 entries, the log holds 39" in found["tree head 40"]
 

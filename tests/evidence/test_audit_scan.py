@@ -10,7 +10,8 @@ from evidence_helpers import ORIGIN, entry, ref_mth
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evidence.audit_scan import _exact, _fast, chain_finding
+from evidence.audit.chunk import chain_finding
+from evidence.audit.scan import _exact, _fast
 from evidence.entry import DeviceSig, encode
 
 Row = tuple[int, bytes, bytes, str, int, str]  # idx, leaf_hash, entry, device_id, device_seq, entry_type

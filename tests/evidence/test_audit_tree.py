@@ -10,10 +10,10 @@ from evidence_helpers import ref_mth
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evidence import audit_native
-from evidence.audit_chunk import ChunkScan
-from evidence.audit_scan import build_levels
-from evidence.audit_tree import NO_ROOT, RebuiltTree
+from evidence.audit import native as accelerator
+from evidence.audit.chunk import ChunkScan
+from evidence.audit.scan import build_levels
+from evidence.audit.tree import NO_ROOT, RebuiltTree
 
 
 def rebuilt(entries: list[bytes], chunk_level: int) -> RebuiltTree:
@@ -27,8 +27,8 @@ def rebuilt(entries: list[bytes], chunk_level: int) -> RebuiltTree:
     return tree
 
 
-ENGINES = ["python", pytest.param("native", marks=pytest.mark.skipif(not audit_native.available(),
-                                                                      reason="evidence._scan is not built"))]
+ENGINES = ["python", pytest.param("native", marks=pytest.mark.skipif(not accelerator.available(),
+                                                                      reason="evidence.audit._scan is not built"))]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -40,7 +40,7 @@ def test_roots_at_every_size_are_rfc6962(engine: str, n: int, chunk_level: int) 
     sizes = [*range(n + 1), n + 1, n + 50, -1]
     with pytest.MonkeyPatch.context() as mp:
         if engine == "python":
-            mp.setattr(audit_native, "_scan", None)
+            mp.setattr(accelerator, "_scan", None)
         got = tree.roots(sizes)
     assert got[:32 * (n + 1)] == b"".join(ref_mth(entries[:s]) for s in range(n + 1))
     assert got[32 * (n + 1):] == NO_ROOT * 3  # beyond the rebuilt tree: no root, so the audit reports the head

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from evidence_helpers import ORIGIN, entry, make_log
 
 import evidence.verify
+from evidence.bundle import export_bundle
 from evidence.log import EvidenceLog, MediaInput
 from evidence.signer import NoteSigner, checkpoint_body
 from evidence.verify import VerificationError, verify_bundle
@@ -49,7 +50,7 @@ def made(tmp_path_factory: pytest.TempPathFactory, pg_server_url: str) -> Iterat
         log.checkpoint()
         log.append(entry("cam-1"), [MediaInput("clip", "video/mp4", b"clip" * 100)])
         log.append_many([entry(f"cam-{i % 3}") for i in range(13)])
-        log.export([0, 3, 21, 22], tmp / "case.zip", purpose="p", producer="p")
+        export_bundle(log, [0, 3, 21, 22], tmp / "case.zip", purpose="p", producer="p")
         yield tmp / "case.zip", log
     with psycopg.connect(pg_server_url, autocommit=True) as c:
         c.execute(f"DROP DATABASE {name} WITH (FORCE)")
@@ -243,8 +244,8 @@ def test_kept_checkpoints(made: tuple[Path, EvidenceLog], tmp_path: Path) -> Non
     later = log.checkpoint()
     out = tmp_path / "later.zip"
     with pytest.raises(VerificationError, match="export it with --checkpoint k36"):
-        verify_bundle(log.export([0], out, purpose="p", producer="p").path, log.vkey, [("k36", newer)])
-    log.export([0], out, purpose="p", producer="p", kept=[newer])
+        verify_bundle(export_bundle(log, [0], out, purpose="p", producer="p").path, log.vkey, [("k36", newer)])
+    export_bundle(log, [0], out, purpose="p", producer="p", kept=[newer])
     assert any("consistent with the kept checkpoint k36 (size 36" in line
                for line in verify_bundle(out, log.vkey, [("k36", newer)]))
     assert later.size == 37

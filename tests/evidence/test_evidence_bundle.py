@@ -18,12 +18,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from evidence_helpers import ORIGIN, entry, make_log
 
 import evidence.verify
-from evidence import audit_native
+from evidence.audit import native as accelerator
+from evidence.bundle import export_bundle
 from evidence.entry import encode
 from evidence.log import EvidenceLog, MediaInput
-from evidence.merkle import leaf_hash
 from evidence.signer import NoteSigner
-from evidence.verify import VerificationError, verify_bundle
+from evidence.verify import VerificationError, leaf_hash, verify_bundle
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ def bundle(log: EvidenceLog, tmp_path: Path) -> Path:
                                 MediaInput("snapshot", "image/jpeg", b"\xff\xd8 one")])
     log.append_many([entry(f"cam-{i % 3}") for i in range(13)])
     out = tmp_path / "case.zip"
-    summary = log.export([0, 3, 21, 22], out, purpose="case 2026-001 review", producer="officer 042")
+    summary = export_bundle(log, [0, 3, 21, 22], out, purpose="case 2026-001 review", producer="officer 042")
     assert (summary.entries, summary.media, summary.checkpoint_size) == (4, 2, 35)
     return out
 
@@ -166,7 +166,7 @@ def test_broken_chain_in_bundle(log: EvidenceLog, db_url: str, tmp_path: Path) -
     with psycopg.connect(db_url, autocommit=True) as c:
         c.execute("INSERT INTO evidence_entries (idx, leaf_hash, entry, device_id, device_seq, entry_type) "
                   "VALUES (1, %s, %s, 'cam-9', 1, 'evidence')", (leaf_hash(data), data))
-    log.export([first.index, 1], tmp_path / "b.zip", purpose="p", producer="p")
+    export_bundle(log, [first.index, 1], tmp_path / "b.zip", purpose="p", producer="p")
     with pytest.raises(VerificationError, match="chain broken"):
         verify_bundle(tmp_path / "b.zip")
 
@@ -195,7 +195,7 @@ def test_cli_keys_export_verify_audit(db_url: str, tmp_path: Path, capsys: pytes
     assert main(["-c", str(cfg), "evidence", "audit", "--no-progress"]) == 0
     shown = capsys.readouterr().out
     assert "no findings" in shown
-    assert ("1 by the native path (C accelerator)" if audit_native.available() else "(pure Python)") in shown
+    assert ("1 by the native path (C accelerator)" if accelerator.available() else "(pure Python)") in shown
     assert main(["-c", str(cfg), "evidence", "audit", "--no-progress", "--pure-python"]) == 0
     assert "1 by the fast path (pure Python)" in capsys.readouterr().out
     (data_dir / "media").chmod(0o755)
@@ -211,7 +211,7 @@ def test_cli_keys_export_verify_audit(db_url: str, tmp_path: Path, capsys: pytes
     assert "1 findings: media 1" in shown and "does not match" not in shown
     doc = json.loads(report.read_text())
     assert doc["ok"] is False and [f["kind"] for f in doc["findings"]] == ["media"]
-    assert doc["engine"] == ("native" if audit_native.available() else "python") and sum(doc["chunks"].values()) == 1
+    assert doc["engine"] == ("native" if accelerator.available() else "python") and sum(doc["chunks"].values()) == 1
     assert "does not match" in doc["findings"][0]["detail"]
     _flip(out, 200)
     assert main(["-c", str(cfg), "verify", str(out)]) == 1

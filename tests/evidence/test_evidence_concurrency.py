@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from evidence_helpers import make_log
 
-from evidence.merkle import verify_consistency
-from evidence.verify import parse_checkpoint, verify_note
+from evidence.audit.auditor import audit_log
+from evidence.verify import parse_checkpoint, verify_consistency, verify_note
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -48,5 +48,5 @@ def test_two_processes_one_consistent_log(db_url: str, tmp_path: Path) -> None:
             assert parse_checkpoint(verify_note(cp.note, [log.vkey]))[1:3] == (cp.size, cp.root)
         for prev, cur in itertools.pairwise(cps):
             verify_consistency(prev.size, cur.size, prev.root, cur.root, log.consistency(prev.size, cur.size))
-        report = log.audit()
+        report = audit_log(log)
         assert report.ok, report.findings

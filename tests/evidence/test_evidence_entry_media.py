@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from evidence.config import EvidenceConfig
-from evidence.entry import Entry, MediaRef, Position, chain_fields, decode, encode
+from evidence.entry import Entry, MediaRef, Position, decode, encode
+from evidence.entry_bytes import chain_fields, media_hashes
 from evidence.media import FileMediaStore, MediaStore
 from evidence.signer import NoteSigner, checkpoint_body, load_or_create_key
 from evidence.verify import parse_checkpoint, parse_vkey, verify_note
@@ -160,7 +161,7 @@ def test_config_forbids_unknown_and_documents_fields() -> None:
 
 
 def test_media_hashes_fast_path_is_exact() -> None:
-    from evidence.entry import DeviceSig, media_hashes
+    from evidence.entry import DeviceSig
 
     tricky = Entry(
         entry_type="evidence", device_id='d"\\x',

@@ -8,7 +8,7 @@ import functools
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -16,14 +16,19 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from evidence_helpers import ORIGIN, entry, make_log, ref_mth
 
-from evidence import audit_native, audit_notes, sequencer
-from evidence.entry import chain_fields, encode
+from evidence import sequencer
+from evidence.audit import native as accelerator
+from evidence.audit import notes as audit_notes
+from evidence.audit.auditor import AuditReport, audit_log
+from evidence.entry import encode
+from evidence.entry_bytes import chain_fields
 from evidence.log import AsyncEvidenceLog, EvidenceLog, MediaInput, NotCheckpointed
-from evidence.merkle import leaf_hash, verify_consistency, verify_inclusion
 from evidence.signer import NoteSigner, checkpoint_body
-from evidence.verify import VerificationError
+from evidence.verify import VerificationError, leaf_hash, verify_consistency, verify_inclusion
 
 pytestmark = pytest.mark.integration
+
+Audit = Callable[..., AuditReport]
 
 
 @pytest.fixture
@@ -45,9 +50,14 @@ AUDIT_MODES = {
 
 
 @pytest.fixture(params=list(AUDIT_MODES))
-def audit_mode(request: pytest.FixtureRequest, log: EvidenceLog) -> str:
-    log.audit = functools.partial(log.audit, **AUDIT_MODES[request.param])  # type: ignore[method-assign]
+def audit_mode(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+@pytest.fixture
+def audit(audit_mode: str, log: EvidenceLog) -> Audit:
+    """The audit of `log` in one of AUDIT_MODES."""
+    return functools.partial(audit_log, log, **AUDIT_MODES[audit_mode])
 
 
 def _fill(log: EvidenceLog, n: int, devices: int = 3) -> None:
@@ -64,9 +74,8 @@ def _tamper(db_url: str, sql: str, params: tuple = ()) -> None:
             c.execute(f"ALTER TABLE {t} ENABLE TRIGGER USER")
 
 
-def _items(log: EvidenceLog) -> set[str]:
-    report = log.audit()
-    return {f.item for f in report.findings}
+def _items(audit: Audit) -> set[str]:
+    return {f.item for f in audit().findings}
 
 
 def test_append_chains_and_stored_bytes(log: EvidenceLog, db_url: str) -> None:
@@ -152,21 +161,21 @@ def test_checkpoint_schedule(db_url: str, tmp_path: Path) -> None:
         assert log.latest_checkpoint().size == 19
 
 
-def test_audit_clean_log(audit_mode: str, log: EvidenceLog) -> None:
+def test_audit_clean_log(audit_mode: str, audit: Audit, log: EvidenceLog) -> None:
     for k in range(1, 8):
         log.append(entry("cam-m"), [MediaInput("snapshot", "image/jpeg", b"img%d" % k)])
         _fill(log, 37 * k)
         log.checkpoint()
-    report = log.audit()
+    report = audit()
     assert report.ok, report.findings
     assert report.entries == 7 + 37 * 28 and report.checkpoints == 7 and report.media_files == 7
     # A clean log is confirmed by the fast paths alone: the per-entry exact path is only for doubts.
     fast = "native" if report.engine == "native" else "fast"
     assert set(report.chunks) == {fast}, report.chunks
-    assert report.engine == ("native" if audit_native.available() and "python" not in audit_mode else "python")
+    assert report.engine == ("native" if accelerator.available() and "python" not in audit_mode else "python")
 
 
-def test_audit_finds_flipped_media_byte(audit_mode: str, log: EvidenceLog) -> None:
+def test_audit_finds_flipped_media_byte(audit: Audit, log: EvidenceLog) -> None:
     a = log.append(entry(), [MediaInput("clip", "video/mp4", b"original clip")])
     log.checkpoint()
     sha = json.loads(log.entry(a.index))["media"][0]["sha256"]
@@ -175,29 +184,29 @@ def test_audit_finds_flipped_media_byte(audit_mode: str, log: EvidenceLog) -> No
     raw = bytearray(path.read_bytes())
     raw[0] ^= 0x20
     path.write_bytes(bytes(raw))
-    assert _items(log) == {f"media {sha}"}
+    assert _items(audit) == {f"media {sha}"}
 
 
-def test_audit_finds_flipped_entry_byte(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
+def test_audit_finds_flipped_entry_byte(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 50)
     log.checkpoint()
     _tamper(db_url, "UPDATE evidence_entries SET entry = overlay(entry placing '7' from 30 for 1) WHERE idx = 17")
-    assert "entry 17" in _items(log)
+    assert "entry 17" in _items(audit)
 
 
-def test_audit_finds_flipped_node_hash(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
+def test_audit_finds_flipped_node_hash(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 300)
     log.checkpoint()
     _tamper(db_url, "UPDATE evidence_nodes SET hash = overlay(hash placing '\\x00'::bytea from 5 for 1) "
                     "WHERE level = 4 AND pos = 9")
-    assert _items(log) == {"node (4, 9)"}
+    assert _items(audit) == {"node (4, 9)"}
     # ... and a proof built from the edited node no longer verifies against the signed root.
     p = log.prove(8 * 16 + 3)  # node (4, 9) is the level-4 sibling on this leaf's path
     with pytest.raises(VerificationError):
         verify_inclusion(p.index, p.size, p.leaf_hash, p.path, p.root)
 
 
-def test_audit_finds_swapped_entries(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
+def test_audit_finds_swapped_entries(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 64, devices=1)
     log.checkpoint()
     # Swap entries 20 and 21 completely (bytes, leaf hash, columns): each row is self-consistent.
@@ -206,20 +215,20 @@ def test_audit_finds_swapped_entries(audit_mode: str, log: EvidenceLog, db_url: 
         UPDATE evidence_entries e SET entry = a.entry, leaf_hash = a.leaf_hash, device_seq = a.device_seq + 1000000
         FROM a WHERE a.idx = 41 - e.idx""")
     _tamper(db_url, "UPDATE evidence_entries SET device_seq = device_seq - 1000000 WHERE device_seq >= 1000000")
-    items = _items(log)
+    items = _items(audit)
     assert {"entry 20", "node (4, 1)", "checkpoint 64"} <= items
 
 
-def test_audit_finds_removed_entry(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
+def test_audit_finds_removed_entry(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 40)
     log.checkpoint()
     _tamper(db_url, "DELETE FROM evidence_entries WHERE idx = 33")
-    report = log.audit()
+    report = audit()
     assert any(f.item == "entry 33" and "missing" in f.detail for f in report.findings)
     assert any(f.item == "checkpoint 40" for f in report.findings)
 
 
-def test_audit_finds_device_chain_gap(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
+def test_audit_finds_device_chain_gap(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 10, devices=1)
     log.checkpoint()
     # An entry claiming seq 12 of cam-0 (10 and 11 never arrived), appended by a writer bypassing the API.
@@ -229,12 +238,12 @@ def test_audit_finds_device_chain_gap(audit_mode: str, log: EvidenceLog, db_url:
         c.execute("INSERT INTO evidence_entries (idx, leaf_hash, entry, device_id, device_seq, entry_type) "
                   "VALUES (10, %s, %s, 'cam-0', 12, 'evidence')", (leaf_hash(data), data))
     log.checkpoint()
-    report = log.audit()
+    report = audit()
     assert [(f.kind, f.item) for f in report.findings] == [("chain", "entry 10")]
     assert "sequence 12 where 10 was expected" in report.findings[0].detail
 
 
-def test_checkpoint_signed_by_another_key(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
+def test_checkpoint_signed_by_another_key(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 8)
     log.checkpoint()
     _fill(log, 8)
@@ -245,28 +254,28 @@ def test_checkpoint_signed_by_another_key(audit_mode: str, log: EvidenceLog, db_
     with psycopg.connect(db_url, autocommit=True) as c:
         c.execute("INSERT INTO evidence_checkpoints (size, root, note, key_id) VALUES (12, %s, %s, %s)",
                   (root, note, intruder.key_id))
-    assert "checkpoint 12" in _items(log)
+    assert "checkpoint 12" in _items(audit)
     # ... and the log refuses to sign on top of it.
     with pytest.raises(VerificationError), log.pool.connection() as conn:
         sequencer.sign_checkpoint(conn, log.signer)
 
 
-def test_audit_finds_edited_tree_heads(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
+def test_audit_finds_edited_tree_heads(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 10)
     log.integrate()
     _fill(log, 6)
     log.checkpoint()
-    assert log.audit().ok
+    assert audit().ok
     with psycopg.connect(db_url, autocommit=True) as c:
         c.execute("ALTER TABLE evidence_tree_heads DISABLE TRIGGER USER")
         c.execute("UPDATE evidence_tree_heads SET root = %s WHERE size = 10", (b"\x11" * 32,))
         c.execute("INSERT INTO evidence_tree_heads (size, root) VALUES (99, %s)", (b"\x22" * 32,))
         c.execute("ALTER TABLE evidence_tree_heads ENABLE TRIGGER USER")
-    report = log.audit()
+    report = audit()
     assert {f.item for f in report.findings if f.kind == "tree_head"} == {"tree head 10", "tree head 99"}
 
 
-def test_audit_finds_a_fork_signed_by_our_own_key(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
+def test_audit_finds_a_fork_signed_by_our_own_key(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     """A checkpoint our key signed over another history (a stolen key, or a sequencer bug): its root is not the
     rebuilt one, and the next honest checkpoint is not consistent with it."""
     _fill(log, 8)
@@ -280,7 +289,7 @@ def test_audit_finds_a_fork_signed_by_our_own_key(audit_mode: str, log: Evidence
         c.execute("INSERT INTO evidence_checkpoints (size, root, note, key_id) VALUES (16, %s, %s, %s)",
                   (log.integrate()[1], log.signer.sign(checkpoint_body(ORIGIN, 16, log.integrate()[1])),
                    log.signer.key_id))
-    report = log.audit()
+    report = audit()
     assert [(f.kind, f.item) for f in report.findings] == [("checkpoint", "checkpoint 12"),
                                                            ("consistency", "checkpoint 16")]
     assert "not consistent with checkpoint 12" in report.findings[1].detail
@@ -297,14 +306,14 @@ async def test_async_api(log: EvidenceLog) -> None:
 
 @pytest.mark.parametrize(("column", "value"), [("device_seq", 77), ("entry_type", "notice"),
                                              ("device_id", "cam-2")])
-def test_audit_checks_copied_columns_and_odd_device_ids(audit_mode: str, log: EvidenceLog, db_url: str,
+def test_audit_checks_copied_columns_and_odd_device_ids(audit: Audit, log: EvidenceLog, db_url: str,
                                                         column: str, value: object) -> None:
     odd = 'cam "7" \\ ü'  # needs JSON escapes: the audit's confirm-fast path must still match it
     log.append_many([entry(odd) for _ in range(5)] + [entry("cam-1", entry_type="review") for _ in range(5)])
     log.checkpoint()
-    assert log.audit().ok
+    assert audit().ok
     _tamper(db_url, f"UPDATE evidence_entries SET {column} = %s WHERE idx = 7", (value,))
-    report = log.audit()
+    report = audit()
     assert [(f.kind, f.item) for f in report.findings] == [("entry", "entry 7")]
     assert f"{column} column" in report.findings[0].detail
     assert report.chunks.get("exact", 0) >= 1  # the tampered chunk was re-read entry by entry
@@ -321,7 +330,7 @@ def test_append_with_callers_transaction(log: EvidenceLog) -> None:
     assert log.prepare(entry("cam-t"), [MediaInput("raw", "text/plain", b"r")]).media[0].size == 1
 
 
-def test_audit_finds_chain_break_on_a_chunk_boundary(audit_mode: str, log: EvidenceLog, db_url: str) -> None:
+def test_audit_finds_chain_break_on_a_chunk_boundary(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 8, devices=1)
     log.checkpoint()
     # Entry 8 opens a chunk in the chunked modes: its link is judged by the parent's stitching.
@@ -331,20 +340,20 @@ def test_audit_finds_chain_break_on_a_chunk_boundary(audit_mode: str, log: Evide
                   "VALUES (8, %s, %s, 'cam-0', 9, 'evidence')", (leaf_hash(data), data))
     _fill(log, 3, devices=1)  # the chain goes on from the broken link: only entry 8 is a finding
     log.checkpoint()
-    report = log.audit()
+    report = audit()
     assert [(f.kind, f.item) for f in report.findings] == [("chain", "entry 8")]
     assert "sequence 9 where 8 was expected" in report.findings[0].detail
 
 
 def test_audit_without_the_accelerator(log: EvidenceLog, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where evidence._scan could not be built, the same audit runs on the Python paths alone."""
-    monkeypatch.setattr(audit_native, "_scan", None)
+    """Where evidence.audit._scan could not be built, the same audit runs on the Python paths alone."""
+    monkeypatch.setattr(accelerator, "_scan", None)
     _fill(log, 40)
     log.checkpoint()
-    report = log.audit(workers=1, chunk_level=4)
+    report = audit_log(log, workers=1, chunk_level=4)
     assert report.ok and report.engine == "python" and report.chunks == {"fast": 3}
     _tamper(db_url, "UPDATE evidence_entries SET device_seq = 99 WHERE idx = 20")
-    report = log.audit(workers=1, chunk_level=4)
+    report = audit_log(log, workers=1, chunk_level=4)
     assert [f.item for f in report.findings] == ["entry 20"] and report.chunks == {"fast": 2, "exact": 1}
 
 
@@ -363,12 +372,12 @@ def test_audit_checks_many_signatures_in_another_process(log: EvidenceLog, db_ur
     for _ in range(4):
         _fill(log, 3)
         log.checkpoint()
-    report = log.audit(workers=1)
+    report = audit_log(log, workers=1)
     assert report.ok and report.checkpoints == 4 and len(started) == 1
     intruder = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
     with psycopg.connect(db_url, autocommit=True) as c:
         c.execute("INSERT INTO evidence_checkpoints (size, root, note, key_id) VALUES (5, %s, %s, %s)",
                   (b"\x01" * 32, intruder.sign(checkpoint_body(ORIGIN, 5, b"\x01" * 32)), intruder.key_id))
-    report = log.audit(workers=1)
+    report = audit_log(log, workers=1)
     assert [(f.kind, f.item) for f in report.findings] == [("checkpoint", "checkpoint 5")]
     assert "no signature by a known key" in report.findings[0].detail

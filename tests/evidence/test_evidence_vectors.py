@@ -10,17 +10,23 @@ import pytest
 
 from evidence.merkle import (
     EMPTY_ROOT,
-    VerificationError,
     build_levels,
     consistency_ranges,
     inclusion_ranges,
-    leaf_hash,
     range_hash,
     root_from_leaf_hashes,
+)
+from evidence.verify import (
+    VerificationError,
+    key_id,
+    leaf_hash,
+    parse_checkpoint,
+    parse_note,
+    parse_vkey,
     verify_consistency,
     verify_inclusion,
+    verify_note,
 )
-from evidence.verify import key_id, parse_checkpoint, parse_note, parse_vkey, verify_note
 from tests.conftest import shared_path
 
 H = bytes.fromhex
