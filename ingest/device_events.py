@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ingest.dji import DjiEvent, DjiTopology
+from ingest.dji.events import DjiEvent
+from ingest.dji.state import DjiTopology
 from ingest.router import DeviceStatus, ParsedMessage
 
 __all__ = ["EVENT_KINDS", "DeviceEvent", "device_events"]

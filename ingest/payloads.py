@@ -5,7 +5,7 @@ hand-written checks, not pydantic. `SensorReadingPayload` / `GenericPosePayload`
 (and can produce a JSON Schema for device vendors); they are NOT called per message.
 
 The shared decoding rules (JSON strictness, timestamps, numbers, `ParseLimits`) live in `ingest.decode` and are
-documented there; the names other modules import from here are re-exported.
+documented there.
 
 Every failure raises `PayloadError(reason, detail)`. `reason` is a short stable code (a Prometheus label and
 the dead-letter `reason`); `detail` names the field and the offending value. Reason codes: those of
@@ -26,14 +26,12 @@ from pydantic import BaseModel, Field
 
 from ingest.decode import (
     DEFAULT_LIMITS,
-    DEVICE_ID_RE,
     METRIC_RE,
     ParseLimits,
     as_float,
     check_future,
     check_received_at,
     decode_json,
-    epoch_to_datetime,
     norm_angle,
     opt_float,
     parse_lat_lon,
@@ -44,25 +42,7 @@ from ingest.decode import (
 )
 from ingest.models import PayloadError, Pose, Reading
 
-# The decoding names are re-exported: router, gateway and tests import them from here.
-__all__ = [
-    "DEFAULT_LIMITS",
-    "DEVICE_ID_RE",
-    "METRIC_RE",
-    "GenericPosePayload",
-    "ParseLimits",
-    "SensorReadingPayload",
-    "check_future",
-    "check_received_at",
-    "decode_json",
-    "epoch_to_datetime",
-    "parse_generic_pose",
-    "parse_lat_lon",
-    "parse_sensor_reading",
-    "parse_timestamp",
-    "short",
-    "type_name",
-]
+__all__ = ["GenericPosePayload", "SensorReadingPayload", "parse_generic_pose", "parse_sensor_reading"]
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -20,27 +20,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ingest.dji import (
-    DockStateMerger,
-    parse_dji_drc,
-    parse_dji_event,
-    parse_dji_osd,
-    parse_dji_status,
-)
-from ingest.models import PayloadError, Pose, Reading
-from ingest.payloads import (
+from ingest.decode import (
     DEFAULT_LIMITS,
     DEVICE_ID_RE,
     ParseLimits,
     check_future,
     check_received_at,
     decode_json,
-    parse_generic_pose,
-    parse_sensor_reading,
     parse_timestamp,
     short,
     type_name,
 )
+from ingest.dji.events import parse_dji_drc, parse_dji_event, parse_dji_status
+from ingest.dji.osd import parse_dji_osd
+from ingest.dji.state import DockStateMerger
+from ingest.models import PayloadError, Pose, Reading
+from ingest.payloads import parse_generic_pose, parse_sensor_reading
 
 __all__ = [
     "KINDS",

@@ -1,7 +1,7 @@
 """DJI Cloud API envelope `{tid, bid, timestamp, gateway, data}`: decoding and the checks every DJI topic shares.
 
 Why a module of its own: osd/state, drc/up, events and status messages all arrive in the same envelope, and its
-time and safety checks must be identical for all of them (`ingest.dji_osd`, `ingest.dji_events` build on it).
+time and safety checks must be identical for all of them (`ingest.dji.osd`, `ingest.dji.events` build on it).
 
 `timestamp` is epoch ms; it must fall inside the plausible window (`ParseLimits`, 2015..2100) and not be more than
 `max_future_skew_s` ahead of `received_at`, otherwise `bad_timestamp` / `future_timestamp`. `tid`/`bid` are opaque

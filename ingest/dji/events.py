@@ -8,7 +8,7 @@ than one device's property set; DRC poses are attributed to the aircraft through
     thing/product/{gw}/events    parse_dji_event   -> DjiEvent
     sys/product/{gw}/status      parse_dji_status  -> DjiTopology (method update_topo)
 
-Failure reason codes, in addition to those of `ingest.dji_envelope`: `unsupported_method`, `bad_device_id`.
+Failure reason codes, in addition to those of `ingest.dji.envelope`: `unsupported_method`, `bad_device_id`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from ingest.decode import (
     short,
     type_name,
 )
-from ingest.dji_envelope import ALT_RANGE, opt_int, parse_dji_envelope
-from ingest.dji_state import DjiSubDevice, DjiTopology, DockStateMerger
+from ingest.dji.envelope import ALT_RANGE, opt_int, parse_dji_envelope
+from ingest.dji.state import DjiSubDevice, DjiTopology, DockStateMerger
 from ingest.models import PayloadError, Pose
 
 __all__ = [

@@ -22,8 +22,8 @@ from datetime import datetime
 from typing import Any
 
 from ingest.decode import DEFAULT_LIMITS, DEVICE_ID_RE, ParseLimits, norm_angle, opt_float, parse_lat_lon
-from ingest.dji_envelope import ALT_RANGE, DjiEnvelope, opt_int, parse_dji_envelope
-from ingest.dji_state import DjiDeviceState, DockStateMerger
+from ingest.dji.envelope import ALT_RANGE, DjiEnvelope, opt_int, parse_dji_envelope
+from ingest.dji.state import DjiDeviceState, DockStateMerger
 from ingest.models import Pose
 
 __all__ = ["PAYLOAD_KEY_RE", "DjiOsdResult", "parse_dji_osd"]

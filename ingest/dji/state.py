@@ -3,7 +3,7 @@ state from partial pushes.
 
 Why a module of its own: a dock publishes its properties as several partial messages, and DRC poses arrive
 under the gateway SN; `DockStateMerger` is the one stateful piece of the DJI adapter (thread-safe, bounded) that
-both the OSD parser (`ingest.dji_osd`) and the DRC/topology parsers (`ingest.dji_events`) feed and consult. The
+both the OSD parser (`ingest.dji.osd`) and the DRC/topology parsers (`ingest.dji.events`) feed and consult. The
 records it is built from (`DjiDeviceState`, `DjiTopology`) live here with it.
 """
 

@@ -8,19 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from ingest.dji import (
-    DjiDrcRecord,
-    DjiEvent,
-    DjiTopology,
-    DockStateMerger,
-    parse_dji_drc,
-    parse_dji_envelope,
-    parse_dji_event,
-    parse_dji_osd,
-    parse_dji_status,
-)
+from ingest.decode import ParseLimits
+from ingest.dji.envelope import parse_dji_envelope
+from ingest.dji.events import DjiDrcRecord, DjiEvent, parse_dji_drc, parse_dji_event, parse_dji_status
+from ingest.dji.osd import parse_dji_osd
+from ingest.dji.state import DjiTopology, DockStateMerger
 from ingest.models import PayloadError, Pose
-from ingest.payloads import ParseLimits
 
 SAMPLES = Path(__file__).resolve().parents[2] / "../shared/samples/dji_cloud_api"
 RECV = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ingest.decode import ParseLimits
 from ingest.device_events import device_events
-from ingest.dji import DockStateMerger
+from ingest.dji.state import DockStateMerger
 from ingest.models import PayloadError
 from ingest.mqtt import message_topic
-from ingest.payloads import ParseLimits
 from ingest.router import parse_message
 
 RECV = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

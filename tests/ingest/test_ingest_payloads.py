@@ -10,14 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ingest.decode import DEFAULT_LIMITS, METRIC_RE
 from ingest.models import PayloadError, Reading
-from ingest.payloads import (
-    DEFAULT_LIMITS,
-    METRIC_RE,
-    SensorReadingPayload,
-    parse_generic_pose,
-    parse_sensor_reading,
-)
+from ingest.payloads import SensorReadingPayload, parse_generic_pose, parse_sensor_reading
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RECV = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.dji import DjiDeviceState, DjiDrcRecord, DjiEvent, DockStateMerger
+from ingest.decode import ParseLimits
+from ingest.dji.events import DjiDrcRecord, DjiEvent
+from ingest.dji.state import DjiDeviceState, DockStateMerger
 from ingest.models import PayloadError
-from ingest.payloads import ParseLimits
 from ingest.router import DeviceStatus, Route, Router, parse_message
 
 SAMPLES = Path(__file__).resolve().parents[2] / "../shared/samples/dji_cloud_api"
