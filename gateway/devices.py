@@ -9,25 +9,22 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import psycopg
 import rfc8785
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from detectors.sensors.admissibility import calibration_deadline
 from evidence.entry import Entry, Position
 from evidence.log import EvidenceLog
 from gateway.store.zones import load_all_zones
 from geo.jurisdiction import resolve
 from geo.registry import ZoneRegistry
 from ingest.payloads import DEVICE_ID_RE
-
-# A calibration certificate valid "until 2026-12-31" is valid through that day, in China's time zone.
-_CERT_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class Location(BaseModel):
@@ -64,10 +61,9 @@ class DeviceSpec(BaseModel):
         return v
 
     def calibration_deadline(self) -> datetime | None:
-        v = self.calibration_valid_until
-        if v is None or isinstance(v, datetime):
-            return v
-        return datetime.combine(v, time(23, 59, 59, 999999), _CERT_TZ)
+        """The last instant the calibration is valid, read as the rule engine reads it (in the engine's default
+        time zone: devices carry none)."""
+        return calibration_deadline(self.calibration_valid_until)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ still evaluates every reading (an operator should see the problem) but flags eac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from detectors.sensors.periods import DEFAULT_TZ
@@ -33,7 +33,7 @@ class ZoneRef:
 class DeviceInfo:
     """What the engine needs about one device; the gateway builds it from its devices and zones tables.
 
-    `calibration_valid_until` as a `date` means valid through the end of that local day (in `tz`).
+    `calibration_valid_until`: see `calibration_deadline` (a `date` is valid through that local day in `tz`).
     `location_published` None = not tracked by the caller (not flagged); False = flagged.
     """
 
@@ -49,16 +49,19 @@ class DeviceInfo:
     extra: dict = field(default_factory=dict, compare=False)
 
 
-def calibration_deadline(device: DeviceInfo) -> datetime | None:
-    """The instant (tz-aware) after which the calibration is no longer valid."""
-    v = device.calibration_valid_until
-    if v is None:
+def calibration_deadline(valid_until: date | datetime | None, tz: str = DEFAULT_TZ) -> datetime | None:
+    """The last instant (tz-aware) at which a calibration is valid; readings after it are not admissible.
+
+    A certificate valid "until 2026-12-31" is valid through that whole local day: a `date` gives the end of that
+    day in `tz` (its last microsecond); a naive `datetime` is read as local time in `tz`; an aware one is kept.
+    The device registry stores this instant and the engine judges readings against it, so both read a
+    certificate the same way.
+    """
+    if valid_until is None:
         return None
-    if isinstance(v, datetime):
-        if v.tzinfo is None:
-            return v.replace(tzinfo=ZoneInfo(device.tz))
-        return v
-    return datetime.combine(v + timedelta(days=1), time(0), tzinfo=ZoneInfo(device.tz))
+    if isinstance(valid_until, datetime):
+        return valid_until if valid_until.tzinfo is not None else valid_until.replace(tzinfo=ZoneInfo(tz))
+    return datetime.combine(valid_until, time.max, tzinfo=ZoneInfo(tz))
 
 
 def inadmissibility(device: DeviceInfo, last: datetime) -> tuple[str, ...]:
@@ -69,10 +72,10 @@ def inadmissibility(device: DeviceInfo, last: datetime) -> tuple[str, ...]:
         reasons.append(NO_LEGAL_REVIEW)
     if not device.technical_review_ref:
         reasons.append(NO_TECHNICAL_REVIEW)
-    deadline = calibration_deadline(device)
+    deadline = calibration_deadline(device.calibration_valid_until, device.tz)
     if not device.calibration_cert or deadline is None:
         reasons.append(NO_CALIBRATION)
-    elif last >= deadline:
+    elif last > deadline:
         reasons.append(CALIBRATION_EXPIRED)
     if device.location_published is False:
         reasons.append(LOCATION_NOT_PUBLISHED)
