@@ -1,4 +1,4 @@
-"""Sensor rule engine throughput, in process, one core (issue benchmark: >= 100,000 readings/s with 1,000
+"""Sensor rule engine throughput, in process, one core (goal: >= 100,000 readings/s with 1,000
 devices and 5 rules each).
 
 Scenario: 1,000 noise devices, each in a construction site and a GB 3096 class-2 zone, so 5 rules are

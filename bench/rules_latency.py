@@ -1,5 +1,5 @@
 """End-to-end alert latency: MQTT publish of the reading that crosses the limit -> alert row committed and
-its `enf/alerts/...` message received, under a background load of readings (issue goal: p99 <= 200 ms at
+its `enf/alerts/...` message received, under a background load of readings (goal: p99 <= 200 ms at
 5,000 readings/s). Called by bench/rules_bench.py; runs `enforcegw run` as a separate process against a private
 Mosquitto and a fresh database.
 

@@ -1,7 +1,7 @@
 """The operational HTTP endpoints: `/healthz` (store, broker and worker status), `/metrics` (Prometheus) and
 `/api/public/vkey` (the evidence log's verifier key, for receivers of bundles to check them against).
 
-The full REST API (api/) mounts its routes on the same aiohttp application in a later issue.
+The console API (api/) mounts its routes on the same aiohttp application through the gateway's HTTP mounts.
 """
 
 from __future__ import annotations

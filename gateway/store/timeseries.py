@@ -13,8 +13,9 @@ from typing import Literal
 Mode = Literal["timescaledb", "plain"]
 
 # Hypertables need every unique index to contain the partitioning column, so the exactly-once keys
-# gain `time`. A redelivered message repeats its time, so duplicates are still caught; a publisher that
-# re-sends a seq with a new time is the one case only plain mode rejects.
+# gain `time`. A redelivered message repeats its time, so duplicates are still caught there; a seq re-sent
+# with a new time is caught before the insert, in both modes, by the ingest writer's conflict lookup
+# (gateway/store/conflicts.py), which searches by (device, seq, metric) without a time bound.
 TIMESCALE_STEPS: list[tuple[str, str]] = [
     ("timescale_0001_extension", "CREATE EXTENSION IF NOT EXISTS timescaledb"),
     (

@@ -3,7 +3,7 @@
 Why a module of its own: this is the mapping from DJI's property names and frames to the gateway's `Pose`,
 including the choice of the primary payload/gimbal; the conventions below are decisions other code relies on.
 
-Conventions (shared/reference/iot-reference.md section 1.2):
+Conventions (DJI Cloud API device properties; tests/ingest/test_ingest_dji.py holds them against real messages):
 * `latitude`/`longitude` degrees (WGS84 inferred); exactly 0/0 is "no fix" (aircraft in the dock) -> lat/lon
   None and `extra["no_fix"] = "lat_lon_zero"`; never a position at 0,0.
 * `height` is above the WGS84 ellipsoid -> `alt_abs_m`; `elevation` is above take-off -> `alt_rel_m`.

@@ -1,4 +1,4 @@
--- Evidence log (evidence/ package; spec: shared/reference/evidence-log-spec.md S3).
+-- Evidence log (evidence/ package: entries, RFC 6962 tree, signed checkpoints; evidence/log.py says how they fit).
 -- Every table here is append-only: rows are inserted once and never changed or removed. A trigger refuses
 -- UPDATE, DELETE and TRUNCATE, and the privileges are revoked, so rewriting history takes a superuser who
 -- disables the trigger, and the audit then finds it (re-hashing against signed checkpoints).
