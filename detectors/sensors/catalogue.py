@@ -11,7 +11,7 @@ The models here are for loading and validation only; the engine compiles them in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -19,7 +19,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from detectors.sensors.periods import parse_hours
+from detectors.sensors.periods import DailyPeriod
 
 Averaging = Literal["leq", "mean", "max", "min", "sample"]
 WindowKind = Literal["sliding", "tumbling"]
@@ -43,9 +43,7 @@ class PeriodSpec(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> PeriodSpec:
-        parse_hours(self.hours)
-        if self.weekdays is not None and not all(1 <= d <= 7 for d in self.weekdays):
-            raise ValueError(f"weekdays must be ISO weekdays 1..7, got {self.weekdays}")
+        DailyPeriod.parse(self.name, self.hours, self.weekdays)
         return self
 
 
@@ -115,15 +113,24 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
-        if self.enabled and self.limit is None:
-            raise ValueError(f"rule {self.id}: enabled without a limit")
-        if self.comparison == "range" and self.limit is not None and self.limit_low is None:
-            raise ValueError(f"rule {self.id}: range comparison needs limit_low")
-        if (self.window_s == 0) != (self.averaging == "sample"):
-            raise ValueError(f"rule {self.id}: window_s=0 goes with averaging=sample and only with it")
-        if sorted(self.severity_steps) != list(self.severity_steps):
-            raise ValueError(f"rule {self.id}: severity_steps must ascend")
+        check_parameters(self.id, enabled=self.enabled, averaging=self.averaging, window_s=self.window_s,
+                         comparison=self.comparison, limit=self.limit, limit_low=self.limit_low,
+                         severity_steps=self.severity_steps)
         return self
+
+
+def check_parameters(rule_id: str, *, enabled: bool, averaging: str, window_s: float, comparison: str,
+                     limit: float | None, limit_low: float | None, severity_steps: Sequence[float]) -> None:
+    """What a rule's parameters must satisfy together, as the catalogue ships them and again once local
+    overrides are applied (`rules.CompiledRule`); ValueError names the rule and the first violation."""
+    if enabled and limit is None:
+        raise ValueError(f"rule {rule_id}: enabled without a limit (an override that enables it must set one)")
+    if comparison == "range" and limit is not None and limit_low is None:
+        raise ValueError(f"rule {rule_id}: range comparison needs limit_low")
+    if (window_s == 0) != (averaging == "sample"):
+        raise ValueError(f"rule {rule_id}: window_s=0 goes with averaging=sample and only with it")
+    if sorted(severity_steps) != list(severity_steps):
+        raise ValueError(f"rule {rule_id}: severity_steps must ascend")
 
 
 class Catalogue:

@@ -50,7 +50,11 @@ class DailyPeriod:
 
     @classmethod
     def parse(cls, name: str, hours: str, weekdays: list[int] | None = None) -> DailyPeriod:
+        """The period `hours` (see `parse_hours`) starting on ISO `weekdays` (1=Monday..7; None or empty: every
+        day); ValueError when either is out of range."""
         s, e = parse_hours(hours)
+        if weekdays is not None and not all(1 <= d <= 7 for d in weekdays):
+            raise ValueError(f"weekdays must be ISO weekdays 1..7, got {weekdays}")
         return cls(name, s, e, frozenset(weekdays) if weekdays else None)
 
     @property

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from detectors.sensors.catalogue import Rule
+from detectors.sensors.catalogue import Rule, check_parameters
 from detectors.sensors.overrides import RuleOverride
 from detectors.sensors.periods import DailyPeriod
 
@@ -16,7 +16,8 @@ SEVERITIES = ("low", "medium", "high")
 
 
 class CompiledRule:
-    """A rule with overrides applied; attributes only, no validation (that happened in catalogue/overrides)."""
+    """A rule with overrides applied: plain attributes for the hot path, checked once here by the catalogue's
+    `check_parameters`."""
 
     __slots__ = (
         "allowed_per_day", "averaging", "clause", "clear_margin", "clear_s", "comparison", "id", "limit",
@@ -48,12 +49,10 @@ class CompiledRule:
         hours = o.get("period_hours", rule.period.hours)
         weekdays = o.get("weekdays", rule.period.weekdays)
         self.period = DailyPeriod.parse(rule.period.name, hours, weekdays)
-        if self.limit is None:
-            raise ValueError(f"rule {rule.id} has no limit; set one in the override before enabling it")
-        if self.comparison == "range" and self.limit_low is None:
-            raise ValueError(f"rule {rule.id}: range comparison needs limit_low")
-        if (self.window_s == 0) != (self.averaging == "sample"):
-            raise ValueError(f"rule {rule.id}: window_s=0 goes with averaging=sample and only with it")
+        # Overrides change parameters the catalogue checked together: the merged rule must pass the same check.
+        check_parameters(rule.id, enabled=True, averaging=self.averaging, window_s=self.window_s,
+                         comparison=self.comparison, limit=self.limit, limit_low=self.limit_low,
+                         severity_steps=self.severity_steps)
 
 
 def exceeds(comparison: str, value: float, limit: float, limit_low: float | None = None) -> bool:
