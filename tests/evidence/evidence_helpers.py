@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import psycopg
+
 from evidence.config import EvidenceConfig
 from evidence.entry import Entry
 from evidence.log import EvidenceLog
 
 ORIGIN = "evidence.test.example/log1"
+APPEND_ONLY = ("evidence_entries", "evidence_nodes", "evidence_tree_heads", "evidence_checkpoints")
 
 
 def ref_mth(leaves: list[bytes]) -> bytes:
@@ -49,3 +52,16 @@ def make_log(db_url: str, data_dir: Path, **cfg: object) -> EvidenceLog:
 
 def entry(device: str = "cam-1", **kw: object) -> Entry:
     return Entry(entry_type=kw.pop("entry_type", "evidence"), device_id=device, **kw)
+
+
+def superuser(db_url: str, *statements: str | tuple[str, tuple]) -> None:
+    """What a superuser could do: switch the append-only triggers off, run the statements (SQL, or SQL and its
+    parameters), switch them back."""
+    with psycopg.connect(db_url, autocommit=True) as c:
+        for table in APPEND_ONLY:
+            c.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        for s in statements:
+            sql, params = (s, ()) if isinstance(s, str) else s
+            c.execute(sql, params)
+        for table in APPEND_ONLY:
+            c.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")

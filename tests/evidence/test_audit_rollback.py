@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from evidence_helpers import ORIGIN, entry, make_log
+from evidence_helpers import ORIGIN, entry, make_log, superuser
 
 from evidence.audit.auditor import AuditReport, audit_log
 from evidence.audit.kept import KeptCheckpoint, read_kept
@@ -25,7 +25,6 @@ pytestmark = pytest.mark.integration
 
 Audit = Callable[..., AuditReport]
 
-TABLES = ("evidence_entries", "evidence_nodes", "evidence_tree_heads", "evidence_checkpoints")
 MODES = {
     "one-chunk": {"workers": 1},
     "chunks-of-8-two-workers": {"workers": 2, "chunk_level": 3},
@@ -50,24 +49,13 @@ def audit(mode: str, log: EvidenceLog) -> Audit:
     return functools.partial(audit_log, log, **MODES[mode])
 
 
-def _superuser(db_url: str, *statements: str) -> None:
-    """What a superuser could do: switch the append-only triggers off, run the statements, switch them back."""
-    with psycopg.connect(db_url, autocommit=True) as c:
-        for t in TABLES:
-            c.execute(f"ALTER TABLE {t} DISABLE TRIGGER USER")
-        for sql in statements:
-            c.execute(sql)
-        for t in TABLES:
-            c.execute(f"ALTER TABLE {t} ENABLE TRIGGER USER")
-
-
 def _roll_back_to(db_url: str, size: int) -> None:
     """Delete every entry from `size` on with the nodes, tree heads and checkpoints covering them: a log that is
     consistent with itself, only shorter."""
-    _superuser(db_url, f"DELETE FROM evidence_entries WHERE idx >= {size}",
-               f"DELETE FROM evidence_nodes WHERE (pos + 1) << level > {size}",
-               f"DELETE FROM evidence_tree_heads WHERE size > {size}",
-               f"DELETE FROM evidence_checkpoints WHERE size > {size}")
+    superuser(db_url, f"DELETE FROM evidence_entries WHERE idx >= {size}",
+              f"DELETE FROM evidence_nodes WHERE (pos + 1) << level > {size}",
+              f"DELETE FROM evidence_tree_heads WHERE size > {size}",
+              f"DELETE FROM evidence_checkpoints WHERE size > {size}")
 
 
 def _fill(log: EvidenceLog, n: int) -> None:
@@ -113,7 +101,7 @@ def test_a_kept_checkpoint_deleted_from_the_log_is_named(audit: Audit, log: Evid
     kept = _kept(log)
     _fill(log, 10)
     log.checkpoint()
-    _superuser(db_url, "DELETE FROM evidence_checkpoints WHERE size = 10")
+    superuser(db_url, "DELETE FROM evidence_checkpoints WHERE size = 10")
     assert audit().ok
     (finding,) = audit(kept=[kept]).findings
     assert finding.item.startswith("kept checkpoint kept.note (size 10,")
@@ -125,7 +113,7 @@ def test_a_deleted_node_is_named_with_its_expected_hash(audit: Audit, log: Evide
     log.checkpoint()
     with psycopg.connect(db_url) as c:
         want = bytes(c.execute("SELECT hash FROM evidence_nodes WHERE level = 4 AND pos = 1").fetchone()[0])
-    _superuser(db_url, "DELETE FROM evidence_nodes WHERE level = 4 AND pos = 1")
+    superuser(db_url, "DELETE FROM evidence_nodes WHERE level = 4 AND pos = 1")
     (finding,) = audit().findings
     assert (finding.kind, finding.item) == ("node", "node (4, 1)")
     assert f"missing (level 4 should hold 2 nodes for the integrated tree), expected hash {want.hex()} of leaves " \
@@ -135,14 +123,14 @@ def test_a_deleted_node_is_named_with_its_expected_hash(audit: Audit, log: Evide
 def test_the_newest_node_deleted_is_named(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 40)
     log.checkpoint()
-    _superuser(db_url, "DELETE FROM evidence_nodes WHERE level = 4 AND pos = 0")
+    superuser(db_url, "DELETE FROM evidence_nodes WHERE level = 4 AND pos = 0")
     assert [f.item for f in audit().findings] == ["node (4, 0)"]
 
 
 def test_the_newest_entry_deleted_says_the_checkpoint_covers_more(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 40)
     log.checkpoint()
-    _superuser(db_url, "DELETE FROM evidence_entries WHERE idx = 39")
+    superuser(db_url, "DELETE FROM evidence_entries WHERE idx = 39")
     found = {f.item: f.detail for f in audit().findings}
     assert "covers 40 entries, the log holds 39: entries 39..39 are missing" in found["checkpoint 40"]
     assert "covers 40 entries, the log holds 39" in found["tree head 40"]

@@ -7,14 +7,13 @@ import asyncio
 import functools
 import hashlib
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from evidence_helpers import ORIGIN, entry, make_log, ref_mth
+from evidence_helpers import ORIGIN, entry, make_log, ref_mth, superuser
 
 from evidence import sequencer
 from evidence.audit import native as accelerator
@@ -62,16 +61,6 @@ def audit(audit_mode: str, log: EvidenceLog) -> Audit:
 
 def _fill(log: EvidenceLog, n: int, devices: int = 3) -> None:
     log.append_many([entry(f"cam-{i % devices}", readings={"i": i}) for i in range(n)])
-
-
-def _tamper(db_url: str, sql: str, params: tuple = ()) -> None:
-    """What a superuser could do: switch the append-only triggers off, change rows, switch them back."""
-    with psycopg.connect(db_url, autocommit=True) as c:
-        for t in ("evidence_entries", "evidence_nodes", "evidence_checkpoints"):
-            c.execute(f"ALTER TABLE {t} DISABLE TRIGGER USER")
-        c.execute(sql, params)
-        for t in ("evidence_entries", "evidence_nodes", "evidence_checkpoints"):
-            c.execute(f"ALTER TABLE {t} ENABLE TRIGGER USER")
 
 
 def _items(audit: Audit) -> set[str]:
@@ -137,30 +126,6 @@ def test_tables_are_append_only(log: EvidenceLog, db_url: str) -> None:
                 c.execute(sql)
 
 
-def test_checkpoint_schedule(db_url: str, tmp_path: Path) -> None:
-    with make_log(db_url, tmp_path, checkpoint_every_entries=10, checkpoint_interval_s=3600) as log:
-        _fill(log, 3)
-        assert log.sequence_once().size == 3  # the first checkpoint is due at once
-        _fill(log, 9)
-        assert log.sequence_once() is None  # 9 < 10 and the interval has not passed
-        _fill(log, 1)
-        assert log.sequence_once().size == 13
-    with make_log(db_url, tmp_path, checkpoint_every_entries=1000, checkpoint_interval_s=0.01) as log:
-        _fill(log, 1)
-        assert log.sequence_once().size == 14  # interval passed, one pending entry
-        stop = threading.Event()
-        t = threading.Thread(target=log.run_sequencer, args=(stop, 0.01))
-        t.start()
-        _fill(log, 5)
-        for _ in range(200):
-            if log.latest_checkpoint().size == 19:
-                break
-            stop.wait(0.02)
-        stop.set()
-        t.join()
-        assert log.latest_checkpoint().size == 19
-
-
 def test_audit_clean_log(audit_mode: str, audit: Audit, log: EvidenceLog) -> None:
     for k in range(1, 8):
         log.append(entry("cam-m"), [MediaInput("snapshot", "image/jpeg", b"img%d" % k)])
@@ -190,15 +155,15 @@ def test_audit_finds_flipped_media_byte(audit: Audit, log: EvidenceLog) -> None:
 def test_audit_finds_flipped_entry_byte(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 50)
     log.checkpoint()
-    _tamper(db_url, "UPDATE evidence_entries SET entry = overlay(entry placing '7' from 30 for 1) WHERE idx = 17")
+    superuser(db_url, "UPDATE evidence_entries SET entry = overlay(entry placing '7' from 30 for 1) WHERE idx = 17")
     assert "entry 17" in _items(audit)
 
 
 def test_audit_finds_flipped_node_hash(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 300)
     log.checkpoint()
-    _tamper(db_url, "UPDATE evidence_nodes SET hash = overlay(hash placing '\\x00'::bytea from 5 for 1) "
-                    "WHERE level = 4 AND pos = 9")
+    superuser(db_url, "UPDATE evidence_nodes SET hash = overlay(hash placing '\\x00'::bytea from 5 for 1) "
+                       "WHERE level = 4 AND pos = 9")
     assert _items(audit) == {"node (4, 9)"}
     # ... and a proof built from the edited node no longer verifies against the signed root.
     p = log.prove(8 * 16 + 3)  # node (4, 9) is the level-4 sibling on this leaf's path
@@ -210,11 +175,11 @@ def test_audit_finds_swapped_entries(audit: Audit, log: EvidenceLog, db_url: str
     _fill(log, 64, devices=1)
     log.checkpoint()
     # Swap entries 20 and 21 completely (bytes, leaf hash, columns): each row is self-consistent.
-    _tamper(db_url, """
+    superuser(db_url, """
         WITH a AS (SELECT * FROM evidence_entries WHERE idx IN (20, 21))
         UPDATE evidence_entries e SET entry = a.entry, leaf_hash = a.leaf_hash, device_seq = a.device_seq + 1000000
         FROM a WHERE a.idx = 41 - e.idx""")
-    _tamper(db_url, "UPDATE evidence_entries SET device_seq = device_seq - 1000000 WHERE device_seq >= 1000000")
+    superuser(db_url, "UPDATE evidence_entries SET device_seq = device_seq - 1000000 WHERE device_seq >= 1000000")
     items = _items(audit)
     assert {"entry 20", "node (4, 1)", "checkpoint 64"} <= items
 
@@ -222,7 +187,7 @@ def test_audit_finds_swapped_entries(audit: Audit, log: EvidenceLog, db_url: str
 def test_audit_finds_removed_entry(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 40)
     log.checkpoint()
-    _tamper(db_url, "DELETE FROM evidence_entries WHERE idx = 33")
+    superuser(db_url, "DELETE FROM evidence_entries WHERE idx = 33")
     report = audit()
     assert any(f.item == "entry 33" and "missing" in f.detail for f in report.findings)
     assert any(f.item == "checkpoint 40" for f in report.findings)
@@ -312,7 +277,7 @@ def test_audit_checks_copied_columns_and_odd_device_ids(audit: Audit, log: Evide
     log.append_many([entry(odd) for _ in range(5)] + [entry("cam-1", entry_type="review") for _ in range(5)])
     log.checkpoint()
     assert audit().ok
-    _tamper(db_url, f"UPDATE evidence_entries SET {column} = %s WHERE idx = 7", (value,))
+    superuser(db_url, (f"UPDATE evidence_entries SET {column} = %s WHERE idx = 7", (value,)))
     report = audit()
     assert [(f.kind, f.item) for f in report.findings] == [("entry", "entry 7")]
     assert f"{column} column" in report.findings[0].detail
@@ -352,7 +317,7 @@ def test_audit_without_the_accelerator(log: EvidenceLog, db_url: str, monkeypatc
     log.checkpoint()
     report = audit_log(log, workers=1, chunk_level=4)
     assert report.ok and report.engine == "python" and report.chunks == {"fast": 3}
-    _tamper(db_url, "UPDATE evidence_entries SET device_seq = 99 WHERE idx = 20")
+    superuser(db_url, "UPDATE evidence_entries SET device_seq = 99 WHERE idx = 20")
     report = audit_log(log, workers=1, chunk_level=4)
     assert [f.item for f in report.findings] == ["entry 20"] and report.chunks == {"fast": 2, "exact": 1}
 
