@@ -179,32 +179,31 @@ def _gcj_delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return dlon, dlat
 
 
+def _offset(lon: Any, lat: Any, sign: float) -> tuple[Any, Any]:
+    """Add (sign 1) or subtract (sign -1) the GCJ-02 offset evaluated at the input, where the region says it
+    applies; the formula is only evaluated there (it divides by cos(lat))."""
+    x, y, scalar = _arrays(lon, lat)
+    inside = _region.contains(x, y)
+    ox, oy = x.copy(), y.copy()
+    if inside.any():
+        dlon, dlat = _gcj_delta(x[inside], y[inside])
+        ox[inside] += sign * dlon
+        oy[inside] += sign * dlat
+    return _ret(ox, oy, scalar)
+
+
 @overload
 def wgs84_to_gcj02(lon: float, lat: float) -> tuple[float, float]: ...
 @overload
 def wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 def wgs84_to_gcj02(lon: Any, lat: Any) -> tuple[Any, Any]:
     """WGS84 -> GCJ-02 (closed form). Points outside China are returned unchanged."""
-    x, y, scalar = _arrays(lon, lat)
-    inside = _region.contains(x, y)
-    ox, oy = x.copy(), y.copy()
-    if inside.any():  # the formula is only evaluated where it applies (it divides by cos(lat))
-        dlon, dlat = _gcj_delta(x[inside], y[inside])
-        ox[inside] += dlon
-        oy[inside] += dlat
-    return _ret(ox, oy, scalar)
+    return _offset(lon, lat, 1.0)
 
 
 def gcj02_to_wgs84_single_step(lon: Any, lat: Any) -> tuple[Any, Any]:
     """The common one-step approximation ``2*g - f(g)``; up to ~2 m off. Prefer :func:`gcj02_to_wgs84`."""
-    x, y, scalar = _arrays(lon, lat)
-    inside = _region.contains(x, y)
-    ox, oy = x.copy(), y.copy()
-    if inside.any():
-        dlon, dlat = _gcj_delta(x[inside], y[inside])
-        ox[inside] -= dlon
-        oy[inside] -= dlat
-    return _ret(ox, oy, scalar)
+    return _offset(lon, lat, -1.0)
 
 
 def gcj02_to_wgs84(lon: Any, lat: Any, tol_deg: float = 1e-12, max_iter: int = 20) -> tuple[Any, Any]:

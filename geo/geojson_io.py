@@ -66,12 +66,18 @@ class LoadResult(NamedTuple):
         return [p for p in self.problems if p.severity == "error"]
 
 
-def _parse(data: dict[str, Any] | bytes | str) -> Any:
+def _features(data: dict[str, Any] | bytes | str) -> list[Any]:
+    """The features of the FeatureCollection in `data` (a dict, or JSON text or bytes); ValueError when it is
+    not one."""
     if isinstance(data, bytes | bytearray):
         data = data.decode("utf-8-sig")
-    if isinstance(data, str):
-        return json.loads(data)
-    return data
+    doc = json.loads(data) if isinstance(data, str) else data
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise ValueError("expected a GeoJSON FeatureCollection object")
+    features = doc.get("features")
+    if not isinstance(features, list):
+        raise ValueError("FeatureCollection.features must be an array")
+    return features
 
 
 def load_zones(
@@ -87,12 +93,7 @@ def load_zones(
     Raises ``ValueError`` only when the input is not JSON or not a FeatureCollection at all.
     """
     src = parse_crs(crs)
-    doc = _parse(data)
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise ValueError("expected a GeoJSON FeatureCollection object")
-    features = doc.get("features")
-    if not isinstance(features, list):
-        raise ValueError("FeatureCollection.features must be an array")
+    features = _features(data)
     zones: list[Zone] = []
     problems: list[Problem] = []
     fixes: list[Fix] = []
@@ -197,10 +198,5 @@ def load_datav(
     kinds: Collection[str] = BUILTIN_KINDS,
 ) -> LoadResult:
     """Import a DataV administrative-boundary FeatureCollection as jurisdiction zones (see module doc)."""
-    doc = _parse(data)
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise ValueError("expected a GeoJSON FeatureCollection object")
-    features = [
-        datav_feature_to_zone_feature(f, kind=kind, subject_suffix=subject_suffix) for f in doc.get("features", [])
-    ]
+    features = [datav_feature_to_zone_feature(f, kind=kind, subject_suffix=subject_suffix) for f in _features(data)]
     return load_zones({"type": "FeatureCollection", "features": features}, crs=crs, fix=fix, kinds=kinds)

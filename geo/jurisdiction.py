@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from geo.registry import ZoneIndex, ZoneRegistry
+from geo.registry import ZoneIndex, ZoneRegistry, snapshot
 from geo.zones import EnforcementSubject, Zone
 
 JURISDICTION_KIND = "jurisdiction"
@@ -86,7 +86,7 @@ def resolve_many(
     registry: ZoneRegistry | ZoneIndex, lons: Any, lats: Any, *, at: datetime | None = None
 ) -> list[JurisdictionResult]:
     """Vectorised :func:`resolve`: one result per input point."""
-    index = registry.index if isinstance(registry, ZoneRegistry) else registry
+    index = snapshot(registry)
     hits = index.query(lons, lats, kinds=[JURISDICTION_KIND], at=at)
     n = int(np.atleast_1d(np.asarray(lons)).size)
     rank = _order_key(index)
@@ -102,7 +102,7 @@ def winning_zone_index(
     registry: ZoneRegistry | ZoneIndex, lons: Any, lats: Any, *, at: datetime | None = None
 ) -> np.ndarray:
     """Fast path for large batches: index into ``registry.index.zones`` of the winner, -1 if none."""
-    index = registry.index if isinstance(registry, ZoneRegistry) else registry
+    index = snapshot(registry)
     n = int(np.atleast_1d(np.asarray(lons)).size)
     out = np.full(n, -1, dtype=np.int64)
     hits = index.query(lons, lats, kinds=[JURISDICTION_KIND], at=at)

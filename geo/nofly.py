@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from geo.camera import DronePose
-from geo.registry import ZoneIndex, ZoneRegistry
+from geo.registry import ZoneIndex, ZoneRegistry, snapshot
 from geo.zones import EnforcementSubject
 
 NO_FLY_KIND = "no_fly"
@@ -45,7 +45,7 @@ def check_no_fly(pose: DronePose, registry: ZoneRegistry | ZoneIndex, at: dateti
     when = at if at is not None else pose.time
     if when is None:
         raise ValueError("check_no_fly needs a time: pass at= or set pose.time")
-    index = registry.index if isinstance(registry, ZoneRegistry) else registry
+    index = snapshot(registry)
     hits = index.query([pose.lon], [pose.lat], kinds=[NO_FLY_KIND], at=when)
     events: list[NoFlyEvent] = []
     for zi in hits.zone_index.tolist():

@@ -293,3 +293,8 @@ class ZoneRegistry:
     ) -> list[Zone]:
         """Scalar convenience: zones at one point."""
         return self.contains([lon], [lat], kinds=kinds, at=at, predicate=predicate).zones_for(0)
+
+
+def snapshot(zones: ZoneRegistry | ZoneIndex) -> ZoneIndex:
+    """The index to query: a registry's current snapshot, or the snapshot a caller already holds."""
+    return zones.index if isinstance(zones, ZoneRegistry) else zones

@@ -105,11 +105,17 @@ def test_feature_id_used_when_properties_have_none() -> None:
     assert load_zones(fc(f)).zones[0].id == "42"
 
 
-def test_top_level_errors_raise() -> None:
-    with pytest.raises(ValueError, match="FeatureCollection"):
-        load_zones({"type": "Feature"})
-    with pytest.raises(ValueError):
-        load_zones(b"{not json")
+@pytest.mark.parametrize("load", [load_zones, load_datav])
+@pytest.mark.parametrize(("data", "message"), [
+    ({"type": "Feature"}, "expected a GeoJSON FeatureCollection"),
+    (b"{not json", "Expecting property name"),
+    ({"type": "FeatureCollection"}, "features must be an array"),
+    ('{"type": "FeatureCollection", "features": {"a": 1}}', "features must be an array"),
+])
+def test_top_level_errors_raise(load: Any, data: Any, message: str) -> None:
+    """Zone files and DataV boundary files are refused alike when they are not a FeatureCollection."""
+    with pytest.raises(ValueError, match=message):
+        load(data)
 
 
 def test_full_properties_roundtrip_through_dict_bytes_and_json() -> None:
