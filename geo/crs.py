@@ -6,7 +6,7 @@ also accepts plain floats (then returns floats).
 
 Constants are pinned to the published ("leaked") algorithm: ``a = 6378245.0`` (Krasovsky) and
 ``ee = 0.00669342162296594323``; eviltransform's later change to 6378137 moves points by ~1 cm and
-does not reproduce the published test vectors (geo-reference.md §2.3).
+does not reproduce the published test vectors (tests/geo/test_geo_crs.py holds this module to them).
 
 Inverse GCJ-02 uses the fixed-point iteration ``w <- w - (wgs2gcj(w) - g)`` (converges to <1e-12 deg
 in 3-4 steps); the single-step inverse (``gcj02_to_wgs84_single_step``) is kept only because vendor
@@ -54,7 +54,7 @@ _ALIASES = {
     "wgs-84": Crs.WGS84,
     "epsg:4326": Crs.WGS84,
     "crs84": Crs.WGS84,
-    "cgcs2000": Crs.WGS84,  # EPSG:4490; within centimetres of WGS84 (reference §2.1)
+    "cgcs2000": Crs.WGS84,  # EPSG:4490; within centimetres of WGS84, below what zones and poses resolve
     "epsg:4490": Crs.WGS84,
     "gcj02": Crs.GCJ02,
     "gcj-02": Crs.GCJ02,
@@ -283,7 +283,7 @@ def convert_geometry(geom: Any, src: str | Crs, dst: str | Crs, densify_m: float
     """Convert a shapely geometry between CRSs, densifying edges first.
 
     The GCJ-02 offset field is nonlinear: converting only the vertices of a 5 km edge leaves its
-    midpoint up to 4.6 m off (reference §2.3), so edges are split to <= ``densify_m`` metres
+    midpoint metres off, so edges are split to <= ``densify_m`` metres
     (approximately, using 1 deg ~ 111 km) before the vertices are moved. ``None`` disables it.
     """
     s, d = parse_crs(src), parse_crs(dst)

@@ -1,8 +1,8 @@
 """Per-object fence events: ``enter``, ``exit`` and ``dwell``, with hysteresis against GPS jitter.
 
-Tile38 gives enter/exit/inside/outside/cross per fix but no dwell and no hysteresis (reference §3.1),
-and a detection's position is only good to 3-10 m (§1.5), so a vendor standing on a street edge
-would flap enter/exit on every fix. This tracker keeps one visit per (object, zone):
+Tile38 gives enter/exit/inside/outside/cross per fix but no dwell and no hysteresis, and a detection's
+position is only good to 3-10 m (the error radius of :mod:`geo.projection`), so a vendor standing on a street
+edge would flap enter/exit on every fix. This tracker keeps one visit per (object, zone):
 
 * **enter** when the point is inside the zone (boundary inclusive) - optionally at least
   ``enter_inset_m`` metres from the edge (the ``buffer(-eps)`` test) and for at least ``enter_min_s``

@@ -2,14 +2,14 @@
 
 Why this shape:
 
-* ``STRtree`` is immutable, and rebuilding it is cheap (~2 ms for 10 k polygons), so a change of
+* ``STRtree`` is immutable, and rebuilding it is cheap (milliseconds for 10 k polygons), so a change of
   zones builds a complete new :class:`ZoneIndex` snapshot and then swaps one reference
   (:meth:`ZoneRegistry.replace`). Readers never see a half-built index and need no lock; a reader
   that wants several consistent queries holds ``registry.index`` for their duration.
 * Queries run as ``tree.query(points, predicate=...)``, which evaluates ``predicate(point, zone)``;
   ``"intersects"`` (the default) counts the boundary as inside, so a point on a shared edge of two
   jurisdictions hits both and a tie-break decides (see :mod:`geo.jurisdiction`). ``"contains"`` would be
-  the wrong direction (reference §3.3).
+  the wrong direction (a point never contains a zone).
 * Kind and schedule filters are vectorised masks over the hit pairs. Schedules have minute
   resolution, so the per-zone "active" mask is cached per minute.
 """

@@ -3,7 +3,8 @@
 `catalogue.yaml` (package data) is the source of truth. Each rule cites its standard, clause and scope,
 names the reading metric it watches, how that metric is averaged over which window, in which period of
 the day (in the device's time zone), the limit and how it is compared, and the zone kinds it applies to.
-Entries that `shared/reference/sensor_limits.json` marks `confirmed: false` ship `enabled: false`.
+Rules whose limit is not confirmed against the standard's text (`confirmed: false`) ship `enabled: false`;
+tests/detectors/test_rules_catalogue.py holds the catalogue to the limits table it is built from.
 
 The models here are for loading and validation only; the engine compiles them into plain objects
 (`detectors.sensors.rules.CompiledRule`) so no pydantic object sits on the hot path.
@@ -54,11 +55,11 @@ class Rule(BaseModel):
 
     id: str = Field(description="Stable rule id, e.g. `gb12523_2011.night.laeq`; alerts and overrides use it.")
     enabled: bool = Field(description="Evaluated by default; false for unconfirmed or non-screening entries.")
-    confirmed: bool = Field(description="`confirmed` of the sensor_limits.json entry this rule comes from.")
-    standard: str = Field(description="Standard code and year exactly as in sensor_limits.json.")
+    confirmed: bool = Field(description="The limit was checked against the standard's text (else it ships disabled).")
+    standard: str = Field(description="Standard code and year, e.g. `GB 12523-2011`.")
     clause: str = Field(description="Clause or table of the standard that sets the limit.")
-    scope: str = Field(description="What the limit applies to, as in sensor_limits.json.")
-    source_metric: str = Field(description="Metric name of the sensor_limits.json entry.")
+    scope: str = Field(description="What the limit applies to, as the standard words it.")
+    source_metric: str = Field(description="The metric as the standard names it; `metric` is the readings' name.")
     metric: str = Field(description="Reading metric the rule watches (ingest metric name, e.g. LAeq, PM10).")
     unit: str = Field(description="Unit of the readings and of the limit.")
     averaging: Averaging = Field(
@@ -78,7 +79,7 @@ class Rule(BaseModel):
     limit_low: float | None = Field(default=None, description="Lower bound, only for comparison=range.")
     source_limit: float | list[float] | None = Field(
         default=None,
-        description="The value as sensor_limits.json prints it when `limit` is derived from it "
+        description="The value as the standard prints it when `limit` is derived from it "
         "(e.g. +15 dB above the zone night limit); None means it equals limit (or [limit_low, limit]).",
     )
     zone_kinds: list[str] = Field(
@@ -107,7 +108,7 @@ class Rule(BaseModel):
         description="Standards that tolerate N exceeding windows per local day (DB13/2934: 2): only the "
         "N+1-th and later exceeding windows of a day count.",
     )
-    source: str = Field(description="Where the limit comes from (URLs of sensor_limits.json).")
+    source: str = Field(description="Where the limit comes from (URLs of the standard's text or an excerpt of it).")
     note: str | None = Field(default=None, description="Caveats: what is unverified, how the window was chosen.")
     disabled_reason: str | None = Field(default=None, description="Why an otherwise confirmed rule is disabled.")
 

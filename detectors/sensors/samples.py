@@ -3,8 +3,8 @@ an event needs them.
 
 Why: CPython's cyclic GC stops tracking an exact tuple whose items are all untracked (str, float, int,
 datetime, None), but it tracks every dataclass or namedtuple instance. Window state holds every reading of
-every window (hundreds of thousands at 5,000 readings/s), and full collections walk all tracked objects:
-with Reading objects in the windows the gateway saw 100-250 ms GC pauses, which were the alert latency tail.
+every window (hundreds of thousands at 5,000 readings/s), and a full collection walks every tracked object while
+all threads wait: with reading objects in the windows, those pauses would land directly on alert latency.
 """
 
 from __future__ import annotations

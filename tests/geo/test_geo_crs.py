@@ -82,7 +82,7 @@ def test_out_of_china_cases(case: dict) -> None:
     else:  # the Seoul pitfall: the default bbox rule shifts it, exactly as documented
         assert out[0] == pytest.approx(case["bbox_rule_output"]["lon"], abs=1e-9)
         assert out[1] == pytest.approx(case["bbox_rule_output"]["lat"], abs=1e-9)
-        # haversine (sphere) vs the reference's ellipsoidal distance: allow 0.5 %
+        # haversine (sphere) vs the vectors' ellipsoidal distance: allow 0.5 %
         assert distance_m(lon, lat, *out) == pytest.approx(case["shift_m"], rel=0.005)
 
 
@@ -148,8 +148,9 @@ def test_convert_geometry_densifies_long_edges() -> None:
 
 
 def _reference_gcj02(lon: float, lat: float) -> tuple[float, float]:
-    """geo-reference.md section 2.1 transcribed term by term, scalar `math` only: an implementation that shares
-    no code with geo.crs, so a property test can hold the module to the published formula at any point."""
+    """The published GCJ-02 formula (as eviltransform and PRCoords print it) transcribed term by term, scalar
+    `math` only: an implementation that shares no code with geo.crs, so a property test can hold the module to the
+    published formula at any point."""
     a, ee, pi = 6378245.0, 0.00669342162296594323, math.pi
     x, y = lon - 105.0, lat - 35.0
     t_lat = (-100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
@@ -167,10 +168,10 @@ def _reference_gcj02(lon: float, lat: float) -> tuple[float, float]:
     return lon + d_lon, lat + d_lat
 
 
-def test_gcj_offset_on_the_reference_grid() -> None:
-    """geo-reference.md section 2.1: on a 0.5 deg grid over 18-54 N, 74-135 E the offset is 41 to 687 m. That range
-    holds on the grid only (between grid points it is smaller and larger, e.g. 20.9 m at 96.625 E, 37.0 N), so
-    it is checked where the reference computed it; haversine vs the reference's ellipsoid: 0.5 %."""
+def test_gcj_offset_on_a_half_degree_grid() -> None:
+    """On a 0.5 deg grid over 18-54 N, 74-135 E the offset is 41 to 687 m. That range holds on the grid only
+    (between grid points it is smaller and larger, e.g. 20.9 m at 96.625 E, 37.0 N), so it is checked on the
+    grid; the published figures are ellipsoidal distances, haversine is within 0.5 % of them."""
     lon, lat = np.meshgrid(np.arange(74.0, 135.25, 0.5), np.arange(18.0, 54.25, 0.5))
     lon, lat = lon.ravel(), lat.ravel()
     offset = distance_m(lon, lat, *wgs84_to_gcj02(lon, lat))
@@ -196,8 +197,8 @@ def test_gcj_forward_is_the_published_formula_inside_china(p: tuple[float, float
 @given(china)
 @example((105.0, 18.0))
 @example((105.00000000000041, 52.06782012238674))  # one more step after the stop went above 1e-12 deg here
-def test_gcj_inverse_within_the_reference_tolerance_inside_china(p: tuple[float, float]) -> None:
-    """geo-reference.md section 2.1: the fixed-point inverse w <- w - (wgs2gcj(w) - g) stops below 1e-12 deg of
+def test_gcj_inverse_within_its_tolerance_inside_china(p: tuple[float, float]) -> None:
+    """The fixed-point inverse w <- w - (wgs2gcj(w) - g) stops below 1e-12 deg of
     residual, and gcj02_to_wgs84 promises an error well under 1 mm. The error itself is not held to 1e-12 deg:
     along 105 E the offset's sqrt|lon - 105| term is not invertible, and there it is a few 1e-12 deg."""
     lon, lat = p
@@ -214,12 +215,12 @@ def test_gcj_inverse_within_the_reference_tolerance_inside_china(p: tuple[float,
 def test_bd_roundtrip_inside_china(p: tuple[float, float]) -> None:
     lon, lat = p
     back = bd09_to_wgs84(*wgs84_to_bd09(lon, lat))
-    # The published BD-09 inverse is approximate (geo-reference.md section 2.1 gives no figure); 1 m is the
+    # The published BD-09 inverse is approximate (it comes with no error figure); 1 m is the
     # accuracy zones and poses need, not a property of the formula.
     assert distance_m(lon, lat, *back) < 1.0
 
 
-# geo-reference.md section 2.1, out_of_china: the box 72.004-137.8347 E, 0.8293-55.8271 N; points just off it
+# out_of_china as published (geo.crs.CHINA_BBOX): the box 72.004-137.8347 E, 0.8293-55.8271 N; points just off it
 W, S, E, N = 72.004, 0.8293, 137.8347, 55.8271
 outside = st.one_of(
     st.tuples(st.floats(-180.0, W, exclude_max=True), st.floats(-90.0, 90.0)),

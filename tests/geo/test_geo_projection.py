@@ -1,4 +1,5 @@
-"""Pixel -> ground projection: the shared known answers P1-P6, round trips, DEM hook, vectorised path."""
+"""Pixel -> ground projection: the known answers P1-P6 of the shared vectors (tests/geo/geo_testdata.py loads
+them), round trips, DEM hook, vectorised path."""
 
 from __future__ import annotations
 
@@ -71,13 +72,14 @@ def test_projection_vectors(case: dict) -> None:
     assert res.valid[0]
     assert res.lat[0] == pytest.approx(exp["lat"], abs=tol["latlon_deg"])
     assert res.lon[0] == pytest.approx(exp["lon"], abs=tol["latlon_deg"])
-    # and the inverse returns the pixel (reference cross-check: < 0.02 px)
+    # and the inverse returns the pixel (to < 0.02 px)
     bu, bv = ground_to_pixel(pose, cam, g.lat, g.lon)
     assert bu == pytest.approx(u, abs=0.02) and bv == pytest.approx(v, abs=0.02)
 
 
 def test_nadir_orientation_checks() -> None:
-    """Reference §1.1 checks: nadir/yaw 0: right -> east, up -> north; yaw 90: top -> east, right -> south."""
+    """geo.projection's frame conventions: nadir/yaw 0: right -> east, up -> north; yaw 90: top -> east, right ->
+    south."""
     cam = CameraIntrinsics(width=4000, height=3000, hfov_deg=70)
     p0 = DronePose(lat=30.0, lon=120.0, height_agl_m=100)
     right = project_pixel(p0, cam, 3000, 1500)
@@ -124,8 +126,9 @@ def test_dji_relative_gimbal_yaw() -> None:
         DronePose.from_dji(30.0, 120.0, 80.0, 20.0, -45.0, gimbal_yaw_is_relative=True)
 
 
-def test_error_radius_follows_the_reference_sensitivities() -> None:
-    """h=100 m, pitch -30: 1 deg yaw -> 3.0 m, 1 deg pitch -> ~6.8-7.0 m, 5 m height -> 8.7 m (§1.5)."""
+def test_error_radius_follows_the_first_order_sensitivities() -> None:
+    """h=100 m, pitch -30: 1 deg yaw -> 3.0 m, 1 deg pitch -> ~6.8-7.0 m, 5 m height -> 8.7 m (the budget in
+    geo.projection's docstring)."""
     cam = CameraIntrinsics(width=4000, height=3000, hfov_deg=70)
     pose = DronePose(lat=30.0, lon=120.0, height_agl_m=100, pitch_deg=-30)
     only = dict(sigma_yaw_deg=0.0, sigma_pitch_deg=0.0, sigma_height_m=0.0, sigma_position_m=0.0)
