@@ -1,12 +1,12 @@
-"""Evidence entries: the schema (S2) and its one canonical encoding (RFC 8785 JSON).
+"""Evidence entries: the schema and its one canonical encoding (RFC 8785 JSON).
 
 Callers build an `Entry`; the log adds the fields only it can know (origin, schema version, the device's
 sequence number and previous entry hash, receive time) inside the append transaction and encodes once.
 The stored bytes are the hashed bytes; nothing is re-serialised later.
 
-S2 names the chain link `prev_device_entry_hash`; we call it `device_prev_hash` so that every top-level
-key sorting before `device_seq` is a scalar. RFC 8785 sorts keys, so the chain fields then sit at a fixed,
-regular prefix of the bytes and the audit can read them without a full JSON parse (15 us per entry).
+The link to the device's previous entry is named `device_prev_hash` (not `prev_device_entry_hash`) so that
+every top-level key sorting before `device_seq` is a scalar. RFC 8785 sorts keys, so the chain fields then sit
+at a fixed, regular prefix of the bytes and the audit can read them without a full JSON parse (15 us per entry).
 """
 
 from __future__ import annotations

@@ -195,7 +195,8 @@ class EvidenceLog:
 
     def prove(self, index: int, size: int | None = None) -> InclusionProof:
         """Inclusion proof of entry `index` in the tree of a *stored checkpoint* (`size`, default the
-        newest): proof and root always come from the same snapshot (spec S5, the Rekor/Trillian race)."""
+        newest): proof and root always come from the same snapshot. Read separately, the sequencer may grow the
+        tree in between, giving a path for one size against the root of another, which never verifies."""
         with self.pool.connection() as conn:
             cp = self._checkpoint_for(conn, index, size)
             ranges = inclusion_ranges(index, cp.size)

@@ -2,7 +2,7 @@
 
 `MediaStore` is the interface; `FileMediaStore` keeps files under a root directory. An S3-compatible
 store can implement the same Protocol later (key = hex digest, If-None-Match: * for write-once).
-Lawful deletion of media does not break the log: leaves commit to hashes, not content (spec 5 row 15).
+Media may be lawfully deleted without breaking the log: leaves commit to the originals' hashes, not to their bytes.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """RFC 6962 Merkle tree arithmetic: which subtrees a root or proof needs, and how to combine them.
 
 Storage-agnostic: callers give a function returning the hash of a *complete* subtree (level h, position
-p covers leaves [p*2^h, (p+1)*2^h)). Complete subtrees never change once full (spec 1.1), so they can be
-stored once; a partial right edge is always rebuilt from complete ones. Hashing leaves and nodes and
-checking proofs live in `evidence.verify`, the file that travels in bundles.
+p covers leaves [p*2^h, (p+1)*2^h)). Complete subtrees never change once full (leaves are only ever added), so
+they can be stored once; a partial right edge is always rebuilt from complete ones. Hashing leaves and nodes
+and checking proofs live in `evidence.verify`, the file that travels in bundles.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ VERIFIER_VERSION = "enforcegw-verify/1"
 BUNDLE_FORMAT = "enforcegw-evidence-bundle/1"
 TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 ED25519_TYPE = 0x01
-MAX_SIGNATURES = 100  # the signed-note spec asks verifiers to accept at least 16
+MAX_SIGNATURES = 100  # c2sp.org/signed-note asks verifiers to accept at least 16
 _CONTROL = re.compile("[\x00-\x1f]")  # no control characters in key names
 _NOTE_CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")  # a note may hold newlines, no other control characters
 
@@ -60,7 +60,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 def _hash32(h: object, what: str) -> bytes:
-    # Every hash is exactly 32 bytes: this rejects empty, truncated and garbage-padded elements (spec 1.6).
+    # Every hash is exactly 32 bytes: this rejects empty, truncated and garbage-padded elements.
     if not isinstance(h, bytes | bytearray) or len(h) != 32:
         raise VerificationError(what, "not a 32-byte hash")
     return bytes(h)

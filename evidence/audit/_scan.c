@@ -1,15 +1,15 @@
 /* Optional accelerator for the audit (evidence.audit.native, evidence.audit.tree); the pure-Python paths in
  * evidence.audit.scan and evidence.merkle compute the same results and are used when this module is not built.
  *
- * Why C: on a two-core machine the audit's Python overhead per entry (a tuple per fetched row, slicing, a
- * hashing call, chain-prefix parsing, one call per tree node) cost more than the SHA-256 work itself. Here
- * scan_copy reads a chunk's COPY BINARY stream and, per row, hashes the entry with OpenSSL, parses the canonical
+ * Why C: in Python the audit's overhead per entry (a tuple per fetched row, slicing, a hashing call,
+ * chain-prefix parsing, one call per tree node) costs more than the SHA-256 work itself (bench/evidence_bench.py
+ * prints both). Here scan_copy reads a chunk's COPY BINARY stream and, per row, hashes the entry with OpenSSL, parses the canonical
  * chain prefix and follows the device's chain; build_levels and roots do the tree arithmetic.
  *
  * scan_copy only confirms. Anything it does not recognise (odd framing, a NULL, an index out of turn, a stored
  * leaf that differs, a non-canonical prefix, a JSON escape in a chain field or the entry type, a copied column
- * that differs from the entry bytes, a broken link) makes it answer "not clean", and the caller re-checks the chunk with the
- * Python exact path, which names every finding.
+ * that differs from the entry bytes, a broken link) makes it answer "not clean", and the caller re-checks the
+ * chunk with the Python exact path, which names every finding.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

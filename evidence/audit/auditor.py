@@ -1,8 +1,8 @@
 """Full audit: re-hash every entry and media file, rebuild the tree, check every checkpoint and chain.
 
 Trusts nothing stored except the verifier key(s): leaf hashes, tree nodes, roots and the copied columns
-are all recomputed from the entry bytes and compared (spec 4, point 6: an audit that only compares roots
-misses an edited value log). Memory is O(n) hashes (about 70 MB at 1M entries).
+are all recomputed from the entry bytes and compared: an audit that only compared stored roots would miss an
+entry edited together with its leaf hash and nodes. Memory is O(n) hashes (about 70 MB at 1M entries).
 The per-chunk work (fetch, re-hash, chains inside a chunk) is in evidence.audit.native (the C accelerator's
 confirm path) and evidence.audit.scan (the Python paths), the rebuilt tree in evidence.audit.tree; this module
 schedules chunks, stitches chains across them and checks nodes, tree heads, checkpoints and media.
