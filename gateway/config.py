@@ -158,7 +158,7 @@ class ApiConfig(_Section):
 class AlertsConfig(_Section):
     enabled: bool = Field(default=True, description="Run the sensor rule engine and raise alerts.")
     catalogue: Path | None = Field(
-        default=None, description="Rule catalogue YAML replacing the shipped detectors/catalogue.yaml."
+        default=None, description="Rule catalogue YAML replacing the shipped detectors/sensors/catalogue.yaml."
     )
     overrides: OverrideConfig = Field(
         default_factory=OverrideConfig, description="Local rule overrides per zone or device (limits, enabling)."
