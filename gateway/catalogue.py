@@ -16,7 +16,17 @@ class CatalogueError(GatewayError):
 
 
 def load_catalogue(settings: Settings) -> Catalogue:
-    """The configured catalogue (`alerts.catalogue`), else the shipped one."""
+    """The configured catalogue (`alerts.catalogue`), else the shipped one; every rule `alerts.overrides` names
+    must be in it."""
+    catalogue = _read_catalogue(settings)
+    unknown = settings.alerts.overrides.unknown_rules({r.id for r in catalogue})
+    if unknown:
+        raise CatalogueError(f"alerts.overrides.{unknown[0]}: no such rule in the catalogue"
+                             + (f" ({len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+    return catalogue
+
+
+def _read_catalogue(settings: Settings) -> Catalogue:
     path = settings.alerts.catalogue
     if not path:
         return load_default_catalogue()

@@ -130,8 +130,13 @@ def check_parameters(rule_id: str, *, enabled: bool, averaging: str, window_s: f
         raise ValueError(f"rule {rule_id}: range comparison needs limit_low")
     if (window_s == 0) != (averaging == "sample"):
         raise ValueError(f"rule {rule_id}: window_s=0 goes with averaging=sample and only with it")
-    if sorted(severity_steps) != list(severity_steps):
+    if not ascending(severity_steps):
         raise ValueError(f"rule {rule_id}: severity_steps must ascend")
+
+
+def ascending(steps: Sequence[float]) -> bool:
+    """Severity thresholds must ascend (low <= medium <= high)."""
+    return sorted(steps) == list(steps)
 
 
 class Catalogue:

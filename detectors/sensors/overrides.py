@@ -16,9 +16,12 @@ alerts:
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from collections.abc import Collection
 
-from detectors.sensors.catalogue import WindowKind
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from detectors.sensors.catalogue import WindowKind, ascending
+from detectors.sensors.periods import DailyPeriod
 
 
 class RuleOverride(BaseModel):
@@ -46,6 +49,16 @@ class RuleOverride(BaseModel):
     weekdays: list[int] | None = Field(default=None, description="ISO weekdays (1..7) on which the period starts.")
     note: str | None = Field(default=None, description="Why this override exists (local standard, decision ref).")
 
+    @model_validator(mode="after")
+    def _check(self) -> RuleOverride:
+        # What an override decides on its own is checked as the catalogue checks it, so a config check finds it;
+        # what depends on the rule and the other level (a limit for an enabled rule) is checked once merged.
+        if self.period_hours is not None or self.weekdays is not None:
+            DailyPeriod.parse("override", self.period_hours or "00:00-24:00", self.weekdays)
+        if self.severity_steps is not None and not ascending(self.severity_steps):
+            raise ValueError("severity_steps must ascend")
+        return self
+
     def merged(self, upper: RuleOverride | None) -> RuleOverride:
         """This override with the non-None fields of `upper` on top."""
         if upper is None:
@@ -64,6 +77,12 @@ class OverrideConfig(BaseModel):
     devices: dict[str, dict[str, RuleOverride]] = Field(
         default_factory=dict, description="device id -> rule id -> override (wins over zone overrides)."
     )
+
+    def unknown_rules(self, rule_ids: Collection[str]) -> list[str]:
+        """Where an override names a rule not in `rule_ids` (`zones.<zone>.<rule>`, `devices.<device>.<rule>`):
+        such an override would never apply, so a mistyped id must not pass silently."""
+        return [f"{level}.{key}.{rule_id}" for level, table in (("zones", self.zones), ("devices", self.devices))
+                for key, rules in table.items() for rule_id in rules if rule_id not in rule_ids]
 
     def resolve(self, rule_id: str, device_id: str, zone_id: str | None) -> RuleOverride | None:
         z = self.zones.get(zone_id, {}).get(rule_id) if zone_id is not None else None

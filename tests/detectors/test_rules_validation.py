@@ -36,6 +36,18 @@ def test_catalogue_and_override_refuse_the_same_rule(invalid: dict, override: di
         CompiledRule(shipped, RuleOverride(**override))
 
 
+@pytest.mark.parametrize(("override", "message"), [
+    ({"severity_steps": [3.0, 2.0, 1.0]}, "severity_steps must ascend"),
+    ({"weekdays": [0]}, "weekdays must be ISO weekdays 1..7"),
+    ({"period_hours": "22:00-25:00"}, "period hours"),
+    ({"period_hours": "22:00-22:00"}, "period hours"),
+])
+def test_what_an_override_decides_alone_is_refused_with_the_config(override: dict, message: str) -> None:
+    """No rule needed: the config that holds the override is refused when it is read (`enforcegw config check`)."""
+    with pytest.raises(ValidationError, match=message):
+        RuleOverride(**override)
+
+
 def test_a_valid_override_compiles() -> None:
     compiled = CompiledRule(rule(enabled=False, limit=None), RuleOverride(enabled=True, limit=5.0, weekdays=[6, 7]))
     assert (compiled.limit, compiled.period.weekdays) == (5.0, frozenset({6, 7}))
