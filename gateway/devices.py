@@ -24,7 +24,7 @@ from evidence.log import EvidenceLog
 from gateway.store.zones import load_all_zones
 from geo.jurisdiction import resolve
 from geo.registry import ZoneRegistry
-from ingest.payloads import DEVICE_ID_RE
+from ingest.decode import DEVICE_ID_RE
 
 
 class Location(BaseModel):
