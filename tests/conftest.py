@@ -18,8 +18,7 @@ import psycopg
 import pytest
 
 from testkit.databases import create_database, drop_database, with_dbname
-from testkit.paths import REPO, SHARED, shared_path  # noqa: F401  (TEMP: until test modules import testkit)
-from testkit.services import free_port, mosquitto_process  # noqa: F401
+from testkit.services import mosquitto_process
 
 
 @pytest.fixture(scope="session")

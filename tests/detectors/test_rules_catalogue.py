@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from rules_helpers import good_device
 
 from detectors.sensors.admissibility import ZoneRef
 from detectors.sensors.catalogue import load_default_catalogue
 from detectors.sensors.engine import RuleEngine
 from detectors.sensors.overrides import OverrideConfig, RuleOverride
+from testkit.rules_helpers import good_device
 
 SENSOR_LIMITS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "sensor_limits.json"
 NAMED = ("GB 12523", "GB 3096", "GB 22337", "GB 18483", "DB11/1488", "DB31/844", "Shenzhen", "Tianjin", "Shandong",

@@ -6,12 +6,12 @@ import gc
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from rules_helpers import T0, catalogue, good_device, reading, rule, series
 
 from detectors.sensors.admissibility import DeviceInfo
 from detectors.sensors.alerts import OpenAlert
 from detectors.sensors.engine import RuleEngine
 from detectors.sensors.samples import WindowReading, unpack
+from testkit.rules_helpers import T0, catalogue, good_device, reading, rule, series
 
 
 def types(events):

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from rules_helpers import catalogue, good_device, rule
 
 from detectors.sensors.engine import RuleEngine
 from detectors.sensors.periods import DailyPeriod, LocalClock, parse_hours
 from ingest.models import Reading
+from testkit.rules_helpers import catalogue, good_device, rule
 
 SH = ZoneInfo("Asia/Shanghai")
 NIGHT = DailyPeriod.parse("night", "22:00-06:00")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
-from rules_helpers import rule
 
 from detectors.sensors.overrides import RuleOverride
 from detectors.sensors.rules import CompiledRule
+from testkit.rules_helpers import rule
 
 MEAN_5MIN = {"averaging": "mean", "window_s": 300}
 

@@ -11,16 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from evidence_helpers import ORIGIN, entry
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_audit_scan import TAMPER, Row, chained_rows, leaves_of, tampered_rows
 
 from evidence.audit import native as accelerator
 from evidence.audit.chunk import ChunkScan
 from evidence.audit.scan import _exact, build_levels
 from evidence.entry import MediaRef, encode
 from evidence.entry_bytes import media_hashes
+from testkit.audit_rows import TAMPER, Row, chained_rows, leaves_of, tampered_rows
+from testkit.evidence_helpers import ORIGIN, entry
 
 needs_native = pytest.mark.skipif(not accelerator.available(),
                                   reason="evidence.audit._scan is not built (no C compiler, Python or OpenSSL headers)")

@@ -13,13 +13,13 @@ from pathlib import Path
 import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from evidence_helpers import ORIGIN, entry, make_log, superuser
 
 from evidence.audit.auditor import AuditReport, audit_log
 from evidence.audit.kept import KeptCheckpoint, read_kept
 from evidence.log import EvidenceLog
 from evidence.signer import NoteSigner, checkpoint_body
 from evidence.verify import split_notes
+from testkit.evidence_helpers import ORIGIN, entry, make_log, superuser
 
 pytestmark = pytest.mark.integration
 

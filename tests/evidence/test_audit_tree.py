@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from evidence_helpers import ref_mth
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +13,7 @@ from evidence.audit import native as accelerator
 from evidence.audit.chunk import ChunkScan
 from evidence.audit.scan import build_levels
 from evidence.audit.tree import NO_ROOT, RebuiltTree
+from testkit.evidence_helpers import ref_mth
 
 
 def rebuilt(entries: list[bytes], chunk_level: int) -> RebuiltTree:

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from evidence_helpers import ORIGIN, entry, make_log
 
 import evidence.verify
 from evidence.bundle import export_bundle
 from evidence.log import EvidenceLog, MediaInput
 from evidence.signer import NoteSigner, checkpoint_body
 from evidence.verify import VerificationError, verify_bundle
+from testkit.evidence_helpers import ORIGIN, entry, make_log
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from evidence_helpers import ORIGIN, entry, make_log
 
 import evidence.verify
 from evidence.audit import native as accelerator
@@ -24,6 +23,7 @@ from evidence.entry import encode
 from evidence.log import EvidenceLog, MediaInput
 from evidence.signer import NoteSigner
 from evidence.verify import VerificationError, leaf_hash, verify_bundle
+from testkit.evidence_helpers import ORIGIN, entry, make_log
 
 pytestmark = pytest.mark.integration
 

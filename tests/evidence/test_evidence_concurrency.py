@@ -10,10 +10,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from evidence_helpers import make_log
 
 from evidence.audit.auditor import audit_log
 from evidence.verify import parse_checkpoint, verify_consistency, verify_note
+from testkit.evidence_helpers import make_log
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from evidence_helpers import ORIGIN, entry, make_log, ref_mth, superuser
 
 from evidence import sequencer
 from evidence.audit import native as accelerator
@@ -24,6 +23,7 @@ from evidence.entry_bytes import chain_fields
 from evidence.log import AsyncEvidenceLog, EvidenceLog, MediaInput, NotCheckpointed
 from evidence.signer import NoteSigner, checkpoint_body
 from evidence.verify import VerificationError, leaf_hash, verify_consistency, verify_inclusion
+from testkit.evidence_helpers import ORIGIN, entry, make_log, ref_mth, superuser
 
 pytestmark = pytest.mark.integration
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from evidence_helpers import ref_mth, ref_path, ref_subproof
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evidence.merkle import build_levels, consistency_ranges, inclusion_ranges, range_hash, root_from_leaf_hashes
 from evidence.verify import VerificationError, inclusion_proof_length, leaf_hash, verify_consistency, verify_inclusion
+from testkit.evidence_helpers import ref_mth, ref_path, ref_subproof
 
 LEAVES = [b"", *(i.to_bytes(2, "big") * (1 + i % 5) for i in range(1, 256))]  # distinct, varied lengths
 HASHES = [leaf_hash(x) for x in LEAVES]

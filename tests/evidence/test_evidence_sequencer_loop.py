@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from evidence_helpers import entry, make_log, superuser
 from structlog.testing import capture_logs
 
 from evidence.log import EvidenceLog
+from testkit.evidence_helpers import entry, make_log, superuser
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,7 @@ from evidence.verify import (
     verify_inclusion,
     verify_note,
 )
-from tests.conftest import shared_path
+from testkit.paths import shared_path
 
 H = bytes.fromhex
 

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from gateway.app import Gateway
-from tests.gateway_harness import gateway_settings, wait_for
+from testkit.gateway_harness import gateway_settings, wait_for
 
 pytestmark = pytest.mark.integration
 

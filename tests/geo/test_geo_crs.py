@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import shapely
-from geo_testdata import GUANGDONG, cases, require
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +26,7 @@ from geo.crs import (
     wgs84_to_gcj02,
 )
 from geo.geodesy import distance_m
+from testkit.geo_testdata import GUANGDONG, cases, require
 
 FUNCS = {
     "wgs84_to_gcj02": wgs84_to_gcj02,

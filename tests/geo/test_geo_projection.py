@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-from geo_testdata import cases
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +26,7 @@ from geo.projection import (
     project_pixel,
     project_pixels,
 )
+from testkit.geo_testdata import cases
 
 
 def _setup(inp: dict) -> tuple[DronePose, CameraIntrinsics]:

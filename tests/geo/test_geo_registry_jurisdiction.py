@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 import shapely
-from geo_testdata import FOSHAN, GUANGDONG, require
 
 from geo.camera import DronePose
 from geo.crs import gcj02_to_wgs84
@@ -18,6 +17,7 @@ from geo.nofly import check_no_fly
 from geo.registry import ZoneRegistry
 from geo.schedule import Schedule
 from geo.zones import EnforcementSubject, Zone
+from testkit.geo_testdata import FOSHAN, GUANGDONG, require
 
 CST = timezone(timedelta(hours=8))
 MON_NOON = datetime(2025, 1, 6, 12, 0, tzinfo=CST)

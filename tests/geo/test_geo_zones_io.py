@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 import shapely
-from geo_testdata import FOSHAN, require
 from shapely.geometry import shape
 
 from geo.crs import gcj02_to_wgs84, wgs84_to_gcj02
 from geo.geodesy import distance_m
 from geo.geojson_io import dump_zones, load_datav, load_zones
 from geo.zones import BUILTIN_KINDS, Zone
+from testkit.geo_testdata import FOSHAN, require
 
 CCW = [[113.10, 23.00], [113.11, 23.00], [113.11, 23.01], [113.10, 23.01], [113.10, 23.00]]
 CW = list(reversed(CCW))

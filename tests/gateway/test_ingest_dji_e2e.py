@@ -8,8 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import shared_path
-from tests.gateway_harness import Publisher, count, gateway_settings, register, started, wait_for
+from testkit.gateway_harness import Publisher, count, gateway_settings, register, started, wait_for
+from testkit.paths import shared_path
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from tests.conftest import free_port
+from testkit.services import free_port
 
 
 @pytest.mark.parametrize("argv", [

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port
-from tests.gateway_harness import Publisher, count, gateway_settings, register, started, stream, wait_for
+from testkit.gateway_harness import Publisher, count, gateway_settings, register, started, stream, wait_for
+from testkit.paths import REPO
+from testkit.services import free_port
 
 pytestmark = pytest.mark.integration
 

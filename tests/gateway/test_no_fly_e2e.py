@@ -3,19 +3,15 @@ drone pose inside it raises enter/exit events on MQTT."""
 
 from __future__ import annotations
 
-import json
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
 from gateway.store.zones import upsert_zones
 from geo.geojson_io import load_zones
-from ingest.mqtt import BrokerAddress
-from tests.gateway_harness import Publisher, gateway_settings, register, started, wait_for
+from testkit.gateway_harness import Listener, Publisher, gateway_settings, register, started, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -26,24 +22,6 @@ NO_FLY = {"type": "FeatureCollection", "features": [{
     "properties": {"id": "nf-airport", "name": "Airport approach", "kind": "no_fly", "priority": 50,
                    "enforcement_items": ["A-UAV-01"]},
 }]}
-
-
-class Listener:
-    def __init__(self, url: str, topic: str) -> None:
-        addr = BrokerAddress.parse(url)
-        self.messages: list[dict] = []
-        self.ready = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        self.client.on_message = lambda _c, _u, m: self.messages.append(json.loads(m.payload))
-        self.client.on_subscribe = lambda *_a: self.ready.set()
-        self.client.connect(addr.host, addr.port)
-        self.client.subscribe(topic, qos=1)
-        self.client.loop_start()
-        assert self.ready.wait(10)
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 def _pose(t: datetime, lon: float, lat: float, alt: float = 120.0) -> dict:

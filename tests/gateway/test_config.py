@@ -213,7 +213,7 @@ def test_config_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_readme_config_example_is_valid(tmp_path: Path) -> None:
     import re
 
-    from tests.conftest import REPO
+    from testkit.paths import REPO
 
     block = re.search(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), re.S)
     assert block, "README has a yaml config example"

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from gateway.cli import main
-from tests.gateway_harness import register
-from tests.ingest_writer_harness import WriterHarness
+from testkit.gateway_harness import register
+from testkit.ingest_writer_harness import WriterHarness
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 

@@ -14,8 +14,8 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.config import Settings
-from tests.conftest import free_port
-from tests.gateway_harness import count, register, wait_for
+from testkit.gateway_harness import count, register, wait_for
+from testkit.services import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

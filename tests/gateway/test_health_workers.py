@@ -23,7 +23,7 @@ from gateway.metrics import Metrics
 from gateway.pg_notify import NotifyListener
 from gateway.workers import EXIT_WORKER_FAILED, RestartPolicy, ThreadWorker, WorkerRegistry
 from ingest.mqtt import MqttSource, RawMessage
-from tests.gateway_harness import Publisher, count, gateway_settings, reading, register, started, wait_for
+from testkit.gateway_harness import Publisher, count, gateway_settings, reading, register, started, wait_for
 
 
 class Clock:

@@ -12,9 +12,9 @@ from structlog.testing import capture_logs
 
 from gateway.app import Gateway
 from gateway.config import Settings
-from tests.detectors.rules_helpers import catalogue, good_device, reading, rule
-from tests.gateway_harness import Publisher, count, gateway_settings, started, wait_for
-from tests.test_alerts_e2e import LEGAL, NOISE, levels, night_base, setup_site
+from testkit.alert_scenes import LEGAL, NOISE, levels, night_base, setup_site
+from testkit.gateway_harness import Publisher, count, gateway_settings, started, wait_for
+from testkit.rules_helpers import catalogue, good_device, reading, rule
 
 
 class Clock:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+from testkit.paths import SHARED
+
 VECTORS = SHARED / "testdata" / "geo_vectors.json"
 FOSHAN = SHARED / "samples" / "geo" / "foshan_districts_440600_full.geojson"
 GUANGDONG = SHARED / "samples" / "geo" / "guangdong_cities_440000_full.geojson"

@@ -11,7 +11,7 @@ import aiohttp
 import psycopg
 import pytest
 
-from tests.gateway_harness import Publisher, count, gateway_settings, register, started, stream, wait_for
+from testkit.gateway_harness import Publisher, count, gateway_settings, register, started, stream, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -55,6 +56,26 @@ class Publisher:
         infos = [self.publish(t, p) for t, p in messages]
         for info in infos:
             info.wait_for_publish(timeout=30)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+class Listener:
+    """Subscribes to `topic` and keeps every JSON message that arrives, in order."""
+
+    def __init__(self, url: str, topic: str) -> None:
+        addr = BrokerAddress.parse(url)
+        self.messages: list[dict] = []
+        self.ready = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_message = lambda _c, _u, m: self.messages.append(json.loads(m.payload))
+        self.client.on_subscribe = lambda *_a: self.ready.set()
+        self.client.connect(addr.host, addr.port)
+        self.client.subscribe(topic, qos=1)
+        self.client.loop_start()
+        assert self.ready.wait(10)
 
     def close(self) -> None:
         self.client.loop_stop()

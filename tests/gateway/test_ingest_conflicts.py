@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.ingest_writer_harness import WriterHarness
+from testkit.ingest_writer_harness import WriterHarness
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
 T1 = T0 + timedelta(seconds=1)

@@ -21,7 +21,7 @@ from gateway.config import Settings
 from gateway.metrics import Metrics
 from gateway.zone_service import ZoneService
 from ingest.models import Reading
-from tests.test_alerts_e2e import LEGAL, NOISE, alerts, night_base, setup_site
+from testkit.alert_scenes import LEGAL, NOISE, alerts, night_base, setup_site
 
 pytestmark = pytest.mark.integration
 

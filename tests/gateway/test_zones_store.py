@@ -16,7 +16,7 @@ from gateway.cli import main
 from gateway.devices import import_devices
 from gateway.store.zones import load_all_zones
 from geo.crs import gcj02_to_wgs84
-from tests.conftest import REPO, shared_path
+from testkit.paths import REPO, shared_path
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from structlog.testing import capture_logs
 
 from gateway.app import make_parser
 from gateway.config import Settings
-from tests.gateway_harness import Publisher, count, gateway_settings, register, started, wait_for
-from tests.ingest_writer_harness import WriterHarness
+from testkit.gateway_harness import Publisher, count, gateway_settings, register, started, wait_for
+from testkit.ingest_writer_harness import WriterHarness
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 GOOD = ("enf/sensor/n1/reading", {"ts": T0.isoformat(), "seq": 1, "readings": {"LAeq": 50.0}})

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from tests.gateway_harness import gateway_settings, started
+from testkit.gateway_harness import gateway_settings, started
 
 pytestmark = pytest.mark.integration
 
