@@ -155,14 +155,15 @@ def test_audit_finds_flipped_media_byte(audit: Audit, log: EvidenceLog) -> None:
 def test_audit_finds_flipped_entry_byte(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 50)
     log.checkpoint()
-    superuser(db_url, "UPDATE evidence_entries SET entry = overlay(entry placing '7' from 30 for 1) WHERE idx = 17")
+    superuser(db_url, "UPDATE evidence_entries SET entry = set_byte(entry, 29, get_byte(entry, 29) # 1) WHERE idx = 17")
     assert "entry 17" in _items(audit)
 
 
 def test_audit_finds_flipped_node_hash(audit: Audit, log: EvidenceLog, db_url: str) -> None:
     _fill(log, 300)
     log.checkpoint()
-    superuser(db_url, "UPDATE evidence_nodes SET hash = overlay(hash placing '\\x00'::bytea from 5 for 1) "
+    # XOR, not an overwrite: a byte set to the value it already had would change nothing (1 run in 256).
+    superuser(db_url, "UPDATE evidence_nodes SET hash = set_byte(hash, 4, get_byte(hash, 4) # 255) "
                        "WHERE level = 4 AND pos = 9")
     assert _items(audit) == {"node (4, 9)"}
     # ... and a proof built from the edited node no longer verifies against the signed root.

@@ -28,7 +28,7 @@ async def test_public_vkey_endpoint_serves_the_log_key(
         await gw.stop()
     assert status == 200 and ctype.startswith("text/plain")
     assert body == gw.evidence.vkey + "\n"
-    name, key_hash, key = body.strip().split("+")  # signed-note vkey: <name>+<hash>+<base64 key>
+    name, key_hash, key = body.strip().split("+", 2)  # <name>+<hash>+<base64 key>, which may hold "+"
     assert name == gw.settings.evidence.origin and len(key_hash) == 8 and key
     monkeypatch.setenv("ENFORCEGW_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("ENFORCEGW_DATABASE__URL", db_url)
