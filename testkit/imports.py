@@ -108,3 +108,51 @@ def package_edges(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
     """(importing top-level package, imported top-level package) for every cross-package import."""
     return {(a.split(".")[0], b.split(".")[0]) for a, deps in graph.items() for b in deps
             if a.split(".")[0] != b.split(".")[0]}
+
+
+def _module_path(module: str, root: Path) -> Path | None:
+    base = root.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def defined_names(path: Path) -> set[str]:
+    """Top-level names a module defines itself: functions, classes, assignments (imports do not count)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def names_not_from_their_module(packages: tuple[str, ...], root: Path = REPO,
+                                scan: tuple[str, ...] = (*PACKAGES, "testkit", "tests", "bench")) -> list[str]:
+    """`file:line: name ...` for every `from M import name` (M one of `packages`) where M does not define `name`
+    itself: it re-exports what another module defines (or has no such module)."""
+    wrong: list[str] = []
+    files = [p for d in scan if (root / d).is_dir() for p in (root / d).rglob("*.py")]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+                continue
+            if node.module.split(".")[0] not in packages:
+                continue
+            where = f"{path.relative_to(root)}:{node.lineno}"
+            target = _module_path(node.module, root)
+            if target is None:
+                wrong.append(f"{where}: no module {node.module}")
+                continue
+            defined = defined_names(target)
+            for alias in node.names:
+                if alias.name in defined or _module_path(f"{node.module}.{alias.name}", root) is not None:
+                    continue
+                if target.with_name(f"{alias.name}.c").is_file():  # a C extension built beside its source
+                    continue
+                wrong.append(f"{where}: {alias.name} is not defined in {node.module}")
+    return wrong

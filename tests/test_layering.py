@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit.imports import cycles, import_graph, package_edges
+from testkit.imports import PACKAGES, cycles, import_graph, names_not_from_their_module, package_edges
 
 LOWER = ("ingest", "detectors", "geo", "evidence")
 ALLOWED = {("api", p) for p in ("gateway", *LOWER)} | {("gateway", p) for p in LOWER}
@@ -20,6 +20,19 @@ def test_no_import_cycles() -> None:
 
 def test_packages_depend_one_way() -> None:
     assert package_edges(import_graph()) - ALLOWED == set()
+
+
+def test_names_are_imported_from_the_module_that_defines_them() -> None:
+    """No facades: a module that re-exports another's names hides where they live and loads more than asked."""
+    assert names_not_from_their_module((*PACKAGES, "testkit")) == []
+
+
+def test_a_re_export_is_found(tmp_path: Path) -> None:
+    (tmp_path / "geo").mkdir()
+    (tmp_path / "geo" / "__init__.py").write_text("from geo.crs import convert\n")
+    (tmp_path / "geo" / "crs.py").write_text("def convert():\n    pass\n")
+    (tmp_path / "geo" / "user.py").write_text("from geo import convert\nfrom geo.crs import convert as c\n")
+    assert names_not_from_their_module(("geo",), tmp_path, ("geo",)) == ["geo/user.py:1: convert is not defined in geo"]
 
 
 @pytest.mark.parametrize(("graph", "expected"), [
