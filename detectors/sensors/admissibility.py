@@ -19,6 +19,8 @@ NO_TECHNICAL_REVIEW = "no_technical_review"
 NO_CALIBRATION = "no_calibration"
 CALIBRATION_EXPIRED = "calibration_expired"
 LOCATION_NOT_PUBLISHED = "location_not_published"
+# Not about the device: the rule's standard has not been confirmed by the bureau (detectors.sensors.validity).
+STANDARD_UNCONFIRMED = "standard_unconfirmed"
 
 
 @dataclass(frozen=True, slots=True)

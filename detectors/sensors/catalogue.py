@@ -3,7 +3,11 @@
 `catalogue.yaml` (package data) is the source of truth. Each rule cites its standard, clause and scope,
 names the reading metric it watches, how that metric is averaged over which window, in which period of
 the day (in the device's time zone), the limit and how it is compared, and the zone kinds it applies to.
-Rules whose limit is not confirmed against the standard's text (`confirmed: false`) ship `enabled: false`;
+Rules whose limit is not confirmed against the standard's text (`confirmed: false`) ship `enabled: false`,
+except those of a standard that replaced a repealed one (GB 12523-2025): they run, but their alerts are
+inadmissible (`standard_unconfirmed`) until a bureau confirms them in config with a document reference
+(`alerts.confirmations`, see `Catalogue.with_confirmations`). Each rule has its validity dates (`valid_from`,
+`valid_until`, local days) and its category (emission or environmental quality);
 tests/detectors/test_rules_catalogue.py holds the catalogue to the limits table it is built from.
 
 The models here are for loading and validation only; the engine compiles them into plain objects
@@ -12,7 +16,8 @@ The models here are for loading and validation only; the engine compiles them in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -26,6 +31,9 @@ Averaging = Literal["leq", "mean", "max", "min", "sample"]
 WindowKind = Literal["sliding", "tumbling"]
 Comparison = Literal["max", "min", "range"]
 SeverityMode = Literal["difference", "ratio"]
+# emission: what someone may emit (an exceedance is a violation clue); quality: what the environment should be
+# (GB 3096, GB 3095, GB 3838): an exceedance is recorded and shown, never a violation clue.
+Category = Literal["emission", "quality"]
 
 
 class PeriodSpec(BaseModel):
@@ -111,9 +119,31 @@ class Rule(BaseModel):
     source: str = Field(description="Where the limit comes from (URLs of the standard's text or an excerpt of it).")
     note: str | None = Field(default=None, description="Caveats: what is unverified, how the window was chosen.")
     disabled_reason: str | None = Field(default=None, description="Why an otherwise confirmed rule is disabled.")
+    edition: str | None = Field(
+        default=None, description="Edition of the standard the limit is taken from (year, with the approval date "
+        "where known), e.g. `2011 (approved 2011-12-05)`."
+    )
+    valid_from: date | None = Field(
+        default=None, description="First local day (Asia/Shanghai) the standard is in force; None = long in force. "
+        "Judged against the reading's time, not the wall clock."
+    )
+    valid_until: date | None = Field(
+        default=None, description="Last local day (Asia/Shanghai) the standard is in force (inclusive); None = "
+        "still in force. GB 12523-2011: 2025-12-31 (repealed by GB 12523-2025 on 2026-01-01)."
+    )
+    category: Category = Field(
+        default="emission", description="emission: limit on what a source may emit (exceedance = violation "
+        "clue); quality: environmental quality standard (exceedance = quality exceedance, never a violation)."
+    )
+    confirmed_by: str | None = Field(
+        default=None, description="Reference of the document a bureau relied on to confirm an unconfirmed rule "
+        "(set from config `alerts.confirmations`, never shipped)."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
+        if self.valid_from is not None and self.valid_until is not None and self.valid_until < self.valid_from:
+            raise ValueError(f"rule {self.id}: valid_until {self.valid_until} before valid_from {self.valid_from}")
         check_parameters(self.id, enabled=self.enabled, averaging=self.averaging, window_s=self.window_s,
                          comparison=self.comparison, limit=self.limit, limit_low=self.limit_low,
                          severity_steps=self.severity_steps)
@@ -132,6 +162,11 @@ def check_parameters(rule_id: str, *, enabled: bool, averaging: str, window_s: f
         raise ValueError(f"rule {rule_id}: window_s=0 goes with averaging=sample and only with it")
     if not ascending(severity_steps):
         raise ValueError(f"rule {rule_id}: severity_steps must ascend")
+
+
+def in_force(rule: Rule, day: date) -> bool:
+    """Whether the rule's standard is in force on local `day` (valid_from..valid_until, both inclusive)."""
+    return (rule.valid_from is None or rule.valid_from <= day) and (rule.valid_until is None or day <= rule.valid_until)
 
 
 def ascending(steps: Sequence[float]) -> bool:
@@ -165,6 +200,19 @@ class Catalogue:
     def zone_kinds(self) -> frozenset[str]:
         """Every zone kind a rule names: zones of these kinds are what the rules apply to."""
         return frozenset(k for rule in self._rules.values() for k in rule.zone_kinds)
+
+    def in_force(self, day: date) -> list[Rule]:
+        """The rules whose standard is in force on local `day` (enabled or not)."""
+        return [r for r in self._rules.values() if in_force(r, day)]
+
+    def with_confirmations(self, confirmations: Mapping[str, str]) -> Catalogue:
+        """This catalogue with each rule id of `confirmations` marked confirmed by that document reference (a
+        bureau's decision that the shipped values are right); KeyError names an unknown rule id."""
+        for rule_id in confirmations:
+            if rule_id not in self._rules:
+                raise KeyError(rule_id)
+        return Catalogue(r.model_copy(update={"confirmed": True, "confirmed_by": confirmations[r.id]})
+                         if r.id in confirmations else r for r in self._rules.values())
 
     def for_metric(self, metric: str) -> list[Rule]:
         return [r for r in self._rules.values() if r.metric == metric]

@@ -24,6 +24,7 @@ from detectors.sensors.periods import LocalClock, clock_for
 from detectors.sensors.rules import CompiledRule
 from detectors.sensors.samples import SEQ, VALUE, pack
 from detectors.sensors.state import RuleTracker
+from detectors.sensors.validity import bind_tracker
 
 LateHandler = Callable[[object, str], None]
 RECENT = 256  # released times remembered per stream to classify a resent reading as duplicate, not late
@@ -109,8 +110,8 @@ class RuleEngine:
                 enabled = rule.enabled if o is None or o.enabled is None else o.enabled
                 if not enabled:
                     continue
-                tracker = RuleTracker(CompiledRule(rule, o), device, zone_id, clock,
-                                      max_gap_s=self.max_gap_s, update_interval_s=self.update_interval_s)
+                tracker = bind_tracker(CompiledRule(rule, o), device, zone_id, clock,
+                                       max_gap_s=self.max_gap_s, update_interval_s=self.update_interval_s)
                 key = (device.id, rule.metric)
                 stream = self._streams.get(key)
                 if stream is None:

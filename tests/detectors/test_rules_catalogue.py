@@ -52,7 +52,8 @@ def test_every_entry_represented_with_same_limit_and_unconfirmed_disabled():
                 assert lim == pytest.approx(float(e["limit"]))
             assert r.confirmed is e["confirmed"]
             if not e["confirmed"]:
-                assert r.enabled is False, r.id
+                # a successor of a repealed standard runs unconfirmed (its alerts inadmissible): see test_rules_validity
+                assert r.enabled is False or r.valid_from is not None, r.id
 
 
 def test_rules_cite_standard_clause_and_units():
@@ -68,7 +69,7 @@ def test_unconfirmed_rules_not_bound_by_default():
     dev = good_device(zones=(ZoneRef("z", "construction_site"), ZoneRef("c", "catering_guangdong")))
     ids = {t.rule.id for t in RuleEngine(CAT, [dev]).trackers()}
     assert "gb12523_2011.night.laeq" in ids
-    assert not ids & {"gb12523_2025.night.laeq", "gb12523_2025.day.laeq", "db44_1642.oil_fume"}
+    assert "db44_1642.oil_fume" not in ids
 
 
 @pytest.mark.parametrize(
