@@ -16,14 +16,22 @@ class CatalogueError(GatewayError):
 
 
 def load_catalogue(settings: Settings) -> Catalogue:
-    """The configured catalogue (`alerts.catalogue`), else the shipped one; every rule `alerts.overrides` names
-    must be in it."""
+    """The configured catalogue (`alerts.catalogue`), else the shipped one, with the bureau's confirmations
+    (`alerts.confirmations`) applied; every rule `alerts.overrides` or `alerts.confirmations` names must be in it,
+    and a period override must keep the lawful length of the rule's period (see `OverrideConfig.unlawful_periods`)."""
     catalogue = _read_catalogue(settings)
     unknown = settings.alerts.overrides.unknown_rules({r.id for r in catalogue})
     if unknown:
         raise CatalogueError(f"alerts.overrides.{unknown[0]}: no such rule in the catalogue"
                              + (f" ({len(unknown) - 1} more)" if len(unknown) > 1 else ""))
-    return catalogue
+    unlawful = settings.alerts.overrides.unlawful_periods({r.id: r.period.name for r in catalogue})
+    if unlawful:
+        raise CatalogueError(f"alerts.overrides.{unlawful[0]}")
+    confirmations = settings.alerts.confirmations
+    missing = [rule_id for rule_id in confirmations if rule_id not in catalogue]
+    if missing:
+        raise CatalogueError(f"alerts.confirmations.{missing[0]}: no such rule in the catalogue")
+    return catalogue.with_confirmations({k: c.confirmed_by for k, c in confirmations.items()})
 
 
 def _read_catalogue(settings: Settings) -> Catalogue:

@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "gateway.commands.demo",
     "gateway.commands.evidence",
     "gateway.commands.zones",
+    "gateway.commands.rules",
 ]
 
 

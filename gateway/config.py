@@ -155,6 +155,16 @@ class ApiConfig(_Section):
         return int(self.listen.rpartition(":")[2])
 
 
+class RuleConfirmation(_Section):
+    """A bureau's decision that an unconfirmed rule's shipped values are right, and what it relies on."""
+
+    confirmed_by: str = Field(
+        min_length=1, description="Reference of the document the bureau relies on (the standard's text it checked, "
+        "its own decision number); recorded on the rule and printed by `enforcegw rules list`."
+    )
+    note: str | None = Field(default=None, description="Who checked it and when, for the record.")
+
+
 class AlertsConfig(_Section):
     enabled: bool = Field(default=True, description="Run the sensor rule engine and raise alerts.")
     catalogue: Path | None = Field(
@@ -162,6 +172,10 @@ class AlertsConfig(_Section):
     )
     overrides: OverrideConfig = Field(
         default_factory=OverrideConfig, description="Local rule overrides per zone or device (limits, enabling)."
+    )
+    confirmations: dict[str, RuleConfirmation] = Field(
+        default_factory=dict, description="rule id -> confirmation of a rule shipped `confirmed: false` (e.g. GB "
+        "12523-2025): until confirmed its alerts are raised but inadmissible (standard_unconfirmed)."
     )
     lateness_s: float = Field(
         default=0.0, ge=0, description="Hold readings this long to put out-of-order ones in time order first "

@@ -4,6 +4,11 @@ Precedence: catalogue < zone override < device override. A field left out (None)
 level below. Enabling a rule that ships disabled (e.g. unconfirmed) is an explicit local decision and must
 come with a limit if the catalogue has none.
 
+Day and night are the law's, not the bureau's: under the Noise Pollution Prevention Law (2022) art. 88 night is
+22:00-06:00 and only a government at city level (设区的市级以上人民政府) may move it, keeping it 8 hours long. So
+a period override must carry `decision_ref` (that government's decision) and keep the period's length: 8 hours
+for a night rule, 16 for a day rule (`OverrideConfig.unlawful_periods` checks it against the rules).
+
 ```yaml
 alerts:
   overrides:
@@ -11,17 +16,29 @@ alerts:
       zone-hd-17: {gb18483_2001.oil_fume: {limit: 1.0}}   # a district that applies a stricter local value
     devices:
       noise-042: {gb12523_2011.night.laeq: {sustained_s: 120, clear_margin: 3}}
+    zones:
+      city-zone-3:   # a city that moved night to 23:00-07:00 (still 8 hours), by its published decision
+        gb3096_2008.class2.night.laeq: {period_hours: "23:00-07:00", decision_ref: "X市人民政府公告〔2023〕5号"}
 ```
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from detectors.sensors.catalogue import WindowKind, ascending
-from detectors.sensors.periods import DailyPeriod
+from detectors.sensors.periods import DAY, DailyPeriod, parse_hours
+
+# The lawful length of each period a rule may name (Noise Law art. 88: night is 8 hours, so day is 16).
+LAWFUL_SECONDS = {"night": 8 * 3600, "day": 16 * 3600}
+
+
+def period_seconds(hours: str) -> int:
+    """Length of a local period `HH:MM-HH:MM` in seconds (crossing midnight when the start is after the end)."""
+    start, end = parse_hours(hours)
+    return (end - start) % DAY or DAY
 
 
 class RuleOverride(BaseModel):
@@ -44,7 +61,12 @@ class RuleOverride(BaseModel):
         default=None, ge=0, description="Exceeding windows tolerated per local day before they count."
     )
     period_hours: str | None = Field(
-        default=None, description="Local period HH:MM-HH:MM, e.g. a county that defines night as 22:00-07:00."
+        default=None, description="Local period HH:MM-HH:MM as a city-level government redefined it (night 8 hours, "
+        "e.g. 23:00-07:00; day 16 hours); needs decision_ref."
+    )
+    decision_ref: str | None = Field(
+        default=None, description="Reference of the city-level government's decision that moved day/night "
+        "(Noise Law art. 88); required with period_hours."
     )
     weekdays: list[int] | None = Field(default=None, description="ISO weekdays (1..7) on which the period starts.")
     note: str | None = Field(default=None, description="Why this override exists (local standard, decision ref).")
@@ -55,6 +77,13 @@ class RuleOverride(BaseModel):
         # what depends on the rule and the other level (a limit for an enabled rule) is checked once merged.
         if self.period_hours is not None or self.weekdays is not None:
             DailyPeriod.parse("override", self.period_hours or "00:00-24:00", self.weekdays)
+        if self.period_hours is not None:
+            if not (self.decision_ref or "").strip():
+                raise ValueError("period_hours needs decision_ref: only a city-level government may move day and "
+                                 "night (Noise Law art. 88), so the override must cite its decision")
+            if period_seconds(self.period_hours) not in LAWFUL_SECONDS.values():
+                raise ValueError(f"period_hours {self.period_hours}: night stays 8 hours (day 16) under the Noise "
+                                 "Law art. 88")
         if self.severity_steps is not None and not ascending(self.severity_steps):
             raise ValueError("severity_steps must ascend")
         return self
@@ -83,6 +112,22 @@ class OverrideConfig(BaseModel):
         such an override would never apply, so a mistyped id must not pass silently."""
         return [f"{level}.{key}.{rule_id}" for level, table in (("zones", self.zones), ("devices", self.devices))
                 for key, rules in table.items() for rule_id in rules if rule_id not in rule_ids]
+
+    def unlawful_periods(self, period_names: Mapping[str, str]) -> list[str]:
+        """Where a period override does not keep the length the law gives the rule's period (`period_names`:
+        rule id -> period name), as `zones.<zone>.<rule>: ...` messages; overrides of unknown rules are
+        `unknown_rules`' concern."""
+        out = []
+        for level, table in (("zones", self.zones), ("devices", self.devices)):
+            for key, rules in table.items():
+                for rule_id, o in rules.items():
+                    lawful = LAWFUL_SECONDS.get(period_names.get(rule_id, ""))
+                    if o.period_hours is None or rule_id not in period_names:
+                        continue
+                    if lawful is None or period_seconds(o.period_hours) != lawful:
+                        out.append(f"{level}.{key}.{rule_id}: period_hours {o.period_hours} is not a lawful "
+                                   f"{period_names[rule_id]} period (night 8 hours, day 16; Noise Law art. 88)")
+        return out
 
     def resolve(self, rule_id: str, device_id: str, zone_id: str | None) -> RuleOverride | None:
         z = self.zones.get(zone_id, {}).get(rule_id) if zone_id is not None else None

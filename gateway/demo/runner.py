@@ -26,6 +26,7 @@ from gateway.catalogue import load_catalogue, zone_kinds
 from gateway.config import Settings
 from gateway.demo import fleet
 from gateway.demo.clock import DEFAULT_START, SimClock, sim_start
+from gateway.demo.confirmations import with_demo_confirmations
 from gateway.demo.publisher import DemoPublisher
 from gateway.demo.render import render_line, render_rich
 from gateway.demo.scenario import scenario
@@ -100,6 +101,7 @@ def snapshot(gw: Gateway, pub: DemoPublisher, clock: SimClock, view: StoreView) 
 
 async def run_demo(settings: Settings, options: DemoOptions, console: Console | None = None) -> DemoResult:
     console = console or Console()
+    settings = with_demo_confirmations(settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed: list[signal.Signals] = []
