@@ -27,6 +27,10 @@ def gateway_settings(tmp: Path, db_url: str, mqtt_url: str, **ingest: object) ->
         mqtt={"url": mqtt_url, "client_id": f"gw-test-{uuid.uuid4().hex[:8]}", "session_expiry_s": 300},
         ingest={"batch_max_ms": 50, **ingest},
         api={"listen": "127.0.0.1:0"},
+        # construction noise of today is judged by GB 12523-2025, shipped unconfirmed: the tests' gateway confirms
+        # it as a bureau would, so its alerts stay admissible (tests of the unconfirmed state build their own)
+        alerts={"confirmations": {r: {"confirmed_by": "TEST ONLY"} for r in ("gb12523_2025.day.laeq",
+                                                                              "gb12523_2025.night.laeq")}},
     )
 
 

@@ -34,6 +34,13 @@ SeverityMode = Literal["difference", "ratio"]
 # emission: what someone may emit (an exceedance is a violation clue); quality: what the environment should be
 # (GB 3096, GB 3095, GB 3838): an exceedance is recorded and shown, never a violation clue.
 Category = Literal["emission", "quality"]
+# The national environmental quality standards: a rule citing one must be `category: quality`.
+QUALITY_STANDARDS = ("GB 3096", "GB 3095", "GB 3838")
+
+
+def standard_category(standard: str) -> Category:
+    """quality for a rule citing GB 3096, GB 3095 or GB 3838 (any edition), else emission."""
+    return "quality" if standard.startswith(QUALITY_STANDARDS) else "emission"
 
 
 class PeriodSpec(BaseModel):
@@ -142,6 +149,8 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
+        if standard_category(self.standard) == "quality" and self.category != "quality":
+            raise ValueError(f"rule {self.id}: {self.standard} is a quality standard (category: quality)")
         if self.valid_from is not None and self.valid_until is not None and self.valid_until < self.valid_from:
             raise ValueError(f"rule {self.id}: valid_until {self.valid_until} before valid_from {self.valid_from}")
         check_parameters(self.id, enabled=self.enabled, averaging=self.averaging, window_s=self.window_s,

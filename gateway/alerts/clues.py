@@ -2,6 +2,10 @@
 
 A video detection or a manual report becomes the same `Clue` with its own detail (gateway/alerts/detail.py);
 the store writes clues, never engine events, so every source lands in the same rows.
+
+`category`: an exceedance of an environmental quality standard (GB 3096, GB 3095, GB 3838: what the environment
+should be, not what anyone may emit) is a `quality_exceedance`, stored and shown but never a violation clue: the
+store refuses to confirm one into a case (migration 0080).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from detectors.sensors.alerts import AlertEvent
+from detectors.sensors.catalogue import Category, standard_category
 from gateway.alerts.detail import detail_for
 from gateway.alerts.naming import alert_kind
 
@@ -32,9 +37,14 @@ class Clue:
     admissible: bool
     inadmissible_reasons: tuple[str, ...]
     detail: dict[str, Any]
+    category: str = "violation"  # violation | quality_exceedance
 
 
-def sensor_clue(ev: AlertEvent) -> Clue:
+CLUE_CATEGORY = {"emission": "violation", "quality": "quality_exceedance"}
+
+
+def sensor_clue(ev: AlertEvent, rule_category: Category | None = None) -> Clue:
+    """The clue of a rule event; `rule_category` is the rule's catalogue category (else judged by its standard)."""
     detail = detail_for("sensor", {
         "standard": ev.standard, "clause": ev.clause, "metric": ev.metric, "unit": ev.unit,
         "averaging": ev.averaging, "window_s": ev.window_s, "comparison": ev.comparison, "limit_value": ev.limit,
@@ -42,4 +52,5 @@ def sensor_clue(ev: AlertEvent) -> Clue:
     })
     return Clue("sensor", ev.alert_id, alert_kind(ev.standard, ev.metric), ev.rule_id, ev.device_id, ev.zone_id,
                 ev.start, ev.peak_time, ev.end or ev.at if ev.type == "end" else None, ev.severity, ev.admissible,
-                tuple(ev.inadmissible_reasons), detail)
+                tuple(ev.inadmissible_reasons), detail,
+                CLUE_CATEGORY[rule_category or standard_category(ev.standard)])

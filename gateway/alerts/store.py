@@ -34,7 +34,7 @@ class AlertContext:
 _COLUMNS = (
     "clue_code, engine_alert_id, source, kind, rule_id, device_id, zone_id, subject_code, subject_name,"
     " enforcement_item, lon, lat, start_time, peak_time, severity, admissible, inadmissible_reasons,"
-    " evidence_open_idx, detail"
+    " evidence_open_idx, detail, category"
 )
 
 
@@ -53,7 +53,7 @@ def insert_open(conn: psycopg.Connection, clue: Clue, ctx: AlertContext, code: s
     values = (
         code, clue.source_key, clue.source, clue.kind, clue.rule_id, clue.device_id, clue.zone_id, ctx.subject_code,
         ctx.subject_name, ctx.enforcement_item, ctx.lon, ctx.lat, clue.start, clue.peak_time, clue.severity,
-        clue.admissible, list(clue.inadmissible_reasons), evidence_idx, Jsonb(clue.detail),
+        clue.admissible, list(clue.inadmissible_reasons), evidence_idx, Jsonb(clue.detail), clue.category,
     )
     marks = ", ".join(["%s"] * len(values))
     with conn.cursor(row_factory=dict_row) as cur:

@@ -27,7 +27,7 @@ async def test_night_construction_noise_alert_lifecycle(tmp_path: Path, db_url: 
         pub.publish_all(levels("noise-cs", "LAeq", night_base(), [(10, 65.0), (30, 40.0)]))
         await wait_for(lambda: ended(db_url), 60, "alert opened and ended")
         (row,) = alerts(db_url)
-        assert row["kind"] == "construction_noise" and row["rule_id"] == "gb12523_2011.night.laeq"
+        assert row["kind"] == "construction_noise" and row["rule_id"] == "gb12523_2025.night.laeq"
         assert re.fullmatch(r"440605-\d{8}-0001", row["clue_code"])
         assert row["subject_code"] == "440605" and row["subject_name"] == "南海区综合行政执法局"
         assert row["enforcement_item"] == "C-NOISE-NIGHT" and row["zone_id"] == "cs-1"

@@ -105,7 +105,7 @@ def test_refused_event_does_not_sink_the_rest_of_its_batch(
     if failed:
         (k,) = kept
         assert (k["event_type"], k["device_id"], k["attempts"]) == ("open", "noise-b", FAST.attempts)
-        assert k["rule_id"] == "gb12523_2011.night.laeq" and "refused by the test trigger" in k["error"]
+        assert k["rule_id"] == "gb12523_2025.night.laeq" and "refused by the test trigger" in k["error"]
         event = k["event"]
         assert event["alert_id"] == k["engine_alert_id"] and event["limit"] == 55.0
         assert event["readings"] and all(r["device_id"] == "noise-b" and r["value"] == 65.0
