@@ -19,6 +19,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from detectors.sensors.admissibility import calibration_deadline
+from detectors.sensors.background import ATTR as BACKGROUND_ATTR
+from detectors.sensors.background import parse_background
+from detectors.sensors.fume_method import parse_reference
 from evidence.entry import Entry, Position
 from evidence.log import EvidenceLog
 from gateway.store.zones import load_all_zones
@@ -51,13 +54,28 @@ class DeviceSpec(BaseModel):
         default=None, description="Last day (or instant) the calibration is valid."
     )
     public_notice: str | None = Field(default=None, description="Where the device location was published.")
-    attrs: dict[str, Any] = Field(default_factory=dict, description="Free-form extra attributes (model, metrics).")
+    attrs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra attributes (model, metrics); those rule methods read are checked: "
+        "`background_db` {value, ref, measured_on} (HJ 706 background), `exhaust_flow_m3h` with `cooking_heads` "
+        "(GB 18483 reference exhaust volume).")
 
     @field_validator("id")
     @classmethod
     def _id_pattern(cls, v: str) -> str:
         if not DEVICE_ID_RE.fullmatch(v):
             raise ValueError("must be 1-64 of A-Z a-z 0-9 _ . : -")
+        return v
+
+    @field_validator("attrs")
+    @classmethod
+    def _method_attrs(cls, v: dict[str, Any]) -> dict[str, Any]:
+        # The attrs rule methods read must be right on import: the engine would otherwise ignore them unseen.
+        if BACKGROUND_ATTR in v:
+            bg = parse_background(v[BACKGROUND_ATTR])
+            # stored as JSON: the date a YAML file gives becomes its ISO text
+            v = {**v, BACKGROUND_ATTR: {"value": bg.level_db, "ref": bg.ref, "measured_on":
+                                        bg.measured_on.isoformat() if bg.measured_on else None}}
+        parse_reference(v)
         return v
 
     def calibration_deadline(self) -> datetime | None:

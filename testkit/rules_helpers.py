@@ -12,11 +12,13 @@ T0 = datetime(2025, 3, 3, 4, 0, tzinfo=UTC)  # 12:00 Asia/Shanghai, a Monday
 
 
 def rule(**kw) -> Rule:
+    """A synthetic rule. `min_span_s=0` unless given: the engine-mechanics tests (runs, hysteresis, periods)
+    evaluate from the first reading; the coverage a real rule needs is tested in test_rules_coverage.py."""
     base = dict(
         id="test.max", enabled=True, confirmed=True, standard="TEST 1-2025", clause="Table 1", scope="test",
         source_metric="x", metric="x", unit="u", averaging="sample", window_s=0, window_kind="sliding",
         period={"name": "all", "hours": "00:00-24:00"}, comparison="max", limit=10.0, zone_kinds=[],
-        sustained_s=10.0, clear_margin=2.0, clear_s=5.0, source="test",
+        sustained_s=10.0, clear_margin=2.0, clear_s=5.0, source="test", min_span_s=0,
     )
     base.update(kw)
     return Rule.model_validate(base)

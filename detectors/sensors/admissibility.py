@@ -21,6 +21,9 @@ CALIBRATION_EXPIRED = "calibration_expired"
 LOCATION_NOT_PUBLISHED = "location_not_published"
 # Not about the device: the rule's standard has not been confirmed by the bureau (detectors.sensors.validity).
 STANDARD_UNCONFIRMED = "standard_unconfirmed"
+# Not about the device either: the method could not give the quantity the limit applies to.
+BACKGROUND_NOT_EVALUABLE = "background_not_evaluable"  # measured - background < 3 dB (HJ 706-2014)
+NO_EXHAUST_REFERENCE = "no_exhaust_reference"  # GB 18483 without exhaust flow and cooking heads: screening only
 
 
 @dataclass(frozen=True, slots=True)

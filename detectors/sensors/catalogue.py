@@ -25,6 +25,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from detectors.sensors.coverage import Method, check_coverage
 from detectors.sensors.periods import DailyPeriod
 
 Averaging = Literal["leq", "mean", "max", "min", "sample"]
@@ -123,6 +124,33 @@ class Rule(BaseModel):
         description="Standards that tolerate N exceeding windows per local day (DB13/2934: 2): only the "
         "N+1-th and later exceeding windows of a day count.",
     )
+    # Coverage and method (detectors.sensors.coverage, background, fume_method): a window is evaluated only once
+    # it holds the data the standard's averaging needs.
+    min_span_s: float | None = Field(
+        default=None, ge=0, description="Coverage: seconds of unbroken data the window must hold before it is "
+        "evaluated; None = the whole window (window_s) for leq/mean/max/min, 0 for sample."
+    )
+    max_gap_s: float | None = Field(
+        default=None, gt=0, description="Coverage: longest interval between readings still counted as unbroken "
+        "data; a longer one is a gap, missing from the window. None = the larger of 60 s and 5 % of window_s."
+    )
+    min_count: int | None = Field(
+        default=None, ge=1, description="Coverage: valid values the window needs where the standard counts them "
+        "(GB 3095-2012: a 24-hour mean needs >= 20 hourly values), counted as units of count_unit_s with data."
+    )
+    count_unit_s: float | None = Field(
+        default=None, gt=0, description="Coverage: length of the clock-aligned unit min_count counts (3600 for "
+        "hourly values); required with min_count, tumbling windows only."
+    )
+    method: Method | None = Field(
+        default=None, description="A standard's own evaluation method replacing plain averaging: `gb18483` = five "
+        "consecutive 10-minute samples, quarter-of-maximum rule, >= 3 valid, converted to the reference exhaust "
+        "volume (window_s must be 3000, averaging mean)."
+    )
+    background_correction: bool | None = Field(
+        default=None, description="Correct the window value for the measured background (HJ 706-2014); None = on "
+        "for the leq rules of GB 12523 and GB 22337, off elsewhere."
+    )
     source: str = Field(description="Where the limit comes from (URLs of the standard's text or an excerpt of it).")
     note: str | None = Field(default=None, description="Caveats: what is unverified, how the window was chosen.")
     disabled_reason: str | None = Field(default=None, description="Why an otherwise confirmed rule is disabled.")
@@ -156,6 +184,8 @@ class Rule(BaseModel):
         check_parameters(self.id, enabled=self.enabled, averaging=self.averaging, window_s=self.window_s,
                          comparison=self.comparison, limit=self.limit, limit_low=self.limit_low,
                          severity_steps=self.severity_steps)
+        check_coverage(self.id, averaging=self.averaging, window_s=self.window_s, window_kind=self.window_kind,
+                       min_count=self.min_count, count_unit_s=self.count_unit_s, method=self.method)
         return self
 
 

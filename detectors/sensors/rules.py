@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from detectors.sensors.catalogue import Rule, check_parameters
+from detectors.sensors.coverage import resolve
 from detectors.sensors.overrides import RuleOverride
 from detectors.sensors.periods import DailyPeriod
 
@@ -20,9 +21,9 @@ class CompiledRule:
     `check_parameters`."""
 
     __slots__ = (
-        "allowed_per_day", "averaging", "clause", "clear_margin", "clear_s", "comparison", "id", "limit",
-        "limit_low", "metric", "period", "rule", "severity_mode", "severity_steps", "standard", "sustained_s",
-        "unit", "window_kind", "window_s",
+        "allowed_per_day", "averaging", "background", "clause", "clear_margin", "clear_s", "comparison", "coverage",
+        "id", "limit", "limit_low", "method", "metric", "period", "rule", "severity_mode", "severity_steps",
+        "standard", "sustained_s", "unit", "window_kind", "window_s",
     )
 
     def __init__(self, rule: Rule, override: RuleOverride | None = None) -> None:
@@ -53,6 +54,21 @@ class CompiledRule:
         check_parameters(rule.id, enabled=True, averaging=self.averaging, window_s=self.window_s,
                          comparison=self.comparison, limit=self.limit, limit_low=self.limit_low,
                          severity_steps=self.severity_steps)
+        self.method = rule.method
+        self.coverage = resolve(self.averaging, self.window_s, rule.min_span_s, rule.max_gap_s, rule.min_count,
+                                rule.count_unit_s)
+        self.background = background_applies(rule)
+
+
+# HJ 706-2014 background correction is part of the measurement procedure of these standards' LAeq.
+BACKGROUND_STANDARDS = ("GB 12523", "GB 22337")
+
+
+def background_applies(rule: Rule) -> bool:
+    """The rule's own setting, else on for the leq rules of GB 12523 and GB 22337."""
+    if rule.background_correction is not None:
+        return rule.background_correction
+    return rule.averaging == "leq" and rule.standard.startswith(BACKGROUND_STANDARDS)
 
 
 def exceeds(comparison: str, value: float, limit: float, limit_low: float | None = None) -> bool:

@@ -5,16 +5,32 @@ quiet --exceeding--> running --(exceeding for >= sustained_s)--> open --(clear b
 margin neither extends nor clears an open alert. A gap in data longer than the tracker's `gap_s` restarts
 both the sustained run and the clearing run (missing data proves neither). Leaving the rule's period ends an
 open alert (`period_end`).
+
+A window is evaluated only once it meets the rule's coverage (detectors.sensors.coverage): a sliding window once
+the unbroken run of data reaches back over `min_span_s`, a tumbling one when it closes with enough data. Before
+the comparison the value is corrected for the background (HJ 706-2014, detectors.sensors.background) or
+converted to reference conditions (GB 18483, detectors.sensors.fume_method) where the rule asks for it; every
+event records what was applied.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from detectors.sensors.admissibility import DeviceInfo, inadmissibility
-from detectors.sensors.alerts import AlertEvent, OpenAlert
+from detectors.sensors.admissibility import (
+    BACKGROUND_NOT_EVALUABLE,
+    NO_EXHAUST_REFERENCE,
+    DeviceInfo,
+    inadmissibility,
+)
+from detectors.sensors.alerts import AlertEvent, BackgroundApplied, OpenAlert, ReferenceApplied
+from detectors.sensors.background import NONE_APPLIED, NOT_EVALUABLE, background_for, correct
+from detectors.sensors.coverage import Coverage
+from detectors.sensors.fume_method import METHOD as FUME_METHOD
+from detectors.sensors.fume_method import FumeWindow, reference_for
 from detectors.sensors.periods import LocalClock
 from detectors.sensors.rules import CompiledRule, exceeds, excess, is_clear, rule_severity
 from detectors.sensors.samples import TIME, unpack
@@ -49,19 +65,35 @@ class RuleTracker:
         "_pin_until",
         "alert",
         "all_day",
+        "bg",
+        "bg_corr",
+        "bg_diff",
+        "bg_measured",
+        "bg_on",
+        "bg_status",
         "clear_since",
         "clock",
+        "cov_gap",
+        "cov_span",
         "device",
         "dirty",
+        "flags",
         "gap_s",
+        "incomplete",
         "last_eval",
         "last_value",
+        "prev_t",
         "quiet_below",
+        "ref",
+        "ref_measured",
+        "ref_on",
         "rule",
+        "run_from",
         "run_peak",
         "run_peak_over",
         "run_peak_t",
         "run_start",
+        "run_two",
         "tumbling",
         "update_interval_s",
         "window",
@@ -82,8 +114,24 @@ class RuleTracker:
         self.device = device
         self.zone_id = zone_id
         self.clock = clock
-        self.window = make_window(rule.averaging, rule.window_s, rule.window_kind)
-        self.tumbling = isinstance(self.window, TumblingWindow)
+        cov = rule.coverage
+        self.window = FumeWindow(cov.max_gap_s) if rule.method == FUME_METHOD else \
+            make_window(rule.averaging, rule.window_s, rule.window_kind, cov.max_gap_s, cov.count_unit_s)
+        self.tumbling = isinstance(self.window, TumblingWindow | FumeWindow)
+        # sliding coverage: the unbroken run of data (prev_t: latest reading, run_from: how far back it reaches)
+        self.cov_span = cov.min_span_s
+        self.cov_gap = cov.max_gap_s
+        self.prev_t = -math.inf
+        self.run_from = math.inf
+        self.run_two = False
+        self.incomplete = 0  # windows not evaluated for want of coverage
+        self.flags: frozenset[str] = frozenset()  # reasons from the evaluations of the current run / alert
+        self.bg_on = rule.background
+        self.bg = background_for(device.extra, zone_id) if rule.background else None
+        self.bg_status, self.bg_measured, self.bg_corr, self.bg_diff = NONE_APPLIED, 0.0, None, None
+        self.ref_on = rule.method == FUME_METHOD
+        self.ref = reference_for(device.extra) if self.ref_on else None
+        self.ref_measured = 0.0
         self.all_day = rule.period.is_all_day
         self.gap_s = max_gap_s + (rule.window_s if self.tumbling else 0.0)
         self.update_interval_s = update_interval_s
@@ -114,14 +162,30 @@ class RuleTracker:
             if not self._pin:
                 if self.dirty:
                     self.leave_period(t, out)
+                if self.tumbling:
+                    self.window.seen(t)  # data ran on up to a window aligned to the period's start
                 return
             self.dirty = True
         if self.tumbling:
             closed = self.window.add(t, v, r, offset)
             if closed is not None:
-                self.evaluate(closed[0], closed[1], closed[2], closed[3], out)
+                self._closed(closed, out)
             return
-        value = self.window.add(t, v, r)
+        span = self.cov_span
+        if span:
+            prev = self.prev_t
+            if t - prev > self.cov_gap:  # a gap, a period start or the first report: a new run of data
+                self.run_from = t
+                self.run_two = False
+            elif not self.run_two:  # the run's first reading stands for the interval up to its second
+                self.run_from -= t - prev
+                self.run_two = True
+            self.prev_t = t
+            value = self.window.add(t, v, r)
+            if t - self.run_from < span:
+                return  # not a full window yet: no value to judge
+        else:
+            value = self.window.add(t, v, r)
         if self.quiet_below is not None and value <= self.quiet_below and self.alert is None \
                 and self.run_start is None:
             self.last_eval = t  # fast path: compliant, nothing running, nothing open
@@ -135,9 +199,10 @@ class RuleTracker:
         if self.tumbling:
             closed = self.window.close()
             if closed is not None:
-                self.evaluate(closed[0], closed[1], closed[2], closed[3], out)
+                self._closed(closed, out)
         else:
             self.window.clear()
+            self.prev_t = -math.inf  # the next period's window fills from its own first reading
         self.run_start = None
         self.clear_since = None
         if self.alert is not None:
@@ -150,11 +215,32 @@ class RuleTracker:
             if end is not None and end <= now:
                 closed = self.window.close()
                 if closed is not None:
-                    self.evaluate(closed[0], closed[1], closed[2], closed[3], out)
+                    self._closed(closed, out)
+
+    def _closed(self, closed: tuple, out: list) -> None:
+        """A closed tumbling (or GB 18483) window: evaluated only when it meets the rule's coverage."""
+        w = self.window
+        count = w.closed_count
+        if not self.rule.coverage.met(w.closed_span_s, count or 0):
+            self.incomplete += 1
+            return
+        value = closed[2]
+        if self.ref_on:
+            self.ref_measured = value
+            if self.ref is not None:
+                value *= self.ref.factor
+        self.evaluate(closed[0], closed[1], value, closed[3], out)
 
     # --- the state machine -----------------------------------------------------------------------------
     def evaluate(self, t0: float, t1: float, value: float, readings: tuple | None, out: list) -> None:
         rule = self.rule
+        flag = None
+        if self.bg_on:
+            self.bg_measured = value
+            if self.bg is not None:
+                value, self.bg_status, self.bg_corr, self.bg_diff = correct(value, self.bg.level_db)
+                if self.bg_status == NOT_EVALUABLE:
+                    flag = BACKGROUND_NOT_EVALUABLE
         if self.last_eval is not None and t1 - self.last_eval > self.gap_s:
             self.run_start = None
             self.clear_since = None
@@ -175,9 +261,12 @@ class RuleTracker:
             over = excess(rule.comparison, rule.severity_mode, value, rule.limit, rule.limit_low)
             if self.run_start is None:
                 self.run_start = t0
+                self.flags = frozenset()
                 self.run_peak, self.run_peak_t, self.run_peak_over = value, t1, over
             elif over > self.run_peak_over:
                 self.run_peak, self.run_peak_t, self.run_peak_over = value, t1, over
+            if flag is not None:
+                self.flags = self.flags | {flag}
             if t1 - self.run_start >= rule.sustained_s:
                 self.alert = _Alert(uuid.uuid4().hex, self.run_start, self.run_peak, self.run_peak_t,
                                     self.run_peak_over, t1)
@@ -187,6 +276,8 @@ class RuleTracker:
             return
         if exceeding:
             self.clear_since = None
+            if flag is not None:
+                self.flags = self.flags | {flag}
             over = excess(rule.comparison, rule.severity_mode, value, rule.limit, rule.limit_low)
             if over > alert.peak_over:
                 alert.peak, alert.peak_t, alert.peak_over = value, t1, over
@@ -210,6 +301,7 @@ class RuleTracker:
         ev = self._event("end", at, a.peak if value is None else value, readings, _dt(end), reason)
         self.alert = None
         self.clear_since = None
+        self.flags = frozenset()
         out.append(ev)
 
     def _event(self, kind: str, at: float, value: float, readings: tuple | None,
@@ -221,6 +313,9 @@ class RuleTracker:
             readings = self.window.readings()
         last = max((r[TIME] for r in readings), default=_dt(at))
         reasons = inadmissibility(self.device, last)
+        screening = self.ref_on and self.ref is None
+        if self.flags or screening:
+            reasons = reasons + tuple(sorted(self.flags)) + ((NO_EXHAUST_REFERENCE,) if screening else ())
         return AlertEvent(
             type=kind, alert_id=a.id, device_id=self.device.id, rule_id=rule.id, zone_id=self.zone_id,  # type: ignore[arg-type]
             metric=rule.metric, unit=rule.unit, standard=rule.standard, clause=rule.clause,
@@ -228,7 +323,39 @@ class RuleTracker:
             limit_low=rule.limit_low, start=_dt(a.start), end=end, peak_time=_dt(a.peak_t), peak_value=a.peak,
             value=value, at=_dt(at), severity=rule_severity(rule, a.peak), admissible=not reasons,
             inadmissible_reasons=reasons, readings=unpack(readings), end_reason=reason,  # type: ignore[arg-type]
+            coverage=self._coverage(), background=self._background(), reference=self._reference(),
+            screening_only=screening,
         )
+
+    # --- what the value rests on (events only) ---------------------------------------------------------------
+    def _coverage(self) -> Coverage | None:
+        rule, cov = self.rule, self.rule.coverage
+        if self.tumbling:
+            w = self.window
+            return Coverage(w.closed_span_s, cov.min_span_s, w.window_s, w.closed_gaps, w.closed_count,
+                            cov.min_count)
+        if not self.cov_span or self.last_eval is None:
+            return None
+        span = min(self.last_eval - self.run_from, rule.window_s)
+        return Coverage(span, cov.min_span_s, rule.window_s, 0 if span >= rule.window_s else 1)
+
+    def _background(self) -> BackgroundApplied | None:
+        if not self.bg_on:
+            return None
+        bg = self.bg
+        if bg is None:
+            return BackgroundApplied(NONE_APPLIED, self.bg_measured)
+        return BackgroundApplied(self.bg_status, self.bg_measured, bg.level_db, self.bg_diff, self.bg_corr, bg.ref,
+                                 bg.measured_on.isoformat() if bg.measured_on else None)
+
+    def _reference(self) -> ReferenceApplied | None:
+        if not self.ref_on:
+            return None
+        ref, valid = self.ref, self.window.closed_count
+        if ref is None:
+            return ReferenceApplied(NO_EXHAUST_REFERENCE, self.ref_measured, valid_samples=valid)
+        return ReferenceApplied("converted", self.ref_measured, ref.exhaust_flow_m3h, ref.cooking_heads, ref.factor,
+                                valid)
 
     # --- restart -----------------------------------------------------------------------------------------
     def adopt(self, stored: OpenAlert) -> None:

@@ -8,7 +8,8 @@ running aggregate. Readings arrive in time order (the engine's reorder buffer gu
                        removals so floating-point drift cannot accumulate.
 * `SlidingExtreme`   - max/min over (t - window_s, t] with a monotonic deque.
 * `TumblingWindow`   - fixed windows aligned to local clock time (hour windows start on the hour); closes
-                       a window when a reading of a later window arrives or `close()` is called.
+                       a window when a reading of a later window arrives or `close()` is called, with the
+                       coverage it had (detectors.sensors.coverage).
 """
 
 from __future__ import annotations
@@ -129,21 +130,40 @@ class SlidingExtreme:
 class TumblingWindow:
     """Fixed windows [k*w - offset, (k+1)*w - offset) in local time; `add` returns the closed window, if any.
 
-    A closed window is `(start_ts, end_ts, value, readings)`.
+    A closed window is `(start_ts, end_ts, value, readings)`; its coverage stays in `closed_span_s` (the window's
+    length less the time gaps longer than `max_gap_s` took from it, see detectors.sensors.coverage),
+    `closed_gaps` and `closed_count` (clock-aligned units of `count_unit_s` holding data; None without a unit)
+    until the next window closes.
     """
 
-    __slots__ = ("_acc", "_n", "_readings", "_start", "averaging", "index", "window_s")
+    __slots__ = ("_acc", "_gaps", "_last", "_missing", "_n", "_readings", "_start", "_unit", "_units", "averaging",
+                 "closed_count", "closed_gaps", "closed_span_s", "count_unit_s", "index", "max_gap_s", "window_s")
 
-    def __init__(self, window_s: float, averaging: str) -> None:
+    def __init__(self, window_s: float, averaging: str, max_gap_s: float = math.inf,
+                 count_unit_s: float | None = None) -> None:
         self.window_s = window_s
         self.averaging = averaging
+        self.max_gap_s = max_gap_s
+        self.count_unit_s = count_unit_s
         self.index: int | None = None
         self._start = 0.0
         self._acc = 0.0
         self._n = 0
+        self._missing = 0.0
+        self._gaps = 0
+        self._unit = -1
+        self._units = 0
+        self._last = -math.inf  # the stream's latest reading, also outside the rule's period (see `seen`)
         self._readings: list[Any] = []
+        self.closed_span_s = 0.0
+        self.closed_gaps = 0
+        self.closed_count: int | None = None
 
-    def add(self, t: float, v: float, r: Any, offset: int) -> tuple[float, float, float, tuple[Any, ...]] | None:
+    def seen(self, t: float) -> None:
+        """A reading the window does not take (outside the rule's period) still shows the data ran on up to t."""
+        self._last = t
+
+    def add(self, t: float, v: float, r: Any, offset: int) -> tuple | None:
         k = int((t + offset) // self.window_s)
         closed = None
         if k != self.index:
@@ -151,6 +171,19 @@ class TumblingWindow:
             self.index = k
             self._start = k * self.window_s - offset
             self._acc = -math.inf if self.averaging == "max" else math.inf if self.averaging == "min" else 0.0
+            self._missing = 0.0
+            self._gaps = 0
+            self._units = 0
+        prev = self._last
+        if t - prev > self.max_gap_s:
+            self._missing += t - (prev if prev > self._start else self._start)
+            self._gaps += 1
+        self._last = t
+        if self.count_unit_s is not None:
+            u = int((t + offset) // self.count_unit_s)
+            if u != self._unit:
+                self._unit = u
+                self._units += 1
         a = self.averaging
         if a == "leq":
             self._acc += 10.0 ** (v / 10.0)
@@ -168,7 +201,7 @@ class TumblingWindow:
     def end(self) -> float | None:
         return None if self.index is None else self._start + self.window_s
 
-    def close(self) -> tuple[float, float, float, tuple[Any, ...]] | None:
+    def close(self) -> tuple | None:
         """Close the current window (if it holds readings) and return it."""
         if self.index is None or self._n == 0:
             return None
@@ -178,7 +211,15 @@ class TumblingWindow:
             value = self._acc / self._n
         else:
             value = self._acc
-        out = (self._start, self._start + self.window_s, value, tuple(self._readings))
+        end = self._start + self.window_s
+        missing, gaps = self._missing, self._gaps
+        if end - self._last > self.max_gap_s:
+            missing += end - self._last
+            gaps += 1
+        self.closed_span_s = self.window_s - missing
+        self.closed_gaps = gaps
+        self.closed_count = self._units if self.count_unit_s is not None else None
+        out = (self._start, end, value, tuple(self._readings))
         self.index = None
         self._n = 0
         self._readings = []
@@ -193,11 +234,12 @@ class TumblingWindow:
         self._readings = []
 
 
-def make_window(averaging: str, window_s: float, window_kind: str) -> Any:
+def make_window(averaging: str, window_s: float, window_kind: str, max_gap_s: float = math.inf,
+                count_unit_s: float | None = None) -> Any:
     if averaging == "sample":
         return SampleWindow()
     if window_kind == "tumbling":
-        return TumblingWindow(window_s, averaging)
+        return TumblingWindow(window_s, averaging, max_gap_s, count_unit_s)
     if averaging in ("leq", "mean"):
         return SlidingSum(window_s, averaging == "leq")
     return SlidingExtreme(window_s, 1 if averaging == "max" else -1)

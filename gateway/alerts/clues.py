@@ -10,7 +10,7 @@ store refuses to confirm one into a case (migration 0080).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,12 +43,23 @@ class Clue:
 CLUE_CATEGORY = {"emission": "violation", "quality": "quality_exceedance"}
 
 
+def applied(ev: AlertEvent) -> dict[str, Any]:
+    """What the value rests on and how it was corrected (coverage, background, reference), as detail fields;
+    only those the event has, so alerts of rules without them keep their detail unchanged."""
+    out: dict[str, Any] = {k: asdict(v) for k, v in (("coverage", ev.coverage), ("background", ev.background),
+                                                    ("reference", ev.reference)) if v is not None}
+    if ev.screening_only:
+        out["screening_only"] = True
+    return out
+
+
 def sensor_clue(ev: AlertEvent, rule_category: Category | None = None) -> Clue:
     """The clue of a rule event; `rule_category` is the rule's catalogue category (else judged by its standard)."""
     detail = detail_for("sensor", {
         "standard": ev.standard, "clause": ev.clause, "metric": ev.metric, "unit": ev.unit,
         "averaging": ev.averaging, "window_s": ev.window_s, "comparison": ev.comparison, "limit_value": ev.limit,
         "limit_low": ev.limit_low, "peak_value": ev.peak_value, "last_value": ev.value,
+        **applied(ev),
     })
     return Clue("sensor", ev.alert_id, alert_kind(ev.standard, ev.metric), ev.rule_id, ev.device_id, ev.zone_id,
                 ev.start, ev.peak_time, ev.end or ev.at if ev.type == "end" else None, ev.severity, ev.admissible,

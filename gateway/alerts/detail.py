@@ -22,6 +22,49 @@ class _Detail(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class CoverageDetail(_Detail):
+    """The data the window value rests on (detectors.sensors.coverage)."""
+
+    span_s: float = Field(ge=0, description="Seconds of the window covered by unbroken data.")
+    required_s: float = Field(ge=0, description="Seconds of data the rule needs before it evaluates a window.")
+    window_s: float = Field(ge=0, description="Length of the averaging window in seconds.")
+    gaps: int = Field(default=0, ge=0, description="Gaps inside the window (intervals longer than the rule's "
+                      "max_gap_s); > 0 means the window was cut by a gap and the value rests on less than all of it.")
+    count: int | None = Field(default=None, ge=0, description="Valid values counted (hourly values for a GB 3095 "
+                              "24-hour mean, valid 10-minute samples for GB 18483); null when not counted.")
+    required_count: int | None = Field(default=None, ge=1, description="Valid values the rule needs; null if none.")
+
+
+class BackgroundDetail(_Detail):
+    """The background correction (HJ 706-2014) behind the value."""
+
+    status: Literal["none_applied", "not_required", "corrected", "not_evaluable"] = Field(
+        description="none_applied: no background known, measured value used; not_required: difference > 10 dB; "
+        "corrected: 3-10 dB, the table's correction subtracted; not_evaluable: < 3 dB, alert inadmissible.")
+    measured_value: float = Field(description="The window value before correction.")
+    background_db: float | None = Field(default=None, description="The measured background level, dB(A).")
+    difference_db: int | None = Field(default=None, description="Measured minus background, rounded to whole dB "
+                                      "(half to even) as the HJ 706-2014 table takes it.")
+    correction_db: int | None = Field(default=None, description="dB subtracted (0, 1, 2 or 3); null when not "
+                                      "evaluable or no background.")
+    ref: str | None = Field(default=None, description="Report the background level was measured in.")
+    measured_on: str | None = Field(default=None, description="Date the background was measured (YYYY-MM-DD).")
+
+
+class ReferenceDetail(_Detail):
+    """The conversion to reference conditions behind the value (GB 18483: C x Q / (n x 2000 m3/h))."""
+
+    status: Literal["converted", "no_exhaust_reference"] = Field(
+        description="converted: the value is C_ref; no_exhaust_reference: no Q and n in the registry, the value "
+        "is the unconverted concentration and the alert is screening only.")
+    measured_value: float = Field(description="The averaged concentration before conversion.")
+    exhaust_flow_m3h: float | None = Field(default=None, description="Exhaust flow Q of the premises, m3/h.")
+    cooking_heads: float | None = Field(default=None, description="Reference cooking heads n of the premises.")
+    factor: float | None = Field(default=None, description="Q / (n x 2000 m3/h), applied to the concentration.")
+    valid_samples: int | None = Field(default=None, ge=0, description="Valid 10-minute samples of the five "
+                                      "(a sample below a quarter of the largest is invalid).")
+
+
 class SensorDetail(_Detail):
     """A windowed reading compared with a standard's limit."""
 
@@ -38,6 +81,15 @@ class SensorDetail(_Detail):
     limit_low: float | None = Field(default=None, description="Lower bound for range rules (e.g. pH), else null.")
     peak_value: float = Field(description="The highest window value while the alert was open.")
     last_value: float = Field(description="The window value at the latest evaluation.")
+    coverage: CoverageDetail | None = Field(
+        default=None, description="The data behind the latest value; null for per-sample rules and older alerts.")
+    background: BackgroundDetail | None = Field(
+        default=None, description="Background correction applied; null when the rule takes none.")
+    reference: ReferenceDetail | None = Field(
+        default=None, description="Conversion to reference conditions; null when the rule makes none.")
+    screening_only: bool = Field(
+        default=False, description="The value is not the quantity the limit applies to (e.g. an unconverted "
+        "GB 18483 concentration): a screening clue, not evidence of an exceedance.")
 
 
 class VideoDetail(_Detail):

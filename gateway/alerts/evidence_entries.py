@@ -9,6 +9,7 @@ import rfc8785
 
 from detectors.sensors.alerts import AlertEvent
 from evidence.entry import Entry, Position
+from gateway.alerts.clues import applied
 from gateway.alerts.store import AlertContext
 from ingest.models import Reading
 
@@ -51,5 +52,6 @@ def alert_entry(ev: AlertEvent, ctx: AlertContext, *, kind: str, clue: str, cali
             "end": ev.end.isoformat() if ev.end else None, "peak_time": ev.peak_time.isoformat(),
             "severity": ev.severity, "admissible": ev.admissible,
             "inadmissible_reasons": list(ev.inadmissible_reasons), "end_reason": ev.end_reason,
+            **applied(ev),
         },
     )

@@ -93,13 +93,13 @@ async def test_inadmissible_device_alerts_flagged(tmp_path: Path, db_url: str, p
     gw = await started(gateway_settings(tmp_path, db_url, private_mosquitto))
     pub = Publisher(private_mosquitto)
     try:
-        pub.publish_all(levels("noise-cs", "LAeq", night_base(), [(5, 70.0)]))
+        pub.publish_all(levels("noise-cs", "LAeq", night_base(), [(22, 70.0)]))  # a full 20-min LAeq
         await wait_for(lambda: len(alerts(db_url)) == 1, 30, "alert")
         (row,) = alerts(db_url)
         assert row["admissible"] is False
         assert set(row["inadmissible_reasons"]) == {"calibration_expired", "no_technical_review"}
         with psycopg.connect(db_url) as conn:  # readings are still stored
-            assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 60
+            assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 22 * 12
     finally:
         pub.close()
         await gw.stop()
@@ -108,8 +108,8 @@ async def test_inadmissible_device_alerts_flagged(tmp_path: Path, db_url: str, p
 async def test_restart_mid_exceedance_keeps_one_alert(tmp_path: Path, db_url: str, private_mosquitto: str) -> None:
     setup_site(db_url, {**NOISE, **LEGAL})
     settings = gateway_settings(tmp_path, db_url, private_mosquitto)
-    stream = levels("noise-cs", "LAeq", night_base(), [(8, 66.0), (4, 66.0), (30, 40.0)])
-    first, rest = stream[:96], stream[96:]  # 8 loud minutes, then the restart
+    stream = levels("noise-cs", "LAeq", night_base(), [(22, 66.0), (4, 66.0), (30, 40.0)])
+    first, rest = stream[:264], stream[264:]  # 22 loud minutes (a full 20-min window), then the restart
     gw = await started(settings)
     pub = Publisher(private_mosquitto)
     try:
@@ -135,7 +135,8 @@ async def test_oil_fume_alert_opens_and_closes(tmp_path: Path, db_url: str, priv
     pub = Publisher(private_mosquitto)
     try:
         dinner = night_base() - timedelta(hours=4, minutes=30)  # 18:30 local
-        pub.publish_all(levels("fume-1", "oil_fume", dinner, [(25, 3.2), (40, 0.4)], step_s=30))
+        # GB 18483: five 10-min samples; the alert ends once five clean samples stand (19:00-19:50)
+        pub.publish_all(levels("fume-1", "oil_fume", dinner, [(25, 3.2), (60, 0.4)], step_s=30))
         await wait_for(lambda: ended(db_url), 60, "fume alert ended")
         (row,) = alerts(db_url)
         assert row["kind"] == "oil_fume" and row["rule_id"].startswith("gb18483")
