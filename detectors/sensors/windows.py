@@ -176,8 +176,10 @@ class TumblingWindow:
             self._units = 0
         prev = self._last
         if t - prev > self.max_gap_s:
-            self._missing += t - (prev if prev > self._start else self._start)
-            self._gaps += 1
+            lost = t - (prev if prev > self._start else self._start)
+            if lost > 0.0:  # a first reading right at the window's start misses nothing
+                self._missing += lost
+                self._gaps += 1
         self._last = t
         if self.count_unit_s is not None:
             u = int((t + offset) // self.count_unit_s)
