@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from detectors.sensors.periods import DEFAULT_TZ
+from detectors.sensors.permits import NightWorkPermit
 
 NO_LEGAL_REVIEW = "no_legal_review"
 NO_TECHNICAL_REVIEW = "no_technical_review"
@@ -52,6 +53,8 @@ class DeviceInfo:
     calibration_valid_until: datetime | date | None = None
     location_published: bool | None = None
     extra: dict = field(default_factory=dict, compare=False)
+    # Night-work permits of the device's zones (Noise Law art. 43): they suppress `permit_suppressed` rules.
+    permits: tuple[NightWorkPermit, ...] = ()
 
 
 def calibration_deadline(valid_until: date | datetime | None, tz: str = DEFAULT_TZ) -> datetime | None:

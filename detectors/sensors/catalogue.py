@@ -170,6 +170,10 @@ class Rule(BaseModel):
         default="emission", description="emission: limit on what a source may emit (exceedance = violation "
         "clue); quality: environmental quality standard (exceedance = quality exceedance, never a violation)."
     )
+    permit_suppressed: bool = Field(
+        default=False, description="A registered night-work permit of the rule's zone, valid at the reading's "
+        "time, suppresses the rule (Noise Law art. 43; detectors.sensors.permits)."
+    )
     confirmed_by: str | None = Field(
         default=None, description="Reference of the document a bureau relied on to confirm an unconfirmed rule "
         "(set from config `alerts.confirmations`, never shipped)."
@@ -266,6 +270,13 @@ class Catalogue:
     @classmethod
     def from_file(cls, path: str | Path) -> Catalogue:
         return cls.from_yaml_text(Path(path).read_text(encoding="utf-8"))
+
+
+def load_offline_catalogue() -> Catalogue:
+    """`offline_catalogue.yaml`: limits on quantities no field sensor measures (purifier removal efficiency, odour
+    concentration), kept with their sources for manual or laboratory results; the engine never binds them."""
+    text = resources.files("detectors.sensors").joinpath("offline_catalogue.yaml").read_text(encoding="utf-8")
+    return Catalogue.from_yaml_text(text)
 
 
 def load_default_catalogue() -> Catalogue:

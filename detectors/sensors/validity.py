@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from detectors.sensors.admissibility import STANDARD_UNCONFIRMED, DeviceInfo
 from detectors.sensors.alerts import AlertEvent
 from detectors.sensors.periods import DEFAULT_TZ, LocalClock
+from detectors.sensors.permits import permit_spans, permitted
 from detectors.sensors.rules import CompiledRule
 from detectors.sensors.state import RuleTracker
 
@@ -39,13 +40,14 @@ def validity_span(valid_from: date | None, valid_until: date | None) -> tuple[fl
 
 
 class BoundedTracker(RuleTracker):
-    """A tracker that sees only readings taken while its standard is in force and marks unconfirmed rules.
+    """A tracker that sees only readings taken while its standard is in force (and, for a permit-suppressed rule,
+    while no permit of its zone is valid) and marks unconfirmed rules.
 
     Leaving the validity span settles the tracker as leaving its period does (a pending tumbling window is
     evaluated, an open alert ends with `period_end`): the standard that judged it no longer applies.
     """
 
-    __slots__ = ("_in_force", "reasons", "valid_from_ts", "valid_until_ts")
+    __slots__ = ("_in_force", "permit_spans", "reasons", "valid_from_ts", "valid_until_ts")
 
     def __init__(self, rule: CompiledRule, device: DeviceInfo, zone_id: str | None, clock: LocalClock, *,
                  max_gap_s: float = 300.0, update_interval_s: float = 60.0) -> None:
@@ -53,9 +55,12 @@ class BoundedTracker(RuleTracker):
         self.valid_from_ts, self.valid_until_ts = validity_span(rule.rule.valid_from, rule.rule.valid_until)
         self.reasons: tuple[str, ...] = () if rule.rule.confirmed else (STANDARD_UNCONFIRMED,)
         self._in_force = False
+        # a rule the law lifts for a permitted site (Noise Law art. 43): the permits of this binding's zone
+        self.permit_spans = permit_spans(device.permits, zone_id) if rule.rule.permit_suppressed else ()
 
     def on_reading(self, t: float, v: float, r, sod: float, wd: int, offset: int, out: list) -> None:
-        if self.valid_from_ts <= t < self.valid_until_ts:
+        spans = self.permit_spans
+        if self.valid_from_ts <= t < self.valid_until_ts and not (spans and permitted(spans, t)):
             self._in_force = True
             RuleTracker.on_reading(self, t, v, r, sod, wd, offset, out)
         elif self._in_force:
@@ -75,5 +80,6 @@ def bind_tracker(rule: CompiledRule, device: DeviceInfo, zone_id: str | None, cl
                  max_gap_s: float = 300.0, update_interval_s: float = 60.0) -> RuleTracker:
     """The tracker for one binding: bounded when the rule has validity dates or is unconfirmed."""
     src = rule.rule
-    cls = RuleTracker if (src.valid_from is None and src.valid_until is None and src.confirmed) else BoundedTracker
+    plain = src.valid_from is None and src.valid_until is None and src.confirmed and not src.permit_suppressed
+    cls = RuleTracker if plain else BoundedTracker
     return cls(rule, device, zone_id, clock, max_gap_s=max_gap_s, update_interval_s=update_interval_s)

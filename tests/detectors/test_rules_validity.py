@@ -56,9 +56,9 @@ def test_confirming_an_unknown_rule_is_refused():
 
 
 def test_alert_of_the_repealed_rule_ends_when_its_standard_does():
-    # 23:20 local on 2025-12-31 to 00:20 on 2026-01-01: the 2011 alert ends at the repeal, the 2025 rule takes over
+    # 23:20 local on 2025-12-31 to 00:40 on 2026-01-01: the 2011 alert ends at the repeal, the 2025 rule takes over
     events = RuleEngine(CAT, [good_device(zones=SITE)]).feed_many(
-        night_noise(datetime(2025, 12, 31, 15, 20, tzinfo=UTC), minutes=60))
+        night_noise(datetime(2025, 12, 31, 15, 20, tzinfo=UTC), minutes=80))
     old = [e for e in events if e.rule_id == "gb12523_2011.night.laeq"]
     assert old[0].type == "open" and old[-1].type == "end"
     assert old[-1].end < datetime(2025, 12, 31, 16, 0, tzinfo=UTC)
