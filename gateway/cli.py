@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "gateway.commands.evidence",
     "gateway.commands.zones",
     "gateway.commands.rules",
+    "gateway.commands.permits",
 ]
 
 

@@ -12,6 +12,7 @@ from detectors.sensors.admissibility import DeviceInfo, ZoneRef
 from detectors.sensors.background import ATTR as BACKGROUND_ATTR
 from detectors.sensors.background import ZONE_ATTR as ZONE_BACKGROUND_ATTR
 from detectors.sensors.fume_method import FLOW_ATTR, HEADS_ATTR
+from detectors.sensors.permits import NightWorkPermit
 from gateway.alerts.store import AlertContext
 from geo.jurisdiction import UNASSIGNED_CODE
 from geo.registry import ZoneRegistry
@@ -30,8 +31,18 @@ FROM devices WHERE kind IN ('sensor', 'camera')
 """
 
 
+def load_permits(conn: psycopg.Connection) -> dict[str, list[NightWorkPermit]]:
+    """The night-work permit register by zone id (expired ones too: a backlog is judged at its own time)."""
+    out: dict[str, list[NightWorkPermit]] = {}
+    for zone_id, start, end, body, ref in conn.execute(
+            "SELECT zone_id, valid_from, valid_until, issuing_body, reference FROM night_work_permits"):
+        out.setdefault(zone_id, []).append(NightWorkPermit(zone_id, start, end, body, ref))
+    return out
+
+
 def load_device_views(conn: psycopg.Connection, zones: ZoneRegistry) -> dict[str, DeviceView]:
     views: dict[str, DeviceView] = {}
+    permits = load_permits(conn)
     for (dev_id, kind, lon, lat, jurisdiction, zone_ids, legal, technical, cert, valid_until,
          notice, attrs) in conn.execute(_SQL):
         refs = tuple(ZoneRef(z.id, z.kind) for zid in zone_ids if (z := zones.get(zid)) is not None)
@@ -41,6 +52,7 @@ def load_device_views(conn: psycopg.Connection, zones: ZoneRegistry) -> dict[str
             # art. 41: a device's location must be published; no notice reference means not shown to be.
             location_published=bool(notice),
             extra=method_attrs(attrs or {}, zones, zone_ids),
+            permits=tuple(p for ref in refs for p in permits.get(ref.id, ())),
         )
         subject_code = jurisdiction or UNASSIGNED_CODE
         views[dev_id] = DeviceView(info, AlertContext(subject_code, _subject_name(zones, zone_ids, subject_code),
