@@ -83,3 +83,12 @@ def test_store_refuses_to_confirm_a_quality_exceedance(db_url):
         check = conn.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
                              "WHERE conname = 'alerts_quality_never_confirmed'").fetchone()
         assert check is not None and "confirmed" in check[0]
+
+
+def test_guangdong_db44_26_ships_without_values_and_binds_only_guangdong_discharge_zones():
+    rules = [r for r in CAT if r.standard.startswith("DB44/26-2001")]
+    assert rules and all(not r.enabled and r.limit is None and not r.confirmed for r in rules)
+    assert all(k.startswith("discharge_guangdong_grade_") for r in rules for k in r.zone_kinds)
+    assert all((r.averaging, r.window_s) == ("mean", 86400) for r in rules)  # a daily mean, as GB 8978
+    gd = (ZoneRef("outfall", "discharge_guangdong_grade_2"),)
+    assert not {t.rule.standard for t in RuleEngine(CAT, [good_device(zones=gd)]).trackers()} & {"GB 8978-1996"}
