@@ -5,7 +5,7 @@ Every source writes the same rows through `Clue`; what only one source knows is 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -130,6 +130,8 @@ def _plain(v: Any) -> Any:
         return str(v)  # JSON (and jsonb) has no NaN or infinity
     if isinstance(v, tuple):
         return [_plain(x) for x in v]
+    if is_dataclass(v) and not isinstance(v, type):  # what an event's value rests on (coverage, background, ...)
+        return {k: _plain(x) for k, x in asdict(v).items()}
     return v
 
 

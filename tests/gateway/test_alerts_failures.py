@@ -28,8 +28,9 @@ pytestmark = pytest.mark.integration
 DEVICES = ["noise-b", "noise-a", "noise-c"]  # the refused one first: the others come behind it in the batch
 
 
-def loud_night(device: str, start: datetime, minutes: int = 10) -> list[Reading]:
-    """A reading every 5 s at 65 dB(A) during the night: GB 12523's night limit (55) is exceeded."""
+def loud_night(device: str, start: datetime, minutes: int = 22) -> list[Reading]:
+    """A reading every 5 s at 65 dB(A) during the night: GB 12523's night limit (55) is exceeded once a full
+    20-minute LAeq stands."""
     return [Reading(start + timedelta(seconds=5 * i), device, "LAeq", 65.0, i) for i in range(minutes * 12)]
 
 
