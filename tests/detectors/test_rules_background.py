@@ -23,7 +23,10 @@ from detectors.sensors.engine import RuleEngine
 from detectors.sensors.rules import background_applies
 from gateway.alerts.clues import sensor_clue
 from gateway.alerts.detail import SensorDetail
+from gateway.alerts.devices import method_attrs
 from gateway.devices import validate_devices
+from geo.registry import ZoneRegistry
+from geo.zones import Zone
 from testkit.rules_helpers import good_device, series
 
 CAT = load_default_catalogue()
@@ -154,3 +157,13 @@ def test_background_flag_survives_to_the_end_event():
     events = RuleEngine(NIGHT_LAEQ, [site_device(55.0)]).feed_many(readings)
     assert next(e.type for e in events) == "open" and events[-1].type == "end"
     assert all(BACKGROUND_NOT_EVALUABLE in e.inadmissible_reasons for e in events)
+
+
+def test_registry_hands_device_and_zone_backgrounds_to_the_engine():
+    ring = [[113.1, 23.0], [113.11, 23.0], [113.11, 23.01], [113.1, 23.01], [113.1, 23.0]]
+    site = Zone(id="cs-1", kind="construction_site", geometry={"type": "Polygon", "coordinates": [ring]},
+                attributes={"background_db": {"value": 47.0, "ref": "ZONE-BG-1"}})
+    attrs = {"model": "AWA6228+", "exhaust_flow_m3h": 16000, "cooking_heads": 8}
+    extra = method_attrs(attrs, ZoneRegistry([site]), ["cs-1", "gone"])
+    assert extra == {"exhaust_flow_m3h": 16000, "cooking_heads": 8,
+                     "zone_background_db": {"cs-1": {"value": 47.0, "ref": "ZONE-BG-1"}}}
