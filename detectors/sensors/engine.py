@@ -233,7 +233,8 @@ class RuleEngine:
                 if not (tr.all_day or tr.rule.period.contains(sod, wd)):
                     tr.leave_period(upto, out)
                 elif (self.stale_after_s is not None and tr.last_eval is not None
-                      and upto - tr.last_eval > self.stale_after_s):
+                      # a window refilling after a gap is not judged, but its device is not silent (prev_t)
+                      and upto - max(tr.last_eval, tr.prev_t) > self.stale_after_s):
                     tr._end(tr.alert.last_exceed, "no_data", None, out)
         return out
 

@@ -146,3 +146,14 @@ def test_coverage_fields_refused_when_inconsistent(fields):
     base = {"averaging": "mean", "window_s": 86400, "window_kind": "tumbling"}
     with pytest.raises(ValueError):
         rule(**{**base, **fields})
+
+
+def test_open_alert_is_not_stale_while_its_window_refills_after_a_gap():
+    cat = catalogue(rule(averaging="leq", window_s=1200, sustained_s=0, clear_s=60, min_span_s=None))
+    engine = RuleEngine(cat, [good_device()], stale_after_s=900)
+    loud = [reading(float(t), 20.0) for t in [*range(0, 1500, 10), *range(1900, 3400, 10)]]  # a 400 s gap
+    events = []
+    for r in loud:
+        events += engine.feed(r)
+        events += engine.advance(r.time)
+    assert [e.type for e in events if e.type != "update"] == ["open"]  # one alert across the gap, still open
