@@ -75,14 +75,28 @@ def test_gb8978_concentrations_compared_as_daily_means():
     assert rules and all((r.averaging, r.window_s, r.window_kind) == ("mean", 86400, "tumbling") for r in rules)
 
 
-def test_store_refuses_to_confirm_a_quality_exceedance(db_url):
+@pytest.mark.integration
+@pytest.mark.parametrize(("category", "status", "refused"), [
+    ("quality_exceedance", "confirmed", True),
+    ("quality_exceedance", "dismissed", False),
+    ("quality_exceedance", "in_review", False),
+    ("violation", "confirmed", False),
+])
+def test_store_refuses_to_confirm_a_quality_exceedance(db_url: str, category: str, status: str,
+                                                       refused: bool) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
-        cols = {r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'alerts'")}
-        assert "category" in cols
-        check = conn.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-                             "WHERE conname = 'alerts_quality_never_confirmed'").fetchone()
-        assert check is not None and "confirmed" in check[0]
+        conn.execute("INSERT INTO devices (id, kind, name) VALUES ('n1', 'sensor', 'n1')")
+        conn.execute(
+            "INSERT INTO alerts (clue_code, engine_alert_id, source, kind, rule_id, device_id, subject_code,"
+            " start_time, peak_time, severity, admissible, category) VALUES ('C-1', 'e1', 'sensor', 'noise',"
+            " 'r', 'n1', 'unassigned', now(), now(), 'low', true, %s)", (category,))
+        update = "UPDATE alerts SET status = %s WHERE clue_code = 'C-1'"
+        if refused:
+            with pytest.raises(psycopg.errors.CheckViolation, match="alerts_quality_never_confirmed"):
+                conn.execute(update, (status,))
+        else:
+            conn.execute(update, (status,))
+            assert conn.execute("SELECT status FROM alerts").fetchone()[0] == status
 
 
 def test_guangdong_db44_26_ships_without_values_and_binds_only_guangdong_discharge_zones():
