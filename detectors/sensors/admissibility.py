@@ -24,6 +24,7 @@ LOCATION_NOT_PUBLISHED = "location_not_published"
 STANDARD_UNCONFIRMED = "standard_unconfirmed"
 # Not about the device either: the method could not give the quantity the limit applies to.
 BACKGROUND_NOT_EVALUABLE = "background_not_evaluable"  # measured - background < 3 dB (HJ 706-2014)
+SCREENING_ONLY = "screening_only"  # the rule indicates, it does not apply the standard's method
 NO_EXHAUST_REFERENCE = "no_exhaust_reference"  # GB 18483 without exhaust flow and cooking heads: screening only
 
 

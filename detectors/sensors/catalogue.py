@@ -170,6 +170,11 @@ class Rule(BaseModel):
         default="emission", description="emission: limit on what a source may emit (exceedance = violation "
         "clue); quality: environmental quality standard (exceedance = quality exceedance, never a violation)."
     )
+    screening_only: bool = Field(
+        default=False, description="The rule's result indicates but does not apply the standard's own method (e.g. "
+        "per-sample pH where GB 8978 compares daily results): its alerts are raised but inadmissible "
+        "(`screening_only`)."
+    )
     permit_suppressed: bool = Field(
         default=False, description="A registered night-work permit of the rule's zone, valid at the reading's "
         "time, suppresses the rule (Noise Law art. 43; detectors.sensors.permits)."

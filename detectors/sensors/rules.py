@@ -22,8 +22,8 @@ class CompiledRule:
 
     __slots__ = (
         "allowed_per_day", "averaging", "background", "clause", "clear_margin", "clear_s", "comparison", "coverage",
-        "id", "limit", "limit_low", "method", "metric", "period", "rule", "severity_mode", "severity_steps",
-        "standard", "sustained_s", "unit", "window_kind", "window_s",
+        "id", "limit", "limit_low", "method", "metric", "period", "rule", "screening_only", "severity_mode",
+        "severity_steps", "standard", "sustained_s", "unit", "window_kind", "window_s",
     )
 
     def __init__(self, rule: Rule, override: RuleOverride | None = None) -> None:
@@ -55,6 +55,7 @@ class CompiledRule:
                          comparison=self.comparison, limit=self.limit, limit_low=self.limit_low,
                          severity_steps=self.severity_steps)
         self.method = rule.method
+        self.screening_only = rule.screening_only
         self.coverage = resolve(self.averaging, self.window_s, rule.min_span_s, rule.max_gap_s, rule.min_count,
                                 rule.count_unit_s)
         self.background = background_applies(rule)

@@ -23,6 +23,7 @@ from typing import Any
 from detectors.sensors.admissibility import (
     BACKGROUND_NOT_EVALUABLE,
     NO_EXHAUST_REFERENCE,
+    SCREENING_ONLY,
     DeviceInfo,
     inadmissibility,
 )
@@ -313,9 +314,11 @@ class RuleTracker:
             readings = self.window.readings()
         last = max((r[TIME] for r in readings), default=_dt(at))
         reasons = inadmissibility(self.device, last)
-        screening = self.ref_on and self.ref is None
+        unconverted = self.ref_on and self.ref is None
+        screening = unconverted or rule.screening_only
         if self.flags or screening:
-            reasons = reasons + tuple(sorted(self.flags)) + ((NO_EXHAUST_REFERENCE,) if screening else ())
+            reasons = (reasons + tuple(sorted(self.flags)) + ((NO_EXHAUST_REFERENCE,) if unconverted else ())
+                       + ((SCREENING_ONLY,) if rule.screening_only else ()))
         return AlertEvent(
             type=kind, alert_id=a.id, device_id=self.device.id, rule_id=rule.id, zone_id=self.zone_id,  # type: ignore[arg-type]
             metric=rule.metric, unit=rule.unit, standard=rule.standard, clause=rule.clause,

@@ -106,3 +106,14 @@ def test_guangdong_db44_26_ships_without_values_and_binds_only_guangdong_dischar
     assert all((r.averaging, r.window_s) == ("mean", 86400) for r in rules)  # a daily mean, as GB 8978
     gd = (ZoneRef("outfall", "discharge_guangdong_grade_2"),)
     assert not {t.rule.standard for t in RuleEngine(CAT, [good_device(zones=gd)]).trackers()} & {"GB 8978-1996"}
+
+
+def test_gb8978_per_sample_ph_is_screening_only() -> None:
+    ph = CAT["gb8978_1996.all.ph"]
+    assert ph.screening_only and ph.averaging == "sample"
+    device = good_device(zones=(ZoneRef("outfall", "discharge_grade_1"),))
+    engine = RuleEngine(CAT, [device])
+    events = engine.feed_many(series([5.0] * 5, metric="pH"))
+    opened = [e for e in events if e.type == "open" and e.rule_id == ph.id]
+    assert opened and all("screening_only" in e.inadmissible_reasons and not e.admissible for e in opened)
+    assert all(e.screening_only for e in opened)
