@@ -48,7 +48,7 @@ class RouteTable:
         if not roles:
             raise ValueError(f"{method} {path}: a route must name the roles allowed (or PUBLIC)")
         unknown = roles - set(ROLES) - PUBLIC
-        if unknown or (PUBLIC <= roles and len(roles) > 1):
+        if unknown or (roles >= PUBLIC and len(roles) > 1):
             raise ValueError(f"{method} {path}: bad roles {sorted(roles)}")
         if any(r.method == method and r.path == path for r in self.routes):
             raise ValueError(f"{method} {path} is already routed")
