@@ -1,0 +1,54 @@
+"""What every API handler may use, built once by `api.server.mount` and handed to each module's
+`register(table, ctx)`; and who is calling, set on each request by the access check (api/auth.py).
+
+Handlers reach the store through `ctx.pool` (an async psycopg pool, opened when the HTTP server starts and
+closed when it stops), never by opening their own connections per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from psycopg_pool import AsyncConnectionPool
+
+from gateway.config import Settings
+from gateway.metrics import Metrics
+
+if TYPE_CHECKING:
+    from evidence.log import EvidenceLog
+    from gateway.app import Gateway
+
+PRINCIPAL_KEY = "enforcegw.principal"  # request[...] -> Principal | None (None: a PUBLIC route, no token)
+AUDIT_KEY = "enforcegw.audit"          # request[...] -> dict a handler may fill: {"target": ..., "result": ...}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The token a request was made with: `token_id` is the stable reviewer identity (four eyes compare it)."""
+
+    token_id: int
+    name: str
+    role: str
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    database_url: str
+    pool: AsyncConnectionPool
+    metrics: Metrics
+    evidence: EvidenceLog | None = None
+    gateway: Gateway | None = None  # the running gateway (alerts service, zones...), for what the fields lack
+
+
+def principal(request: web.Request) -> Principal | None:
+    """The caller of a token-protected route (never None there: the access check refused it otherwise)."""
+    return request.get(PRINCIPAL_KEY)
+
+
+def audit_note(request: web.Request, **fields: Any) -> None:
+    """Say what a state-changing request acted on (`target=`) and how it ended (`result=`) for its audit row;
+    without it the row names the route's path and the HTTP status."""
+    request.setdefault(AUDIT_KEY, {}).update(fields)
