@@ -241,6 +241,9 @@ class Catalogue:
     def __getitem__(self, rule_id: str) -> Rule:
         return self._rules[rule_id]
 
+    def get(self, rule_id: str) -> Rule | None:
+        return self._rules.get(rule_id)
+
     def __contains__(self, rule_id: object) -> bool:
         return rule_id in self._rules
 

@@ -250,7 +250,7 @@ class AlertService:
         ctx = view.context
         ctx = store.AlertContext(ctx.subject_code, ctx.subject_name, enforcement_item(self.zones, ev.zone_id),
                                  ctx.lon, ctx.lat, view.info.tz)
-        rule = self.engine.catalogue[ev.rule_id] if ev.rule_id in self.engine.catalogue else None
+        rule = self.engine.catalogue.get(ev.rule_id)
         clue = sensor_clue(ev, rule.category if rule is not None else None)
         kind = clue.kind
         t0 = time.perf_counter()
