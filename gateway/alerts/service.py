@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import structlog
 
-from detectors.sensors.alerts import AlertEvent
+from detectors.sensors.alerts import AlertEvent, OpenAlert
 from detectors.sensors.engine import RuleEngine
 from evidence.log import EvidenceLog, MediaInput
 from gateway.alerts import store
@@ -184,7 +184,7 @@ class AlertService:
         for orphan in self.engine.unbound_open_alerts:
             at = self._watermark or datetime.now(UTC)
             try:
-                row = self._with_retries(orphan, lambda a=orphan, t=at: store.end_unbound(self._connection(), a, t))
+                row = self._with_retries(orphan, lambda a=orphan, t=at: self._end_unbound(a, t))
             except GaveUp as gave_up:  # stays open in the store; the next reload or restart tries again
                 self._log.error("alerts.end_unbound_failed", error=str(gave_up), **_about(orphan))
                 continue
@@ -194,6 +194,14 @@ class AlertService:
         if changed:
             self._log.info("alerts.devices_bound", devices=len(views), rebound=len(changed),
                            trackers=len(self.engine.trackers()))
+
+    def _end_unbound(self, alert: OpenAlert, at: datetime) -> dict | None:
+        conn = self._connection()
+        with conn.transaction():
+            row = store.end_unbound(conn, alert, at)
+            if row is not None:
+                store.record_change(conn, "end", row)
+        return row
 
     def _history_s(self, device_id: str) -> float:
         spans = [t.rule.window_s + t.rule.sustained_s + t.rule.clear_s for t in self.engine.trackers(device_id)]
@@ -270,6 +278,8 @@ class AlertService:
                     refs = [before["evidence_open_idx"]] if before["evidence_open_idx"] is not None else []
                     idx = self._append(conn, ev, ctx, kind, before["clue_code"], view, refs=refs)
                     after = store.apply_end(conn, clue, ev.end_reason, idx)
+            if after is not None:
+                store.record_change(conn, _TYPE_NAMES[ev.type], after)
         self.metrics.alert_handle_seconds.labels(_TYPE_NAMES[ev.type]).observe(time.perf_counter() - t0)
         return None if after is None else _Stored(ev, kind, before, after)
 

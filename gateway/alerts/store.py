@@ -95,6 +95,25 @@ def end_unbound(conn: psycopg.Connection, alert: OpenAlert, at: datetime) -> dic
         ).fetchone()
 
 
+# Serialises alert-change writers until their commit, so alert_changes ids are allocated in commit order.
+ALERT_CHANGES_LOCK_KEY = 0x656E_6667_7702
+CHANGES_CHANNEL = "enforcegw_alert_changes"
+
+
+def record_change(conn: psycopg.Connection, type_: str, row: dict, review: dict | None = None) -> int:
+    """Append the change to `alert_changes` inside the caller's transaction (call it last: the lock it takes
+    is held until commit) and NOTIFY listeners at commit; returns the change id. One round trip: the payload
+    is the stored row as jsonb, plus `review` for a review decision."""
+    return conn.execute(
+        "WITH l AS (SELECT pg_advisory_xact_lock(%s))"
+        " INSERT INTO alert_changes (alert_id, clue_code, type, payload)"
+        " SELECT a.id, a.clue_code, %s, (to_jsonb(a) - 'engine_alert_id') || coalesce(%s::jsonb, '{}'::jsonb)"
+        " FROM alerts a, l WHERE a.id = %s"
+        f" RETURNING id, pg_notify('{CHANGES_CHANNEL}', id::text)",
+        (ALERT_CHANGES_LOCK_KEY, type_, None if review is None else Jsonb({"review": review}), row["id"]),
+    ).fetchone()[0]
+
+
 def load_open(conn: psycopg.Connection) -> list[OpenAlert]:
     rows = conn.execute(
         "SELECT engine_alert_id, device_id, rule_id, zone_id, start_time, (detail->>'peak_value')::float8,"
