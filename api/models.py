@@ -1,0 +1,198 @@
+"""Response models of the read side (the queue, the stream, auditors' reads, public disclosure): the OpenAPI
+document is generated from them, and handlers build their bodies through them so the two never drift."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class AlertOut(_Out):
+    id: int
+    clue_code: str
+    source: Literal["sensor", "video", "manual"]
+    kind: str
+    category: str
+    rule_id: str
+    status: str
+    device_id: str
+    zone_id: str | None
+    subject_code: str
+    subject_name: str | None
+    enforcement_item: str | None
+    lon: float | None
+    lat: float | None
+    start_time: datetime
+    peak_time: datetime
+    end_time: datetime | None
+    end_reason: str | None
+    severity: str
+    admissible: bool
+    inadmissible_reasons: list[str]
+    evidence_open_idx: int | None
+    evidence_end_idx: int | None
+    created_at: datetime
+    updated_at: datetime
+    detail: dict[str, Any]
+
+
+class AlertPage(_Out):
+    items: list[AlertOut]
+    next: str | None  # opaque cursor of the next page; None on the last
+
+
+class DeviceOut(_Out):
+    id: str
+    kind: str
+    name: str
+    lon: float | None
+    lat: float | None
+    inspection_object: str | None
+    jurisdiction: str | None
+    legal_review_ref: str | None
+    technical_review_ref: str | None
+    calibration_cert: str | None
+    calibration_valid_until: datetime | None
+    public_notice: str | None
+    zone_ids: list[str]
+    attrs: dict[str, Any]
+
+
+class ZoneOut(_Out):
+    id: str
+    kind: str
+    name: str
+    subject_code: str | None
+
+
+class SubjectOut(_Out):
+    code: str
+    name: str | None
+    enforcement_item: str | None
+
+
+class ChartOut(_Out):
+    metric: str | None
+    unit: str | None
+    limit: float | None
+    comparison: str | None
+    points: list[tuple[datetime, float]]  # (time, value), oldest first
+
+
+class InclusionProofOut(_Out):
+    size: int
+    root: str  # base64
+    path: list[str]  # base64 hashes, leaf to root
+    checkpoint: str  # the signed checkpoint note the proof is against
+
+
+class EvidenceRefOut(_Out):
+    index: int
+    role: Literal["open", "end"]
+    leaf_hash: str | None  # hex; None until the entry is checkpointed
+    proof: InclusionProofOut | None
+    pending: str | None = None  # why there is no proof yet
+
+
+class MediaLink(_Out):
+    sha256: str
+    role: str
+    mime: str
+    size: int
+    url: str
+
+
+class ReviewOut(_Out):
+    change_id: int
+    time: datetime
+    review: dict[str, Any]
+
+
+class AlertDetailOut(_Out):
+    alert: AlertOut
+    review_status: str
+    device: DeviceOut | None
+    zone: ZoneOut | None
+    subject: SubjectOut
+    chart: ChartOut
+    evidence: list[EvidenceRefOut]
+    media: list[MediaLink]
+    reviews: list[ReviewOut]
+
+
+class AlertChangeOut(_Out):
+    """One Server-Sent Event's data (`id:` is `id`, `event:` is `type`)."""
+
+    id: int
+    alert_id: int
+    clue_code: str
+    type: Literal["new", "update", "end", "review"]
+    time: datetime
+    alert: dict[str, Any]
+
+
+class EvidenceEntryOut(_Out):
+    index: int
+    entry: str  # the entry's canonical bytes, base64
+    leaf_hash: str | None  # hex
+    proof: InclusionProofOut | None
+    pending: str | None = None
+
+
+class ConsistencyOut(_Out):
+    first: int
+    second: int
+    proof: list[str]  # base64 hashes
+
+
+class PublicDeviceOut(_Out):
+    id: str
+    kind: str
+    name: str
+    measures: list[str]  # metrics (sensors) or what it watches (cameras, drones)
+    inspection_object: str | None
+    lon: float | None
+    lat: float | None
+    since: datetime
+    legal_review_ref: str | None
+    technical_review_ref: str | None
+    calibration_cert: str | None
+    calibration_valid_until: datetime | None
+    calibration_valid: bool
+    public_notice: str | None
+
+
+class PublicDevicesOut(_Out):
+    devices: list[PublicDeviceOut]
+
+
+class ErrorDetail(_Out):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(_Out):
+    error: ErrorDetail
+
+
+def error(status: int, code: str, message: str, field: str | None = None) -> web.HTTPException:
+    """A JSON error to raise from a handler: the same body with or without the server's error middleware."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    exc = web.HTTPException(text=json.dumps({"error": body}), content_type="application/json")
+    exc.set_status(status)
+    return exc
+
+
+def json_response(model: BaseModel, status: int = 200) -> web.Response:
+    return web.Response(text=model.model_dump_json(), status=status, content_type="application/json")
