@@ -2,7 +2,8 @@
 `register(table, ctx)`; and who is calling, set on each request by the access check (api/auth.py).
 
 Handlers reach the store through `ctx.pool` (an async psycopg pool, opened when the HTTP server starts and
-closed when it stops), never by opening their own connections per request.
+closed when it stops), never by opening their own connections per request. Its connections are in autocommit:
+a handler that changes state wraps its statements in `async with conn.transaction():`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ if TYPE_CHECKING:
     from evidence.log import EvidenceLog
     from gateway.app import Gateway
 
-PRINCIPAL_KEY = "enforcegw.principal"  # request[...] -> Principal | None (None: a PUBLIC route, no token)
-AUDIT_KEY = "enforcegw.audit"          # request[...] -> dict a handler may fill: {"target": ..., "result": ...}
 
 
 @dataclass(frozen=True)
@@ -41,6 +40,11 @@ class ApiContext:
     metrics: Metrics
     evidence: EvidenceLog | None = None
     gateway: Gateway | None = None  # the running gateway (alerts service, zones...), for what the fields lack
+
+
+# request[PRINCIPAL_KEY]: the caller (None on a PUBLIC route); request[AUDIT_KEY]: what audit_note() collected.
+PRINCIPAL_KEY = web.RequestKey("enforcegw.principal", Principal | None)
+AUDIT_KEY = web.RequestKey("enforcegw.audit", dict[str, Any])
 
 
 def principal(request: web.Request) -> Principal | None:

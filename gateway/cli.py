@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg_pool import PoolTimeout
@@ -18,6 +19,9 @@ from pydantic import ValidationError
 
 from gateway.config import ConfigError
 from gateway.errors import GatewayError
+
+if TYPE_CHECKING:
+    from gateway.app import HttpMount
 
 # Command modules, in help order. A module registers its subcommands and sets `func` on each parser.
 COMMAND_MODULES = [
@@ -30,6 +34,7 @@ COMMAND_MODULES = [
     "gateway.commands.zones",
     "gateway.commands.rules",
     "gateway.commands.permits",
+    "gateway.commands.tokens",
 ]
 
 
@@ -44,10 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; domain errors become `error:` lines and exit 2, anything else propagates."""
+def main(argv: Sequence[str] | None = None, *, http_mounts: Sequence[HttpMount] = ()) -> int:
+    """Run one command; domain errors become `error:` lines and exit 2, anything else propagates.
+
+    `http_mounts` reach the commands that start a gateway (run, demo): the console API passes its mount from
+    its own entry point (api/main.py), since the gateway never imports it; without them no API is served."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.http_mounts = list(http_mounts)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

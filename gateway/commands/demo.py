@@ -65,6 +65,7 @@ def _demo(args: argparse.Namespace) -> int:
     configure_logging(level, settings.log.json_format)
     for chatty in ("transitions", "amqtt", "pgserver"):  # per-packet state-machine chatter at INFO
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
-    options = DemoOptions(speed=args.speed, duration_s=args.duration, seed=args.seed, ui=ui, start_local=args.start)
+    options = DemoOptions(speed=args.speed, duration_s=args.duration, seed=args.seed, ui=ui, start_local=args.start,
+                          http_mounts=tuple(getattr(args, "http_mounts", ())))
     result = asyncio.run(run_demo(settings, options))
     return 1 if result.publisher_error else 0

@@ -28,4 +28,4 @@ def _run(args: argparse.Namespace) -> int:
     systemd `Restart=on-failure` or docker `restart: on-failure` start a fresh gateway."""
     settings = load_settings(config_path(args, "run_config"))
     configure_logging(settings.log.level, settings.log.json_format)
-    return asyncio.run(Gateway(settings).run_until_signal())
+    return asyncio.run(Gateway(settings, http_mounts=getattr(args, "http_mounts", None)).run_until_signal())

@@ -21,7 +21,7 @@ import structlog
 from rich.console import Console
 from rich.live import Live
 
-from gateway.app import Gateway
+from gateway.app import Gateway, HttpMount
 from gateway.catalogue import load_catalogue, zone_kinds
 from gateway.config import Settings
 from gateway.demo import fleet
@@ -49,6 +49,7 @@ class DemoOptions:
     ui: bool = True
     start_local: dtime = DEFAULT_START
     install_signals: bool = True
+    http_mounts: tuple[HttpMount, ...] = ()  # the console API, when the process serves it
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ async def run_demo(settings: Settings, options: DemoOptions, console: Console | 
         kinds = zone_kinds(load_catalogue(settings))  # the demo's catering zones are of a catalogue kind
         loaded = await asyncio.to_thread(load_devices, url, kinds)
         log.info("demo.devices_loaded", devices=loaded)
-        gw = Gateway(settings.model_copy(update={"database": settings.database.model_copy(update={"url": url})}))
+        gw = Gateway(settings.model_copy(update={"database": settings.database.model_copy(update={"url": url})}),
+                     http_mounts=list(options.http_mounts))
         await gw.start()
         if not await asyncio.to_thread(gw.source.connected.wait, 30):
             raise RuntimeError(f"gateway did not connect to MQTT at {gw.mqtt_url}")

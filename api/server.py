@@ -1,0 +1,185 @@
+"""The console API on the gateway's aiohttp application: `mount(app, gw)` builds the route table from the route
+modules, serves it under /api/, and puts one middleware in front of it that
+
+- answers every error under /api/ as `{"error": {"code", "message", "field"?}}` (aiohttp's own 404/405 too),
+- checks access from the route's spec (api/auth.py) before the handler runs,
+- writes an audit_log row for every state-changing request, allowed or refused.
+
+A route module exposes `register(table, ctx)` and is listed in ROUTE_MODULES.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiohttp import web
+from psycopg_pool import AsyncConnectionPool
+
+from api.auth import AccessCheck, AccessRefused, FailureWindow
+from api.context import AUDIT_KEY, PRINCIPAL_KEY, ApiContext, Principal
+from api.errors import STATUS_CODES, ApiError, error_response
+from api.openapi import build_document
+from api.routes import PUBLIC, RouteSpec, RouteTable
+from gateway.store.audit_log import AuditEntry, record
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway, HttpMount
+
+log = structlog.get_logger(__name__)
+
+ROUTE_MODULES = ["api.audit_log"]  # each: register(table: RouteTable, ctx: ApiContext) -> None
+
+CONTEXT_KEY = web.AppKey("enforcegw.api.context", ApiContext)
+TABLE_KEY = web.AppKey("enforcegw.api.routes", RouteTable)
+ACCESS_KEY = web.AppKey("enforcegw.api.access", AccessCheck)
+POOL_MAX = 10
+
+
+Register = Callable[[RouteTable, ApiContext], object]
+
+
+def make_mount(*, auth_failure_limit: int = 10, auth_window_s: float = 60.0,
+               route_modules: Sequence[str] | None = None, extra: Sequence[Register] = ()) -> HttpMount:
+    """A mount with its own brake settings and, for tests, extra registrations; `mount` uses the defaults."""
+
+    def mount_api(app: web.Application, gw: Gateway) -> None:
+        pool = AsyncConnectionPool(gw.database_url, min_size=1, max_size=POOL_MAX, open=False,
+                                   kwargs={"autocommit": True})
+        ctx = ApiContext(settings=gw.settings, database_url=gw.database_url, pool=pool, metrics=gw.metrics,
+                         evidence=gw.evidence, gateway=gw)
+        modules = ROUTE_MODULES if route_modules is None else route_modules
+        table = build_table(ctx, [importlib.import_module(m).register for m in modules] + list(extra))
+        access = AccessCheck(pool, FailureWindow(auth_failure_limit, auth_window_s))
+        gateway_owned = _add_routes(app, table)
+        app[CONTEXT_KEY], app[TABLE_KEY], app[ACCESS_KEY] = ctx, table, access
+        app.middlewares.append(_middleware(table, access, pool, gateway_owned))
+
+        async def open_pool(_app: web.Application) -> None:
+            await pool.open(wait=True, timeout=30)
+
+        async def close_pool(_app: web.Application) -> None:
+            await pool.close()
+
+        app.on_startup.append(open_pool)
+        app.on_cleanup.append(close_pool)
+
+    return mount_api
+
+
+def build_table(ctx: ApiContext, registers: Sequence[Register]) -> RouteTable:
+    table = RouteTable()
+    for register in registers:
+        register(table, ctx)
+    _register_docs(table)
+    return table
+
+
+def _register_docs(table: RouteTable) -> None:
+    page = resources.files("api").joinpath("docs.html").read_text(encoding="utf-8")
+    document: dict[str, Any] = {}  # built at the first request, once every module has registered
+
+    async def openapi(_req: web.Request) -> web.Response:
+        if not document:
+            document.update(build_document(table))
+        return web.json_response(document)
+
+    async def docs(_req: web.Request) -> web.Response:
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
+
+    table.add("GET", "/api/openapi.json", openapi, roles=PUBLIC, summary="This API's OpenAPI 3.1 document.")
+    table.add("GET", "/api/docs", docs, roles=PUBLIC, summary="The OpenAPI document as a page (works offline).")
+
+
+def _add_routes(app: web.Application, table: RouteTable) -> set[tuple[str, str]]:
+    """Route the table's handlers; return the gateway's own /api/ routes (e.g. /api/public/vkey), which were
+    there before the API. A spec the gateway already serves keeps the gateway's handler: the spec still
+    governs access and documents it."""
+    existing = {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None}
+    for spec in table.routes:
+        if (spec.method, spec.path) in existing:
+            continue
+        if spec.method == "GET":
+            app.router.add_get(spec.path, spec.handler)
+        else:
+            app.router.add_route(spec.method, spec.path, spec.handler)
+    return {(m, p) for m, p in existing if p.startswith("/api/")}
+
+
+def _http_error(exc: web.HTTPException) -> web.Response:
+    headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after", "www-authenticate")}
+    if exc.content_type == "application/json" and exc.text:  # already the API's error shape (api.models.error)
+        return web.Response(status=exc.status, text=exc.text, content_type="application/json", headers=headers)
+    message = exc.reason if exc.status in (404, 405) else (exc.text or exc.reason)
+    if exc.status == 405:
+        message = f"method not allowed here; allowed: {headers.get('Allow', '')}"
+    return error_response(exc.status, STATUS_CODES.get(exc.status, "error"), message or exc.reason,
+                          headers=headers)
+
+
+def _middleware(table: RouteTable, access: AccessCheck, pool: AsyncConnectionPool,
+                gateway_owned: set[tuple[str, str]]):
+    @web.middleware
+    async def api_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        match = request.match_info
+        if match.http_exception is not None:  # aiohttp found no route (404) or not for this method (405)
+            return _http_error(match.http_exception)
+        resource = match.route.resource
+        canonical = resource.canonical if resource is not None else request.path
+        method = "GET" if request.method == "HEAD" else request.method
+        spec = table.find(method, canonical)
+        if spec is None:
+            if (method, canonical) in gateway_owned:
+                return await handler(request)
+            # Something routed around the table: refuse rather than serve a route nobody gave roles to.
+            return error_response(403, "not_in_route_table", f"{method} {canonical} has no access rule")
+        who: Principal | None = None
+        result = "allowed"
+        try:
+            who = await access.check(request, spec)
+            request[PRINCIPAL_KEY] = who
+            response = await _handle(request, handler, spec)
+        except AccessRefused as refused:
+            who, result, response = refused.principal, refused.result, refused.error.response()
+        if spec.changes_state:
+            await _audit(pool, request, spec, who, result, response.status)
+        return response
+
+    return api_middleware
+
+
+async def _handle(request: web.Request, handler: Any, spec: RouteSpec) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _http_error(exc)
+    except Exception:
+        log.exception("api.handler_failed", method=spec.method, route=spec.path)
+        return error_response(500, "internal_error", "the request failed inside the gateway; see its log")
+
+
+async def _audit(pool: AsyncConnectionPool, request: web.Request, spec: RouteSpec, who: Principal | None,
+                 result: str, status: int) -> None:
+    note = request.get(AUDIT_KEY, {})
+    entry = AuditEntry(action=f"{spec.method} {spec.path}", target=str(note.get("target") or request.path),
+                       result=str(note.get("result") or result), status=status, address=request.remote,
+                       token_id=who.token_id if who else None, token_name=who.name if who else None,
+                       role=who.role if who else None)
+    try:
+        async with pool.connection() as conn:
+            await record(conn, entry)
+    except Exception:
+        # The request has been answered by its handler already; losing its row must at least be loud.
+        log.exception("api.audit_failed", action=entry.action, target=entry.target, status=status)
+
+
+mount = make_mount()
