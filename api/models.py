@@ -3,12 +3,13 @@ document is generated from them, and handlers build their bodies through them so
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
+
+from api.errors import ApiError
 
 
 class _Out(BaseModel):
@@ -174,24 +175,9 @@ class PublicDevicesOut(_Out):
     devices: list[PublicDeviceOut]
 
 
-class ErrorDetail(_Out):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ErrorOut(_Out):
-    error: ErrorDetail
-
-
-def error(status: int, code: str, message: str, field: str | None = None) -> web.HTTPException:
-    """A JSON error to raise from a handler: the same body with or without the server's error middleware."""
-    body: dict[str, Any] = {"code": code, "message": message}
-    if field is not None:
-        body["field"] = field
-    exc = web.HTTPException(text=json.dumps({"error": body}), content_type="application/json")
-    exc.set_status(status)
-    return exc
+def error(status: int, code: str, message: str, field: str | None = None) -> ApiError:
+    """A JSON error to raise from a handler (the server's middleware answers it)."""
+    return ApiError(status, message, code=code, field=field)
 
 
 def json_response(model: BaseModel, status: int = 200) -> web.Response:

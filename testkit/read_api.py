@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from api.context import ApiContext
+from api.errors import ApiError
 from api.routes import RouteTable
 from evidence.config import EvidenceConfig
 from evidence.log import EvidenceLog
@@ -25,8 +26,17 @@ ORIGIN = "evidence.test.example/api"
 Register = Callable[[RouteTable, ApiContext], object]
 
 
+@web.middleware
+async def _api_errors(request: web.Request, handler: Callable) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+
+
 def app_from_table(table: RouteTable) -> web.Application:
-    app = web.Application()
+    """The table's routes with only the JSON error answer of the server's middleware (no access check)."""
+    app = web.Application(middlewares=[_api_errors])
     for r in table.routes:
         app.router.add_route(r.method, r.path, r.handler)
     return app

@@ -1,0 +1,133 @@
+"""Auditors' reads of the evidence log: one entry with its inclusion proof, a consistency proof between two
+checkpoints, an alert's offline-verifiable bundle (the same zip as `enforcegw evidence export --alert`), and
+the originals (`/api/media/{sha256}`)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from aiohttp import web
+
+from api.alerts_read import proof_out
+from api.context import ApiContext
+from api.models import ConsistencyOut, EvidenceEntryOut, error, json_response
+from api.routes import RouteTable
+from evidence.bundle import export_bundle
+from evidence.log import EvidenceLog, NotCheckpointed
+from gateway.commands.evidence import AlertNotFound, alert_entry_indexes
+
+AUDITORS = frozenset({"auditor", "supervisor"})
+MEDIA_READERS = frozenset({"operator", "auditor", "supervisor"})
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _int(raw: str | None, name: str, *, required: bool = True) -> int | None:
+    if raw is None or raw == "":
+        if required:
+            raise error(400, "missing", f"{name} is required", name)
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise error(400, "bad_integer", f"{name} must be a non-negative integer", name)
+    return value
+
+
+def _log(ctx: ApiContext) -> EvidenceLog:
+    if ctx.evidence is None:
+        raise error(503, "no_evidence_log", "this process has no evidence log")
+    return ctx.evidence
+
+
+def _entry(log: EvidenceLog, index: int, size: int | None) -> EvidenceEntryOut:
+    try:
+        data = log.entry(index)
+    except LookupError as exc:
+        raise error(404, "not_found", f"no evidence entry {index}") from exc
+    try:
+        proof = log.prove(index, size)
+    except NotCheckpointed as exc:
+        if size is not None:
+            raise error(404, "no_checkpoint", str(exc), "size") from exc
+        return EvidenceEntryOut(index=index, entry=base64.b64encode(data).decode(), leaf_hash=None, proof=None,
+                                pending=str(exc))
+    return EvidenceEntryOut(index=index, entry=base64.b64encode(data).decode(), leaf_hash=proof.leaf_hash.hex(),
+                            proof=proof_out(proof))
+
+
+def register(table: RouteTable, ctx: ApiContext) -> None:
+    async def entry(request: web.Request) -> web.Response:
+        index = _int(request.match_info["index"], "index")
+        size = _int(request.query.get("size"), "size", required=False)
+        return json_response(await asyncio.to_thread(_entry, _log(ctx), index, size))  # type: ignore[arg-type]
+
+    async def consistency(request: web.Request) -> web.Response:
+        first = _int(request.query.get("first"), "first")
+        second = _int(request.query.get("second"), "second")
+        assert first is not None and second is not None
+        if first > second:
+            raise error(400, "bad_range", "first must not exceed second", "first")
+        try:
+            proof = await asyncio.to_thread(_log(ctx).consistency, first, second)
+        except NotCheckpointed as exc:
+            raise error(404, "no_checkpoint", str(exc)) from exc
+        return json_response(ConsistencyOut(first=first, second=second,
+                                            proof=[base64.b64encode(h).decode() for h in proof]))
+
+    async def bundle(request: web.Request) -> web.StreamResponse:
+        code = request.query.get("alert")
+        if not code:
+            raise error(400, "missing", "alert is required", "alert")
+        log = _log(ctx)
+        tmp = Path(tempfile.mkdtemp(prefix="enforcegw-bundle-"))
+        try:
+            out = tmp / f"{re.sub(r'[^A-Za-z0-9._-]', '_', code)}.zip"
+            try:
+                indexes = await asyncio.to_thread(alert_entry_indexes, log, code)
+                await asyncio.to_thread(export_bundle, log, indexes, out, purpose="evidence export (API)",
+                                        producer="enforcegw api")
+            except AlertNotFound as exc:
+                raise error(404, "not_found", str(exc), "alert") from exc
+            except LookupError as exc:
+                raise error(409, "not_checkpointed", str(exc), "alert") from exc
+            resp = web.StreamResponse(headers={"Content-Type": "application/zip",
+                                               "Content-Disposition": f'attachment; filename="{out.name}"'})
+            resp.content_length = out.stat().st_size
+            await resp.prepare(request)
+            with out.open("rb") as f:  # sent whole before the temp directory goes
+                while chunk := await asyncio.to_thread(f.read, 1 << 20):
+                    await resp.write(chunk)
+            await resp.write_eof()
+            return resp
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    async def media(request: web.Request) -> web.StreamResponse:
+        sha = request.match_info["sha256"].lower()
+        if not _SHA256.fullmatch(sha):
+            raise error(400, "bad_sha256", "sha256 must be 64 hex digits", "sha256")
+        log = _log(ctx)
+        store = log.media
+        if store is None or not await asyncio.to_thread(store.exists, sha):
+            raise error(404, "not_found", f"no media {sha}")
+        path = getattr(store, "path", None)
+        if path is not None:
+            return web.FileResponse(path(sha), headers={"Content-Type": "application/octet-stream"})
+        with store.open(sha) as f:
+            return web.Response(body=f.read(), content_type="application/octet-stream")
+
+    table.add("GET", "/api/evidence/entries/{index}", entry, roles=AUDITORS, response=EvidenceEntryOut,
+              summary="An evidence entry (bytes, leaf hash) with its inclusion proof against ?size= or the newest")
+    table.add("GET", "/api/evidence/consistency", consistency, roles=AUDITORS, response=ConsistencyOut,
+              summary="Consistency proof between two checkpoint sizes (?first=&second=)")
+    table.add("GET", "/api/evidence/bundle", bundle, roles=AUDITORS,
+              summary="An alert's offline-verifiable evidence bundle (zip), as `enforcegw evidence export`")
+    table.add("GET", "/api/media/{sha256}", media, roles=MEDIA_READERS,
+              summary="An original (window readings, image, video) by its SHA-256")
