@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-ROUTE_MODULES = ["api.audit_log"]  # each: register(table: RouteTable, ctx: ApiContext) -> None
+# Each: register(table: RouteTable, ctx: ApiContext). Order matters where paths overlap: aiohttp matches in
+# registration order, so /api/alerts/stream comes before /api/alerts/{clue_code}.
+ROUTE_MODULES = ["api.stream", "api.alerts_read", "api.audit_log"]
 
 CONTEXT_KEY = web.AppKey("enforcegw.api.context", ApiContext)
 TABLE_KEY = web.AppKey("enforcegw.api.routes", RouteTable)

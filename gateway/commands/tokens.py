@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -40,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _connect(args: argparse.Namespace) -> Iterator[psycopg.Connection]:
     settings = load_settings(config_path(args, "config"))
     with resolve_database_url(settings) as url:
-        apply_migrations(url, allow_timescale=settings.database.timescaledb)
+        with contextlib.redirect_stdout(sys.stderr):  # its log lines must not mix into the printed secret or JSON
+            apply_migrations(url, allow_timescale=settings.database.timescaledb)
         with psycopg.connect(url) as conn:
             yield conn
 
