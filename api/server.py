@@ -24,6 +24,7 @@ from api.context import AUDIT_KEY, PRINCIPAL_KEY, ApiContext, Principal
 from api.errors import STATUS_CODES, ApiError, error_response
 from api.openapi import build_document
 from api.routes import PUBLIC, RouteSpec, RouteTable
+from gateway.health import VKEY_PATH
 from gateway.store.audit_log import AuditEntry, record
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ log = structlog.get_logger(__name__)
 
 # Each: register(table: RouteTable, ctx: ApiContext). Order matters where paths overlap: aiohttp matches in
 # registration order, so /api/alerts/stream comes before /api/alerts/{clue_code}.
-ROUTE_MODULES = ["api.stream", "api.alerts_read", "api.audit_log"]
+ROUTE_MODULES = ["api.stream", "api.alerts_read", "api.evidence_read", "api.public", "api.audit_log"]
 
 CONTEXT_KEY = web.AppKey("enforcegw.api.context", ApiContext)
 TABLE_KEY = web.AppKey("enforcegw.api.routes", RouteTable)
@@ -76,11 +77,11 @@ def build_table(ctx: ApiContext, registers: Sequence[Register]) -> RouteTable:
     table = RouteTable()
     for register in registers:
         register(table, ctx)
-    _register_docs(table)
+    _register_docs(table, ctx)
     return table
 
 
-def _register_docs(table: RouteTable) -> None:
+def _register_docs(table: RouteTable, ctx: ApiContext) -> None:
     page = resources.files("api").joinpath("docs.html").read_text(encoding="utf-8")
     document: dict[str, Any] = {}  # built at the first request, once every module has registered
 
@@ -89,10 +90,17 @@ def _register_docs(table: RouteTable) -> None:
             document.update(build_document(table))
         return web.json_response(document)
 
+    async def vkey(_req: web.Request) -> web.Response:  # the gateway's own handler serves it when it has a log
+        if ctx.evidence is None:
+            raise ApiError(404, "this gateway has no evidence log")
+        return web.Response(text=ctx.evidence.vkey.strip() + "\n", content_type="text/plain", charset="utf-8")
+
     async def docs(_req: web.Request) -> web.Response:
         return web.Response(text=page, content_type="text/html", charset="utf-8")
 
     table.add("GET", "/api/openapi.json", openapi, roles=PUBLIC, summary="This API's OpenAPI 3.1 document.")
+    table.add("GET", VKEY_PATH, vkey, roles=PUBLIC,
+              summary="The evidence log's verifier key (signed-note vkey, text/plain), served by the gateway.")
     table.add("GET", "/api/docs", docs, roles=PUBLIC, summary="The OpenAPI document as a page (works offline).")
 
 
