@@ -8,7 +8,8 @@ a handler that changes state wraps its statements in `async with conn.transactio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -40,6 +41,9 @@ class ApiContext:
     metrics: Metrics
     evidence: EvidenceLog | None = None
     gateway: Gateway | None = None  # the running gateway (alerts service, zones...), for what the fields lack
+    # Set when the server shuts down: long-lived responses (the SSE stream) end at once instead of holding the
+    # stop until their next heartbeat finds the client gone.
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 # request[PRINCIPAL_KEY]: the caller (None on a PUBLIC route); request[AUDIT_KEY]: what audit_note() collected.

@@ -67,7 +67,11 @@ def make_mount(*, auth_failure_limit: int = 10, auth_window_s: float = 60.0,
         async def close_pool(_app: web.Application) -> None:
             await pool.close()
 
+        async def closing(_app: web.Application) -> None:
+            ctx.closing.set()
+
         app.on_startup.append(open_pool)
+        app.on_shutdown.append(closing)
         app.on_cleanup.append(close_pool)
 
     return mount_api

@@ -154,11 +154,26 @@ async def _serve(hub: ChangeHub, resp: web.StreamResponse, last: int, heartbeat_
             last = row[0]
         if full_page or rows:
             continue
-        try:
-            await asyncio.wait_for(waiter.wait(), heartbeat_s)
-        except TimeoutError:
+        if await _woken(waiter, hub.ctx.closing, heartbeat_s) is hub.ctx.closing:
+            return
+        if not waiter.is_set():
             await resp.write(b": heartbeat\n\n")
             # a NOTIFY lost while the listener reconnected is caught here at the latest
             if hub.after(last) == [] and hub.floor is not None:
                 with contextlib.suppress(Exception):
                     await hub.refresh()
+
+
+async def _woken(waiter: asyncio.Event, closing: asyncio.Event, timeout: float) -> asyncio.Event | None:
+    """Whichever event is set first within `timeout` (the server closing wins), else None."""
+    if closing.is_set():
+        return closing
+    tasks = {asyncio.ensure_future(waiter.wait()), asyncio.ensure_future(closing.wait())}
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+    if closing.is_set():
+        return closing
+    return waiter if waiter.is_set() else None
