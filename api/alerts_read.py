@@ -30,10 +30,9 @@ from api.models import (
     error,
     json_response,
 )
-from api.routes import RouteTable
+from api.routes import QUEUE_READERS, RouteTable
 from evidence.log import EvidenceLog, NotCheckpointed
 
-READERS = frozenset({"operator", "supervisor", "auditor"})
 MAX_LIMIT = 200
 MAX_POINTS = 5000
 _ENUMS = {"status": ("new", "in_review", "confirmed", "dismissed"), "source": ("sensor", "video", "manual"),
@@ -135,10 +134,10 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
             chart=chart, evidence=evidence, media=media,
             reviews=[ReviewOut.model_validate(r) for r in reviews if r["review"] is not None]))
 
-    table.add("GET", "/api/alerts", list_alerts, roles=READERS, response=AlertPage,
+    table.add("GET", "/api/alerts", list_alerts, roles=QUEUE_READERS, response=AlertPage,
               summary="The alert queue: filter by status, kind, source, category, subject, device, zone, from/to;"
                       " cursor pages, newest first")
-    table.add("GET", "/api/alerts/{clue_code}", get_alert, roles=READERS, response=AlertDetailOut,
+    table.add("GET", "/api/alerts/{clue_code}", get_alert, roles=QUEUE_READERS, response=AlertDetailOut,
               summary="One alert with its device, zone, subject, window readings, evidence proofs, media, reviews")
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 Role = Literal["operator", "supervisor", "auditor", "admin", "device"]
 ROLES: tuple[Role, ...] = ("operator", "supervisor", "auditor", "admin", "device")
 PUBLIC: frozenset[str] = frozenset({"public"})  # anyone, without a token
+QUEUE_READERS: frozenset[str] = frozenset({"operator", "supervisor", "auditor"})  # who may see the alert queue
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -18,11 +18,10 @@ from aiohttp import web
 
 from api.context import ApiContext
 from api.models import AlertChangeOut, error
-from api.routes import RouteTable
+from api.routes import QUEUE_READERS, RouteTable
 from gateway.alerts.store import CHANGES_CHANNEL
 from gateway.pg_notify import NotifyListener
 
-READERS = frozenset({"operator", "supervisor", "auditor"})
 HEARTBEAT_S = 15.0
 PAGE = 200
 RING = 1024
@@ -136,7 +135,7 @@ def register(table: RouteTable, ctx: ApiContext, *, heartbeat_s: float = HEARTBE
             await hub.leave()
         return resp
 
-    table.add("GET", "/api/alerts/stream", stream, roles=READERS, response=AlertChangeOut,
+    table.add("GET", "/api/alerts/stream", stream, roles=QUEUE_READERS, response=AlertChangeOut,
               summary="Server-Sent Events of alert changes (new, update, end, review); resume with Last-Event-ID")
     return hub
 
