@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import os
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from psycopg.rows import dict_row
 from api import stream
 from gateway.alerts.store import record_change
 from testkit.read_api import add_alert, add_device, read_client
+from testkit.sse import sse_events
 
 pytestmark = pytest.mark.integration
 
@@ -38,26 +38,7 @@ def _changes(db_url: str, first: int, n: int, device: str = "d1") -> None:
 
 
 async def _events(resp: aiohttp.ClientResponse, n: int, timeout: float = 10.0) -> list[dict]:
-    """The next n events (id, event, data); comments are skipped."""
-    out: list[dict] = []
-    current: dict = {}
-
-    async def read() -> None:
-        while len(out) < n:
-            line = (await resp.content.readline()).decode()
-            if line == "":
-                raise EOFError("stream ended")
-            line = line.rstrip("\n")
-            if line == "":
-                if "id" in current:
-                    out.append(dict(current))
-                current.clear()
-            elif not line.startswith(":"):
-                key, _, value = line.partition(": ")
-                current[key] = int(value) if key == "id" else json.loads(value) if key == "data" else value
-
-    await asyncio.wait_for(read(), timeout)
-    return out
+    return await sse_events(resp, n, timeout)
 
 
 def _all_ids(db_url: str) -> list[int]:

@@ -3,8 +3,6 @@ gateway restart, and a gateway with clients connected still stops promptly."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from pathlib import Path
 
@@ -15,30 +13,13 @@ import pytest
 from testkit.alert_scenes import LEGAL, NOISE, ended, levels, night_base, setup_site
 from testkit.api_harness import api_gateway
 from testkit.gateway_harness import Publisher, wait_for
+from testkit.sse import sse_events
 
 pytestmark = pytest.mark.integration
 
 
 async def _events(resp: aiohttp.ClientResponse, n: int, timeout: float = 60.0) -> list[dict]:
-    out: list[dict] = []
-    current: dict = {}
-
-    async def read() -> None:
-        while len(out) < n:
-            line = (await resp.content.readline()).decode()
-            if line == "":
-                raise EOFError("stream ended")
-            line = line.rstrip("\n")
-            if line == "":
-                if "id" in current:
-                    out.append(dict(current))
-                current.clear()
-            elif not line.startswith(":"):
-                key, _, value = line.partition(": ")
-                current[key] = int(value) if key == "id" else json.loads(value) if key == "data" else value
-
-    await asyncio.wait_for(read(), timeout)
-    return out
+    return await sse_events(resp, n, timeout)
 
 
 def _changes(db_url: str) -> list[tuple[int, str]]:
