@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import ApiError
 
@@ -43,6 +43,8 @@ class AlertOut(_Out):
     created_at: datetime
     updated_at: datetime
     detail: dict[str, Any]
+    claimed_by_name: str | None = None  # who holds the alert in review while claim_expires_at runs
+    claim_expires_at: datetime | None = None
 
 
 class AlertPage(_Out):
@@ -173,6 +175,30 @@ class PublicDeviceOut(_Out):
 
 class PublicDevicesOut(_Out):
     devices: list[PublicDeviceOut]
+
+
+class ConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=4000)
+
+
+DismissReason = Literal["false_detection", "duplicate", "outside_jurisdiction", "lawful_activity", "device_fault"]
+
+
+class DismissIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: DismissReason
+    text: str | None = Field(default=None, max_length=4000)
+
+
+class ReviewDecisionOut(_Out):
+    """What a claim, release, confirm or dismiss left: the alert, the decision as recorded, its evidence entry
+    and the change id it has on the stream."""
+
+    alert: AlertOut
+    review: dict[str, Any]
+    evidence_index: int
+    change_id: int
 
 
 def error(status: int, code: str, message: str, field: str | None = None) -> ApiError:

@@ -1,0 +1,154 @@
+"""First review on a real gateway with real tokens: claims under a lease, holder-only decisions, refusals with
+their reasons, and each decision as a review evidence entry and a `review` change on the stream."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from api import review
+from evidence.entry import Entry
+from testkit.api_harness import ApiGateway, api_gateway
+from testkit.read_api import add_alert
+from testkit.sse import sse_events
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 7, 1, 15, 0, tzinfo=UTC)
+
+
+def seed(api: ApiGateway, code: str, **cols: Any) -> int:
+    """An alert whose opening evidence entry is really in the log; returns that entry's index."""
+    assert api.gw.evidence is not None
+    with psycopg.connect(api.db_url) as conn:
+        conn.execute("INSERT INTO devices (id, kind, name) VALUES ('d1', 'sensor', 'd1') ON CONFLICT DO NOTHING")
+        with conn.transaction():
+            (opened,) = api.gw.evidence.append_with(conn, [Entry(entry_type="evidence", device_id="d1",
+                                                                 capture_time=T0, payload={"clue_code": code})])
+            add_alert(conn, code, "d1", T0, evidence_open_idx=opened.index, **cols)
+    return opened.index
+
+
+async def post(api: ApiGateway, code: str, action: str, who: str, body: Any = None) -> tuple[int, dict]:
+    kw = {} if body is None else {"json": body}
+    async with api.request("POST", f"/api/alerts/{code}/{action}", who, **kw) as r:
+        return r.status, await r.json()
+
+
+async def test_a_second_reviewer_is_refused_naming_the_holder_until_the_holder_decides(
+        tmp_path: Path, db_url: str, mqtt_url: str) -> None:
+    async with api_gateway(tmp_path, db_url, mqtt_url) as api:
+        seed(api, "R-1")
+        _id, second = api.new_token("operator", "second-operator")
+        status, first = await post(api, "R-1", "claim", "operator")
+        assert status == 200, first
+        assert first["alert"]["status"] == "in_review" and first["alert"]["claimed_by_name"] == "test-operator"
+        for action, body in (("claim", None), ("release", None), ("confirm", {}),
+                             ("dismiss", {"reason": "duplicate"})):
+            status, refused = await post(api, "R-1", action, second, body)
+            assert (status, refused["error"]["code"]) == (409, "claimed_by_other"), action
+            assert "test-operator" in refused["error"]["message"]
+        status, renewed = await post(api, "R-1", "claim", "operator")  # the holder renews its lease
+        assert status == 200 and renewed["alert"]["claim_expires_at"] > first["alert"]["claim_expires_at"]
+        status, done = await post(api, "R-1", "confirm", "operator", {"note": "clear night-time exceedance"})
+        assert status == 200 and done["alert"]["status"] == "confirmed"
+        assert done["alert"]["claimed_by_name"] is None and done["review"]["note"] == "clear night-time exceedance"
+        status, late = await post(api, "R-1", "claim", second)
+        assert (status, late["error"]["code"]) == (409, "already_decided")
+
+
+async def test_an_expired_lease_may_be_taken_and_no_longer_lets_its_old_holder_decide(
+        tmp_path: Path, db_url: str, mqtt_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(review, "LEASE_S", 0.3)
+    async with api_gateway(tmp_path, db_url, mqtt_url) as api:
+        seed(api, "R-2")
+        assert (await post(api, "R-2", "claim", "operator"))[0] == 200
+        await asyncio.sleep(0.5)
+        status, refused = await post(api, "R-2", "dismiss", "operator", {"reason": "false_detection"})
+        assert (status, refused["error"]["code"]) == (409, "claim_expired")
+        monkeypatch.setattr(review, "LEASE_S", 600.0)
+        status, taken = await post(api, "R-2", "claim", "supervisor")
+        assert status == 200 and taken["alert"]["claimed_by_name"] == "test-supervisor"
+        status, refused = await post(api, "R-2", "claim", "operator")
+        assert (status, refused["error"]["code"]) == (409, "claimed_by_other")
+        status, released = await post(api, "R-2", "release", "supervisor")
+        assert status == 200 and released["alert"]["status"] == "new"
+        assert released["alert"]["claimed_by_name"] is None
+
+
+# alert columns, (action, body) tried by its claimed holder, expected status, error code, text in the message
+REFUSALS: list[tuple[dict[str, Any], str, Any, int, str, str]] = [
+    ({"admissible": False, "inadmissible_reasons": ["calibration_expired", "no_legal_review"]}, "confirm", {},
+     422, "inadmissible", "calibration_expired, no_legal_review"),
+    ({"category": "quality_exceedance"}, "confirm", None, 422, "not_a_case", "quality exceedance"),
+    ({}, "dismiss", {"reason": "looked_fine"}, 422, "invalid", "reason"),
+    ({}, "dismiss", {"reason": "duplicate", "extra": 1}, 422, "invalid", "extra"),
+    ({}, "dismiss", None, 400, "malformed_json", "body"),
+    ({}, "confirm", {"note": 5}, 422, "invalid", "note"),
+]
+
+
+async def test_refused_decisions_say_why_and_change_nothing(tmp_path: Path, db_url: str, mqtt_url: str) -> None:
+    async with api_gateway(tmp_path, db_url, mqtt_url) as api:
+        for i, (cols, action, body, want, code, text) in enumerate(REFUSALS):
+            clue = f"X-{i}"
+            seed(api, clue, **cols)
+            assert (await post(api, clue, "claim", "operator"))[0] == 200
+            status, refused = await post(api, clue, action, "operator", body)
+            assert (status, refused["error"]["code"]) == (want, code), (action, cols, refused)
+            assert text in refused["error"]["message"], refused
+        seed(api, "U-1")
+        for action, body in (("release", None), ("confirm", {}), ("dismiss", {"reason": "duplicate"})):
+            status, refused = await post(api, "U-1", action, "operator", body)
+            assert (status, refused["error"]["code"]) == (409, "not_claimed"), action
+        status, missing = await post(api, "NO-SUCH", "claim", "operator")
+        assert (status, missing["error"]["code"]) == (404, "not_found")
+        with psycopg.connect(api.db_url) as conn:
+            statuses = conn.execute("SELECT DISTINCT status FROM alerts").fetchall()
+            reviews = conn.execute("SELECT count(*) FROM evidence_entries WHERE entry_type = 'review'").fetchone()
+        assert sorted(statuses) == [("in_review",), ("new",)]  # the refused stay claimed, U-1 untouched
+        assert reviews == (len(REFUSALS),)  # only the claims left entries
+
+
+async def test_each_decision_is_a_review_entry_and_a_review_change(tmp_path: Path, db_url: str,
+                                                                   mqtt_url: str) -> None:
+    async with api_gateway(tmp_path, db_url, mqtt_url) as api:
+        open_idx = seed(api, "E-1")
+        with psycopg.connect(api.db_url) as conn:
+            (last,) = conn.execute("SELECT max(id) FROM alert_changes").fetchone()
+        stream = await api.request("GET", "/api/alerts/stream", "auditor", headers={"Last-Event-ID": str(last)})
+        assert stream.status == 200
+        steps = [("operator", "claim", None), ("operator", "release", None), ("supervisor", "claim", None),
+                 ("supervisor", "dismiss", {"reason": "lawful_activity", "text": "permit NW-7 covers it"})]
+        answers = []
+        for who, action, body in steps:
+            status, out = await post(api, "E-1", action, who, body)
+            assert status == 200, out
+            answers.append(out)
+        events = await sse_events(stream, len(steps))
+        stream.close()
+        assert [(e["event"], e["data"]["alert"]["review"]["decision"]) for e in events] == \
+            [("review", a) for _w, a, _b in steps]
+        assert [e["id"] for e in events] == [a["change_id"] for a in answers]
+        with psycopg.connect(api.db_url) as conn:
+            leaf = bytes(conn.execute("SELECT leaf_hash FROM evidence_entries WHERE idx = %s",
+                                      (open_idx,)).fetchone()[0]).hex()
+            rows = conn.execute("SELECT idx, convert_from(entry, 'UTF8') FROM evidence_entries"
+                                " WHERE entry_type = 'review' ORDER BY idx").fetchall()
+            audit = conn.execute("SELECT DISTINCT target, result FROM audit_log ORDER BY 2").fetchall()
+        assert [idx for idx, _ in rows] == [a["evidence_index"] for a in answers]
+        for (_idx, text), (who, action, _body) in zip(rows, steps, strict=True):
+            assert f'"name":"test-{who}"' in text and f'"decision":"{action}"' in text
+            assert f'"refs":[{open_idx}]' in text and leaf in text
+        assert '"reason":"lawful_activity"' in rows[-1][1]
+        last_review = answers[-1]["review"]
+        assert last_review["alert_evidence"] == [{"index": open_idx, "role": "open", "leaf_hash": leaf}]
+        assert last_review["reviewer"] == {"token_id": api.token_ids["supervisor"], "name": "test-supervisor",
+                                           "role": "supervisor"}
+        assert answers[-1]["alert"]["status"] == "dismissed"
+        assert audit == [("alert:E-1", "claim"), ("alert:E-1", "dismiss"), ("alert:E-1", "release")]
