@@ -126,12 +126,22 @@ def register(table: RouteTable, ctx: ApiContext, *, heartbeat_s: float = HEARTBE
                                            "X-Accel-Buffering": "no"})
         await resp.prepare(request)
         await hub.join()
-        try:
+
+        async def serve() -> None:
             await resp.write(b"retry: 2000\n\n")
             await _serve(hub, resp, last, heartbeat_s)
-        except ConnectionResetError:  # the client went away
-            pass
+
+        # Raced against the server closing, wherever the stream waits (a page, a write, the next change), so a
+        # stop never waits for a stream.
+        serving = asyncio.ensure_future(serve())
+        closing = asyncio.ensure_future(ctx.closing.wait())
+        try:
+            await asyncio.wait({serving, closing}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for task in (serving, closing):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):  # the client went away
+                await serving
             await hub.leave()
         return resp
 
