@@ -29,18 +29,16 @@ from ingest.decode import (
     METRIC_RE,
     ParseLimits,
     as_float,
-    check_future,
-    check_received_at,
     decode_json,
     norm_angle,
     opt_float,
     parse_lat_lon,
-    parse_timestamp,
     require_object,
     short,
     type_name,
 )
 from ingest.models import PayloadError, Pose, Reading
+from ingest.timestamps import check_future, check_received_at, parse_timestamp
 
 __all__ = ["GenericPosePayload", "SensorReadingPayload", "parse_generic_pose", "parse_sensor_reading"]
 

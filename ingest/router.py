@@ -20,22 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ingest.decode import (
-    DEFAULT_LIMITS,
-    DEVICE_ID_RE,
-    ParseLimits,
-    check_future,
-    check_received_at,
-    decode_json,
-    parse_timestamp,
-    short,
-    type_name,
-)
+from ingest.decode import DEFAULT_LIMITS, DEVICE_ID_RE, ParseLimits, decode_json, short, type_name
 from ingest.dji.events import parse_dji_drc, parse_dji_event, parse_dji_status
 from ingest.dji.osd import parse_dji_osd
 from ingest.dji.state import DockStateMerger
 from ingest.models import PayloadError, Pose, Reading
 from ingest.payloads import parse_generic_pose, parse_sensor_reading
+from ingest.timestamps import check_future, check_received_at, parse_timestamp
 
 __all__ = [
     "KINDS",

@@ -18,19 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ingest.decode import (
-    DEFAULT_LIMITS,
-    DEVICE_ID_RE,
-    ParseLimits,
-    check_future,
-    check_received_at,
-    decode_json,
-    epoch_to_datetime,
-    require_object,
-    short,
-    type_name,
-)
+from ingest.decode import DEFAULT_LIMITS, DEVICE_ID_RE, ParseLimits, decode_json, require_object, short, type_name
 from ingest.models import PayloadError
+from ingest.timestamps import check_future, check_received_at, epoch_to_datetime
 
 __all__ = ["ALT_RANGE", "DjiEnvelope", "opt_int", "opt_str", "parse_dji_envelope"]
 
