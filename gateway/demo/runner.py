@@ -31,6 +31,7 @@ from gateway.demo.publisher import DemoPublisher
 from gateway.demo.render import render_line, render_rich
 from gateway.demo.scenario import scenario
 from gateway.demo.stats import Snapshot, StoreView, dead_letters_by_reason, histogram_quantile, sample
+from gateway.demo.tokens import issue_demo_tokens, sign_in_text
 from gateway.demo.zones import import_demo_zones
 from gateway.devices import import_devices
 from gateway.store.connect import StoreLocation
@@ -127,6 +128,10 @@ async def run_demo(settings: Settings, options: DemoOptions, console: Console | 
         gw = Gateway(settings.model_copy(update={"database": settings.database.model_copy(update={"url": url})}),
                      http_mounts=list(options.http_mounts))
         await gw.start()
+        if options.http_mounts:  # the console API is served: say where, and how to sign in
+            tokens = await asyncio.to_thread(issue_demo_tokens, gw.database_url)
+            assert gw.http is not None
+            console.print(sign_in_text(f"http://{settings.api.host}:{gw.http.port}", tokens), highlight=False)
         if not await asyncio.to_thread(gw.source.connected.wait, 30):
             raise RuntimeError(f"gateway did not connect to MQTT at {gw.mqtt_url}")
         real_now = datetime.now(UTC)
