@@ -8,10 +8,10 @@ levels: `ENFORCEGW_DATABASE__URL`, `ENFORCEGW_INGEST__BATCH_MAX_ROWS`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from detectors.sensors.overrides import OverrideConfig
@@ -19,11 +19,16 @@ from evidence.config import EvidenceConfig
 from gateway.config_checks import (
     check_client_id,
     check_database_url,
+    check_item_code,
     check_mqtt_url,
+    check_reason_code,
     check_share_name,
     check_topic_filter,
 )
 from gateway.errors import GatewayError
+
+ReasonCode = Annotated[str, AfterValidator(check_reason_code)]
+ItemCode = Annotated[str, AfterValidator(check_item_code)]
 
 
 class _Section(BaseModel):
@@ -135,8 +140,50 @@ class IngestConfig(_Section):
     )
 
 
+class ReasonLabel(_Section):
+    """How a dismiss reason reads in the console's reason picker."""
+
+    zh: str = Field(min_length=1, description="The label in Chinese.")
+    en: str = Field(min_length=1, description="The label in English.")
+
+
+def _default_dismiss_reasons() -> dict[str, ReasonLabel]:
+    return {
+        "false_detection": ReasonLabel(zh="误报", en="False detection"),
+        "duplicate": ReasonLabel(zh="重复线索", en="Duplicate"),
+        "outside_jurisdiction": ReasonLabel(zh="不属本辖区", en="Outside jurisdiction"),
+        "lawful_activity": ReasonLabel(zh="合法行为", en="Lawful activity"),
+        "device_fault": ReasonLabel(zh="设备故障", en="Device fault"),
+    }
+
+
+class ReviewConfig(_Section):
+    lease_s: float = Field(
+        default=600.0, gt=0, description="How long a claim holds an alert for its reviewer; claiming again renews "
+        "it, and once it runs out anyone may take the alert."
+    )
+    dismiss_reasons: dict[ReasonCode, ReasonLabel] = Field(
+        default_factory=_default_dismiss_reasons, min_length=1,
+        description="reason code -> labels: the reasons a dismissal may give, in the order the console offers them "
+        "(GET /api/review/reasons). Reasons given here replace the default set whole."
+    )
+    pool_max: int = Field(
+        default=4, ge=1, description="Connections of the pool review decisions run on (each holds one for its "
+        "transaction; decisions also queue on the evidence log's append lock)."
+    )
+
+
+class AuthBrakeConfig(_Section):
+    failure_limit: int = Field(
+        default=10, ge=1, description="Bad tokens from one address within window_s before it is answered 429."
+    )
+    window_s: float = Field(default=60.0, gt=0, description="The sliding window the failures are counted over.")
+
+
 class ApiConfig(_Section):
     listen: str = Field(default="127.0.0.1:8080", description="host:port of the HTTP server (health, metrics, API).")
+    review: ReviewConfig = Field(default_factory=ReviewConfig, description="First and legal review of alerts.")
+    auth: AuthBrakeConfig = Field(default_factory=AuthBrakeConfig, description="The brake on token guessing.")
 
     @field_validator("listen")
     @classmethod
@@ -192,6 +239,34 @@ class AlertsConfig(_Section):
     topic_prefix: str = Field(default="enf/alerts", description="Alerts are published on <prefix>/<kind>.")
 
 
+class EnforcementItem(_Section):
+    """An enforcement item (执法事项): a coded violation type with its legal basis, as the bureau's factor library
+    has it."""
+
+    name: str = Field(min_length=1, description="The item's name, e.g. 夜间施工噪声扰民 (case tasks carry it).")
+    legal_basis: str = Field(
+        min_length=1, description="The law and article the item rests on (case tasks carry it)."
+    )
+    legal_review: bool = Field(
+        default=True, description="Whether a confirmed alert of this item waits for a legal review (二审) by a "
+        "supervisor other than its first reviewer before it is ready for a case task."
+    )
+
+
+class EnforcementConfig(_Section):
+    items: dict[ItemCode, EnforcementItem] = Field(
+        default_factory=dict, description="item code (as zones carry it in enforcement_items) -> the item."
+    )
+    default_legal_review: bool = Field(
+        default=True, description="Whether an alert whose item is not listed here, or that has no item, needs a "
+        "legal review. True (the default) errs on the side of a second reviewer."
+    )
+
+    def needs_legal_review(self, code: str | None) -> bool:
+        item = self.items.get(code) if code is not None else None
+        return self.default_legal_review if item is None else item.legal_review
+
+
 class LogConfig(_Section):
     level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
     json_format: bool = Field(default=False, description="JSON log lines instead of the console renderer.")
@@ -212,6 +287,9 @@ class Settings(BaseSettings):
     log: LogConfig = Field(default_factory=LogConfig, description="Logging.")
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, description="Evidence log and signing key.")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Sensor rule engine and alerts.")
+    enforcement: EnforcementConfig = Field(
+        default_factory=EnforcementConfig, description="Enforcement items and which of them need a legal review."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -1,7 +1,7 @@
-"""Checks of the connection settings that `gateway.config` runs on every field, so `config check` refuses
-what `run` would otherwise fail on later with a traceback. Each returns the value or raises ValueError with a
-one-line reason (pydantic turns it into an error naming the field). Messages never repeat a URL: it may hold
-a password."""
+"""Checks that `gateway.config` runs on fields whose type alone says too little (connection settings, codes),
+so `config check` refuses what `run` would otherwise fail on later. Each returns the value or raises ValueError
+with a one-line reason (pydantic turns it into an error naming the field). Messages never repeat a URL: it may
+hold a password."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ MQTT_SCHEMES = ("mqtt", "tcp", "mqtts", "ssl")
 # syntax. 64 leaves room for the publisher's "-pub-XXXXXX" suffix under common 128-character broker limits.
 CLIENT_ID_MAX = 64
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]+")
+# Reason codes travel in request bodies, evidence entries and the audit log: lowercase words joined by _.
+_REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# Item codes come from the province's factor library (e.g. C-NOISE-NIGHT, 0401012000); zones carry them as is.
+_ITEM_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
 
 
 def check_database_url(value: str) -> str:
@@ -95,6 +99,19 @@ def check_topic_filter(value: str) -> str:
             raise ValueError(f"topic filter {value!r}: # must be the whole last level")
         if "+" in level and level != "+":
             raise ValueError(f"topic filter {value!r}: + must be a whole level")
+    return value
+
+
+def check_reason_code(value: str) -> str:
+    if not _REASON_CODE.fullmatch(value):
+        raise ValueError(f"reason code {value!r} must be 1-64 characters of a-z 0-9 _, starting with a letter")
+    return value
+
+
+def check_item_code(value: str) -> str:
+    if not _ITEM_CODE.fullmatch(value):
+        raise ValueError(f"item code {value!r} must be 1-64 characters of A-Z a-z 0-9 . _ : / -, starting with a "
+                         "letter or digit")
     return value
 
 
