@@ -1,6 +1,6 @@
 """Auditors' reads of the evidence log: one entry with its inclusion proof, a consistency proof between two
-checkpoints, an alert's offline-verifiable bundle (the same zip as `enforcegw evidence export --alert`), and
-the originals (`/api/media/{sha256}`)."""
+checkpoints, an alert's offline-verifiable bundle (the same zip as `enforcegw evidence export --alert`: its open
+and end entries and every review decision on it), and the originals (`/api/media/{sha256}`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from api.models import ConsistencyOut, EvidenceEntryOut, error, json_response
 from api.routes import RouteTable
 from evidence.bundle import export_bundle
 from evidence.log import EvidenceLog, NotCheckpointed
-from gateway.commands.evidence import AlertNotFound, alert_entry_indexes
+from gateway.commands.evidence import AlertEvidenceMismatch, AlertNotFound, alert_entry_indexes
 
 AUDITORS = frozenset({"auditor", "supervisor"})
 MEDIA_READERS = frozenset({"operator", "auditor", "supervisor"})
@@ -95,6 +95,8 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
                                         producer="enforcegw api")
             except AlertNotFound as exc:
                 raise error(404, "not_found", str(exc), "alert") from exc
+            except AlertEvidenceMismatch as exc:  # the store disagrees with itself: no bundle rather than a wrong one
+                raise error(500, "evidence_mismatch", str(exc)) from exc
             except LookupError as exc:
                 raise error(409, "not_checkpointed", str(exc), "alert") from exc
             resp = web.StreamResponse(headers={"Content-Type": "application/zip",
@@ -128,6 +130,7 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
     table.add("GET", "/api/evidence/consistency", consistency, roles=AUDITORS, response=ConsistencyOut,
               summary="Consistency proof between two checkpoint sizes (?first=&second=)")
     table.add("GET", "/api/evidence/bundle", bundle, roles=AUDITORS,
-              summary="An alert's offline-verifiable evidence bundle (zip), as `enforcegw evidence export`")
+              summary="An alert's offline-verifiable evidence bundle (zip) with its review decisions, as"
+                      " `enforcegw evidence export --alert`")
     table.add("GET", "/api/media/{sha256}", media, roles=MEDIA_READERS,
               summary="An original (window readings, image, video) by its SHA-256")

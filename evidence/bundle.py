@@ -1,7 +1,9 @@
 """Export bundles: a zip an auditor, court or party verifies offline with `python verify.py`.
 
 Layout:
-  manifest.json            method, time, producer, purpose, origin, every entry/media/file hash
+  manifest.json            method, time, producer, purpose, origin, every entry/media/file hash, the review
+                           decisions (`reviews`: who decided what on which alert, when, why)
+  README.txt               how to verify, then the review decisions listed for people
   verifier.vkey            the log's signed-note verifier key
   checkpoint.note          the newest signed checkpoint; every proof is against it
   checkpoints/<size>.note  the checkpoint that first covered each entry, plus a consistency proof to the newest
@@ -42,6 +44,9 @@ older checkpoints and the per-device hash chains, refuses any file the manifest 
 (VERIFIED), or 1 naming the first item that fails. Without --vkey it can only check the bundle against the key
 inside it, which whoever rewrote a bundle would have replaced too: it then says so and exits 3.
 Keep checkpoint.note: a later bundle or audit held to it (--checkpoint) shows whether the log was rolled back.
+The decisions people took on the alert (claim, release, confirm, dismiss, legal review, override, ...) are
+entries of type review, signed into the log like the evidence they rest on. When the bundle holds any, they are
+listed below, and verify.py checks that this list and manifest.json say what those entries say.
 """
 
 
@@ -51,6 +56,7 @@ class ExportSummary:
     entries: int
     media: int
     checkpoint_size: int
+    reviews: int = 0  # of the entries, how many are review decisions
 
 
 def _sha(data: bytes) -> str:
@@ -76,7 +82,7 @@ def export_bundle(log: EvidenceLog, indexes: Iterable[int] | Callable[[], Iterab
     kept_sizes = {_kept_size(note, log, stored, cp.size) for note in kept}
     out = Path(out)
     files: dict[str, str] = {}
-    items, receipts = [], {}
+    items, receipts, reviews = [], {}, []
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
 
         def put(name: str, data: bytes) -> None:
@@ -84,7 +90,6 @@ def export_bundle(log: EvidenceLog, indexes: Iterable[int] | Callable[[], Iterab
             files[name] = _sha(data)
 
         put("verify.py", Path(verify_mod.__file__).read_bytes())
-        put("README.txt", README.encode())
         put("verifier.vkey", (log.vkey + "\n").encode())
         put("checkpoint.note", cp.note.encode())
         media_done: set[str] = set()
@@ -108,6 +113,11 @@ def export_bundle(log: EvidenceLog, indexes: Iterable[int] | Callable[[], Iterab
                           "entry_type": entry["entry_type"], "media": media})
             first = sizes[bisect.bisect_right(sizes, idx)]  # the first checkpoint that covered this entry
             receipts.setdefault(first, []).append(idx)
+            review = verify_mod.review_of(idx, entry)
+            if review is not None:
+                reviews.append(review)
+        listing = verify_mod.review_listing(reviews)
+        put("README.txt", (README + ("\n" + listing if listing else "")).encode())
         consistency = []
         for size in sorted(set(receipts) | kept_sizes):
             if size == cp.size:
@@ -130,11 +140,12 @@ def export_bundle(log: EvidenceLog, indexes: Iterable[int] | Callable[[], Iterab
             "checkpoint_size": cp.size,
             "checkpoint_root": base64.b64encode(cp.root).decode(),
             "entries": items,
+            "reviews": reviews,
             "consistency": consistency,
             "files": files,
         }
         zf.writestr("manifest.json", json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False))
-    return ExportSummary(out, len(items), len(media_done), cp.size)
+    return ExportSummary(out, len(items), len(media_done), cp.size, len(reviews))
 
 
 def _kept_size(note: str, log: EvidenceLog, stored: dict, newest: int) -> int:

@@ -284,6 +284,75 @@ def parse_tlog_proof(text: str) -> tuple[int, list[bytes], str]:
     return int(rest[0][6:]), path, note
 
 
+# ---------------------------------------------------------------- review decisions, readably
+
+REVIEWS_HEADING = "Review decisions"
+# The fields every review entry's payload has; whatever else a decision carries (a note, a reason code and its
+# text, a lease, an override's justification) is listed under it as it stands, so new kinds of decision need no
+# new verifier.
+_REVIEW_FIXED = ("clue_code", "alert_id", "decision", "status", "time", "reviewer", "alert_evidence")
+
+
+def review_of(index: int, entry: dict) -> dict | None:
+    """What a review entry says, for people (None for any other entry type). Derived from the entry bytes alone,
+    so the verifier can hold the bundle's readable lists (manifest `reviews`, README.txt) to the signed entries."""
+    if entry.get("entry_type") != "review":
+        return None
+    payload = entry.get("payload") or {}
+    who = payload.get("reviewer") or {}
+    return {"index": index, "clue_code": payload.get("clue_code"), "decision": payload.get("decision"),
+            "time": payload.get("time"), "reviewer": who.get("name"), "role": who.get("role"),
+            "token_id": who.get("token_id"), "status": payload.get("status"),
+            "details": {k: v for k, v in sorted(payload.items()) if k not in _REVIEW_FIXED and v is not None},
+            "refers_to": [ref.get("index") for ref in payload.get("alert_evidence") or []]}
+
+
+def _readable(value: object) -> str:
+    # One line per field: free text with line breaks or other control characters is shown JSON-quoted.
+    if isinstance(value, str) and not _CONTROL.search(value):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def review_listing(reviews: Sequence[dict]) -> str:
+    """The review decisions as README.txt lists them ("" when there are none)."""
+    if not reviews:
+        return ""
+    lines = [f"{REVIEWS_HEADING} ({len(reviews)}), in log order, as the review entries in entries/ record them:", ""]
+    for r in reviews:
+        refs = ", ".join(str(i) for i in r["refers_to"]) or "none"
+        lines.append(f"  {_readable(r['time'])}  {_readable(r['decision'])} of alert {_readable(r['clue_code'])}"
+                     f" by {_readable(r['reviewer'])} (role {_readable(r['role'])}, token {r['token_id']})")
+        lines.append(f"      status after: {_readable(r['status'])}; entry entries/{r['index']}.json;"
+                     f" on the alert's entries {refs}")
+        lines += [f"      {k}: {_readable(v)}" for k, v in r["details"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def _check_reviews(manifest: dict, readme: str, reviews: list[dict], leaves: dict[int, str],
+                   entries: dict[int, dict]) -> None:
+    """The manifest's `reviews` and README.txt's listing say what the review entries say, and each review names
+    the alert's entries it rests on by the leaf hashes the bundle holds for them."""
+    listed = manifest.get("reviews", [])
+    if not isinstance(listed, list):
+        raise VerificationError("manifest.json", "reviews is not a list")
+    for k in range(max(len(listed), len(reviews))):
+        got, want = (listed[k] if k < len(listed) else None), (reviews[k] if k < len(reviews) else None)
+        if got != want:
+            which = f"entry {want['index']}" if want else f"a review the entries do not hold ({_readable(got)})"
+            raise VerificationError("manifest.json", f"reviews: {which} is listed otherwise than its entry says")
+    cut = readme.find(f"\n{REVIEWS_HEADING} (")
+    if (readme[cut + 1:] if cut >= 0 else "") != review_listing(reviews):
+        raise VerificationError("README.txt", "its review decisions differ from the review entries")
+    for r in reviews:
+        for ref in (entries[r["index"]].get("payload") or {}).get("alert_evidence") or []:
+            held = leaves.get(ref.get("index"))
+            if held is not None and ref.get("leaf_hash") != held:
+                raise VerificationError(f"entry {r['index']} (entries/{r['index']}.json)",
+                                        f"refers to entry {ref.get('index')} by leaf hash {ref.get('leaf_hash')},"
+                                        f" the bundled entry's is {held}")
+
+
 # ---------------------------------------------------------------- export bundles
 
 CHECKPOINT_FILE, VKEY_FILE = "checkpoint.note", "verifier.vkey"
@@ -407,6 +476,9 @@ def verify_bundle(path: str | Path, vkey: str | None = None, kept: Sequence[tupl
 
     chains: dict[str, dict[int, dict]] = {}
     seen_indexes: set[int] = set()
+    leaves: dict[int, str] = {}
+    reviews: list[dict] = []
+    review_entries: dict[int, dict] = {}
     for item in manifest["entries"]:
         idx = item["index"]
         label = f"entry {idx} ({item['file']})"
@@ -456,7 +528,19 @@ def verify_bundle(path: str | Path, vkey: str | None = None, kept: Sequence[tupl
         seqs[entry["device_seq"]] = {"leaf": lh.hex(), "prev": entry.get("device_prev_hash"), "label": label}
         report.append(f"entry {idx}: device {entry['device_id']} sequence {entry['device_seq']}, "
                       f"{entry.get('entry_type')}, {len(media)} media, included in checkpoint {size}")
+        leaves[idx] = lh.hex()
+        review = review_of(idx, entry)
+        if review is not None:
+            reviews.append(review)
+            review_entries[idx] = entry
     report.append(f"{len(manifest['entries'])} entries, their media and inclusion proofs verify")
+    _check_reviews(manifest, b.read("README.txt").decode(), reviews, leaves, review_entries)
+    for r in reviews:
+        report.append(f"review entry {r['index']}: {_readable(r['decision'])} of alert {_readable(r['clue_code'])} "
+                      f"by {_readable(r['reviewer'])} ({_readable(r['role'])}) at {_readable(r['time'])}"
+                      + "".join(f", {k} {_readable(v)}" for k, v in r["details"].items()))
+    if reviews:
+        report.append(f"{len(reviews)} review decisions: manifest.json and README.txt list them as the entries say")
 
     for name in sorted(files):
         if name not in verified:

@@ -32,16 +32,45 @@ class CommandError(ValueError):
     """Bad input to a command: one line, exit 2."""
 
 
+class AlertEvidenceMismatch(RuntimeError):
+    """An alert's review change names an evidence entry that is not that review: the store disagrees with itself,
+    and a bundle made from it would mislead, so none is made."""
+
+
+def _alert_row(conn: psycopg.Connection, alert: str) -> tuple | None:
+    # Two lookups, each by its own index, rather than one OR that scans every alert.
+    row = conn.execute("SELECT id, clue_code, evidence_open_idx, evidence_end_idx FROM alerts WHERE clue_code = %s",
+                       (alert,)).fetchone()
+    if row is None and alert.isascii() and alert.isdigit():
+        row = conn.execute("SELECT id, clue_code, evidence_open_idx, evidence_end_idx FROM alerts WHERE id = %s",
+                           (int(alert),)).fetchone()
+    return row
+
+
 def alert_entry_indexes(log: EvidenceLog, alert: str) -> list[int]:
-    """The evidence entries of an alert (by clue code or numeric id): its open and end entries."""
+    """The evidence entries of an alert (by clue code or numeric id), in log order: its open and end entries and
+    every review decision on it. Each decision writes its review entry and the alert's `review` change (which
+    holds the entry's index) in one transaction, so the changes find every review, by the alert_changes index
+    on (alert_id, id); and they are what `GET /api/alerts/{code}` shows as the review history, so the history
+    and the bundle list the same decisions."""
     with log.pool.connection() as conn:
-        row = conn.execute(
-            "SELECT evidence_open_idx, evidence_end_idx FROM alerts WHERE clue_code = %s OR id::text = %s",
-            (alert, alert),
-        ).fetchone()
-    if row is None:
-        raise AlertNotFound(f"no alert with clue code or id {alert!r}")
-    indexes = [i for i in row if i is not None]
+        row = _alert_row(conn, alert)
+        if row is None:
+            raise AlertNotFound(f"no alert with clue code or id {alert!r}")
+        alert_id, code, *own = row
+        reviews = conn.execute(
+            "SELECT id, payload->'review'->'evidence_idx' FROM alert_changes"
+            " WHERE alert_id = %s AND type = 'review' ORDER BY id", (alert_id,)).fetchall()
+        found = {idx: (kind, bytes(entry)) for idx, kind, entry in conn.execute(
+            "SELECT idx, entry_type, entry FROM evidence_entries WHERE idx = ANY(%s)",
+            ([i for _, i in reviews if isinstance(i, int)],))}
+    for change_id, idx in reviews:
+        kind, entry = found.get(idx, (None, b"{}")) if isinstance(idx, int) else (None, b"{}")
+        payload = json.loads(entry).get("payload") or {}
+        if kind != "review" or payload.get("clue_code") != code or payload.get("alert_id") != alert_id:
+            raise AlertEvidenceMismatch(f"alert {code}: review change {change_id} names evidence entry {idx}, "
+                                        "which is not a review of this alert")
+    indexes = sorted({i for i in own if i is not None} | {i for _, i in reviews})
     if not indexes:
         raise AlertNotFound(f"alert {alert!r} has no evidence entries")
     return indexes
@@ -141,12 +170,16 @@ def _export(args: argparse.Namespace) -> int:
         except ValueError:
             print("error: --entries takes comma-separated integers", file=sys.stderr)
             return 2
+        except AlertEvidenceMismatch as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         try:
             s = export_bundle(log, indexes, args.output, purpose=args.purpose, producer=args.producer, kept=kept)
         except (LookupError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    print(f"wrote {s.path}: {s.entries} entries, {s.media} media files, checkpoint size {s.checkpoint_size}")
+    print(f"wrote {s.path}: {s.entries} entries ({s.reviews} review decisions), {s.media} media files, "
+          f"checkpoint size {s.checkpoint_size}")
     return 0
 
 
