@@ -1,5 +1,6 @@
-"""Response models of the read side (the queue, the stream, auditors' reads, public disclosure): the OpenAPI
-document is generated from them, and handlers build their bodies through them so the two never drift."""
+"""Request and response models of the console API (the queue, the stream, review decisions, auditors' reads,
+public disclosure): the OpenAPI document is generated from them, and handlers build their bodies through them so
+the two never drift."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from api.errors import ApiError
 
@@ -45,6 +46,18 @@ class AlertOut(_Out):
     detail: dict[str, Any]
     claimed_by_name: str | None = None  # who holds the alert in review while claim_expires_at runs
     claim_expires_at: datetime | None = None
+    first_reviewer_token: int | None = None  # who confirmed or dismissed it (a legal reviewer must differ)
+    first_reviewer_name: str | None = None
+    first_reviewed_at: datetime | None = None
+    legal_review_required: bool | None = None  # as configured for its item when it was confirmed
+    legal_reviewer_name: str | None = None
+    legal_reviewed_at: datetime | None = None
+    legal_review_reason: str | None = None
+    override_name: str | None = None  # the supervisor who let it be confirmed although inadmissible
+    override_at: datetime | None = None
+    override_reason: str | None = None
+    override_reasons: list[str] | None = None  # the inadmissible reasons the override covers
+    case_ready: bool = False  # approved, or confirmed where no legal review is needed
 
 
 class AlertPage(_Out):
@@ -182,18 +195,66 @@ class ConfirmIn(BaseModel):
     note: str | None = Field(default=None, max_length=4000)
 
 
-DismissReason = Literal["false_detection", "duplicate", "outside_jurisdiction", "lawful_activity", "device_fault"]
-
-
 class DismissIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: DismissReason
+    reason: str = Field(max_length=64, description="A configured reason code (GET /api/review/reasons).")
     text: str | None = Field(default=None, max_length=4000)
 
 
+def _written(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("a reason must be written out, not left blank")
+    return value
+
+
+class LegalReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(default=None, max_length=4000, validate_default=True,
+                               description="Why; required when rejecting.")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None and info.data.get("decision") == "reject":
+            raise ValueError("a rejection needs a written reason")
+        return _written(v)
+
+
+class OverrideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=4000,
+                        description="Why the alert may be confirmed although inadmissible (it becomes evidence).")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, v: str) -> str:
+        _written(v)
+        return v
+
+
+class ReassignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token_id: int | None = Field(description="The reviewer token (operator or supervisor, active) to hand the claim"
+                                             " to, or null to put the alert back in the queue.")
+
+
+class ReasonOut(_Out):
+    code: str
+    zh: str
+    en: str
+
+
+class ReviewReasonsOut(_Out):
+    """What the console's review screen is configured with."""
+
+    dismiss_reasons: list[ReasonOut]  # in the order to offer them
+    lease_s: float  # how long a claim holds
+
+
 class ReviewDecisionOut(_Out):
-    """What a claim, release, confirm or dismiss left: the alert, the decision as recorded, its evidence entry
-    and the change id it has on the stream."""
+    """What a review decision (claim, release, confirm, dismiss, legal review, override, reassign) left: the
+    alert, the decision as recorded, its evidence entry and the change id it has on the stream."""
 
     alert: AlertOut
     review: dict[str, Any]

@@ -3,13 +3,16 @@ modules, serves it under /api/, and puts one middleware in front of it that
 
 - answers every error under /api/ as `{"error": {"code", "message", "field"?}}` (aiohttp's own 404/405 too),
 - checks access from the route's spec (api/auth.py) before the handler runs,
-- writes an audit_log row for every state-changing request, allowed or refused.
+- writes an audit_log row for every state-changing request, allowed or refused, unless the handler wrote it in
+  the transaction of what it did (review decisions: the row commits with the decision or not at all). A request
+  its handler refused is written with the refusal's code as its result (`refused_four_eyes`).
 
 A route module exposes `register(table, ctx)` and is listed in ROUTE_MODULES.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -17,15 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from api.auth import AccessCheck, AccessRefused, FailureWindow
-from api.context import AUDIT_KEY, PRINCIPAL_KEY, ApiContext, Principal
+from api.context import AUDIT_KEY, PRINCIPAL_KEY, ApiContext, OnReady, Principal, audit_entry
 from api.errors import STATUS_CODES, ApiError, error_response
 from api.openapi import build_document
 from api.routes import PUBLIC, RouteSpec, RouteTable
 from gateway.health import VKEY_PATH
-from gateway.store.audit_log import AuditEntry, record
+from gateway.store.audit_log import record
 
 if TYPE_CHECKING:
     from gateway.app import Gateway, HttpMount
@@ -34,8 +37,8 @@ log = structlog.get_logger(__name__)
 
 # Each: register(table: RouteTable, ctx: ApiContext). Order matters where paths overlap: aiohttp matches in
 # registration order, so /api/alerts/stream comes before /api/alerts/{clue_code}.
-ROUTE_MODULES = ["api.stream", "api.alerts_read", "api.review", "api.evidence_read", "api.public", "api.audit_log",
-                 "api.ingest_http"]
+ROUTE_MODULES = ["api.stream", "api.alerts_read", "api.review.first", "api.review.legal", "api.review.supervise",
+                 "api.evidence_read", "api.public", "api.audit_log", "api.ingest_http"]
 
 CONTEXT_KEY = web.AppKey("enforcegw.api.context", ApiContext)
 TABLE_KEY = web.AppKey("enforcegw.api.routes", RouteTable)
@@ -46,27 +49,37 @@ POOL_MAX = 10
 Register = Callable[[RouteTable, ApiContext], object]
 
 
-def make_mount(*, auth_failure_limit: int = 10, auth_window_s: float = 60.0,
-               route_modules: Sequence[str] | None = None, extra: Sequence[Register] = ()) -> HttpMount:
-    """A mount with its own brake settings and, for tests, extra registrations; `mount` uses the defaults."""
+def make_mount(*, auth_failure_limit: int | None = None, auth_window_s: float | None = None,
+               route_modules: Sequence[str] | None = None, extra: Sequence[Register] = (),
+               on_ready: Sequence[OnReady] = ()) -> HttpMount:
+    """A mount; the brake comes from `api.auth` in the settings unless given here (tests), `extra` adds
+    registrations (tests), and `on_ready` runs inside each review decision that makes an alert ready for a case
+    task (see api.context.OnReady). `mount` is the plain one."""
 
     def mount_api(app: web.Application, gw: Gateway) -> None:
+        brake = gw.settings.api.auth
         pool = AsyncConnectionPool(gw.database_url, min_size=1, max_size=POOL_MAX, open=False,
                                    kwargs={"autocommit": True})
+        sync_pool = ConnectionPool(gw.database_url, min_size=1, max_size=gw.settings.api.review.pool_max,
+                                   open=False, kwargs={"autocommit": True})
         ctx = ApiContext(settings=gw.settings, database_url=gw.database_url, pool=pool, metrics=gw.metrics,
-                         evidence=gw.evidence, gateway=gw)
+                         evidence=gw.evidence, gateway=gw, sync_pool=sync_pool, on_ready=list(on_ready))
         modules = ROUTE_MODULES if route_modules is None else route_modules
         table = build_table(ctx, [importlib.import_module(m).register for m in modules] + list(extra))
-        access = AccessCheck(pool, FailureWindow(auth_failure_limit, auth_window_s))
+        failures = FailureWindow(brake.failure_limit if auth_failure_limit is None else auth_failure_limit,
+                                 brake.window_s if auth_window_s is None else auth_window_s)
+        access = AccessCheck(pool, failures)
         gateway_owned = _add_routes(app, table)
         app[CONTEXT_KEY], app[TABLE_KEY], app[ACCESS_KEY] = ctx, table, access
         app.middlewares.append(_middleware(table, access, pool, gateway_owned))
 
         async def open_pool(_app: web.Application) -> None:
             await pool.open(wait=True, timeout=30)
+            await asyncio.to_thread(sync_pool.open, wait=True, timeout=30)
 
         async def close_pool(_app: web.Application) -> None:
             await pool.close()
+            await asyncio.to_thread(sync_pool.close)
 
         async def closing(_app: web.Application) -> None:
             ctx.closing.set()
@@ -161,8 +174,10 @@ def _middleware(table: RouteTable, access: AccessCheck, pool: AsyncConnectionPoo
             response = await _handle(request, handler, spec)
         except AccessRefused as refused:
             who, result, response = refused.principal, refused.result, refused.error.response()
-        if spec.changes_state:
-            await _audit(pool, request, spec, who, result, response.status)
+        note = request.get(AUDIT_KEY, {})
+        if spec.changes_state and not note.get("recorded"):
+            refusal = note.get("refused")
+            await _audit(pool, request, who, f"refused_{refusal}" if refusal else result, response.status)
         return response
 
     return api_middleware
@@ -172,23 +187,23 @@ async def _handle(request: web.Request, handler: Any, spec: RouteSpec) -> web.St
     try:
         return await handler(request)
     except ApiError as exc:
+        request.setdefault(AUDIT_KEY, {}).update(refused=exc.code, recorded=False, result=None)
         return exc.response()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        request.setdefault(AUDIT_KEY, {}).update(refused=STATUS_CODES.get(exc.status, "error"), recorded=False,
+                                                 result=None)
         return _http_error(exc)
     except Exception:
         log.exception("api.handler_failed", method=spec.method, route=spec.path)
+        request.setdefault(AUDIT_KEY, {}).update(recorded=False, result="failed")
         return error_response(500, "internal_error", "the request failed inside the gateway; see its log")
 
 
-async def _audit(pool: AsyncConnectionPool, request: web.Request, spec: RouteSpec, who: Principal | None,
-                 result: str, status: int) -> None:
-    note = request.get(AUDIT_KEY, {})
-    entry = AuditEntry(action=f"{spec.method} {spec.path}", target=str(note.get("target") or request.path),
-                       result=str(note.get("result") or result), status=status, address=request.remote,
-                       token_id=who.token_id if who else None, token_name=who.name if who else None,
-                       role=who.role if who else None)
+async def _audit(pool: AsyncConnectionPool, request: web.Request, who: Principal | None, result: str,
+                 status: int) -> None:
+    entry = audit_entry(request, who, result=result, status=status)
     try:
         async with pool.connection() as conn:
             await record(conn, entry)

@@ -16,6 +16,7 @@ import psycopg
 from api.routes import ROLES
 from api.server import make_mount
 from gateway.app import Gateway, HttpMount
+from gateway.config import Settings
 from gateway.store.tokens import create_token, revoke_token
 from testkit.gateway_harness import gateway_settings, wait_for
 
@@ -67,13 +68,22 @@ def make_tokens(db_url: str) -> tuple[dict[str, str], dict[str, int]]:
     return secrets, ids
 
 
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 @contextlib.asynccontextmanager
 async def api_gateway(tmp: Path, db_url: str, mqtt_url: str, *, mount: HttpMount | None = None,
                       **settings: Any) -> AsyncIterator[ApiGateway]:
-    """`async with api_gateway(tmp_path, db_url, mqtt_url) as api:` a running gateway serving the API."""
+    """`async with api_gateway(tmp_path, db_url, mqtt_url) as api:` a running gateway serving the API.
+    `settings` change the test gateway's settings section by section, validated like a config file:
+    `api={"review": {"lease_s": 0.3}}` keeps the rest of `api`."""
     s = gateway_settings(tmp, db_url, mqtt_url)
     if settings:
-        s = s.model_copy(update=settings)
+        s = Settings(**_merged(s.model_dump(), settings))
     gw = Gateway(s, http_mounts=[mount or make_mount()])
     await gw.start()
     try:
