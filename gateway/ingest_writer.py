@@ -11,6 +11,10 @@ Every message taken ends as stored rows, a duplicate, or a dead letter holding i
 refusal (`PayloadError`) with its reason, an unexpected parser exception as `parser_error` (logged with its
 traceback once per kind of fault; the writer goes on, so a redelivered poison message cannot stop ingest), a
 conflict with stored rows (`gateway.store.conflicts`), or rows the store refused (`store_rejected`).
+
+A message that carries a `reply` (HTTP ingest: its client waits for the answer) is told which of those it
+became, as an `Outcome`, after its batch has committed and before the stored hooks run. Messages from other
+transports than the broker come in through `submit`, which never blocks: a full queue is the caller's to answer.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 import psycopg
 import structlog
@@ -45,9 +51,21 @@ _ROW_ERRORS = (psycopg.DataError, psycopg.IntegrityError, ValueError)
 _MAX_DETAIL = 500
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one message once its batch committed."""
+
+    result: Literal["stored", "duplicate", "dead_letter"]
+    rows: int = 0  # the rows the message carried (stored, or all already stored for a duplicate)
+    reason: str = ""  # a dead letter's reason code (`enforcegw_dead_letters_total{reason}`)
+    detail: str = ""  # a dead letter's detail: which field, which value, which stored value
+
+
 @dataclass
 class _Batch(batch_writer.Batch):
     deadline: float = 0.0  # time.monotonic() at which the first message is batch_max_ms old
+    dead_msg: list[int] = field(default_factory=list)  # dead_msg[i]: the message `dead[i]` refused
+    waiting: list[int] = field(default_factory=list)  # messages with a reply to tell
 
 
 class _ParserFaults:
@@ -134,6 +152,10 @@ class IngestWriter:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.alive()
 
+    def submit(self, msg: RawMessage) -> None:
+        """Queue a message that did not come from the broker; raises `queue.Full` instead of waiting for room."""
+        self.source.put_nowait(msg)
+
     def stop(self, timeout: float = 30.0) -> None:
         """Flush everything already queued, acknowledge it, then return."""
         self._stop.set()
@@ -180,16 +202,21 @@ class IngestWriter:
     def _take(self, msg: RawMessage, batch: _Batch) -> None:
         index = len(batch.messages)
         batch.messages.append(msg)
+        if msg.reply is not None:
+            batch.waiting.append(index)
         received = datetime.fromtimestamp(msg.received_at, UTC)
+        if msg.refusal is not None:
+            self._refuse(batch, index, received, *msg.refusal)
+            return
         try:
             kind, readings, poses, events = self.parse(msg.topic, msg.payload, received)
         except PayloadError as exc:
-            self._refuse(batch, msg, received, exc.reason, exc.detail)
+            self._refuse(batch, index, received, exc.reason, exc.detail)
             return
         except Exception as exc:
             # Dead-letter it and go on: the broker would redeliver a message that stopped the writer, forever.
             self._faults.report(exc, msg.topic)
-            self._refuse(batch, msg, received, "parser_error",
+            self._refuse(batch, index, received, "parser_error",
                          f"{type(exc).__name__} in the parser: {exc}"[:_MAX_DETAIL])
             return
         self.metrics.messages_received.labels(kind).inc()
@@ -197,7 +224,7 @@ class IngestWriter:
             ids = {r.device_id for r in readings} | {p.device_id for p in poses} | {e.device_id for e in events}
             for device_id in ids:
                 if not self._known(device_id):
-                    self._refuse(batch, msg, received, "unknown_device",
+                    self._refuse(batch, index, received, "unknown_device",
                                  f"device {device_id!r} is not in the registry")
                     return
         seen = batch.seen
@@ -217,9 +244,11 @@ class IngestWriter:
                 if e.online is not False:  # an offline report (often the broker's last will) is not a sighting
                     _see(seen, e.device_id, e.time)
 
-    def _refuse(self, batch: _Batch, msg: RawMessage, received: datetime, reason: str, detail: str) -> None:
+    def _refuse(self, batch: _Batch, index: int, received: datetime, reason: str, detail: str) -> None:
+        msg = batch.messages[index]
         self.metrics.messages_received.labels("invalid").inc()
         batch.dead.append(DeadLetter(msg.topic, reason, detail, bytes(msg.payload), received))
+        batch.dead_msg.append(index)
 
     def _known(self, device_id: str) -> bool:
         # A registry lookup can meet a store that went away since the last batch: wait for it as a flush does.
@@ -273,6 +302,8 @@ class IngestWriter:
             m.dead_letters.labels(d.reason).inc()
         for kind in result.conflict_kinds:
             m.conflicts.labels(kind).inc()
+        if batch.waiting:
+            self._reply(batch, result)
         readings, poses = batch.readings, batch.poses
         if result.refused:  # hooks see what this batch stored, never a refused value
             out = result.refused
@@ -283,6 +314,15 @@ class IngestWriter:
                 hook(readings, poses)
             except Exception:  # a consumer's bug must not stop ingest
                 log.exception("ingest.on_stored_hook_failed", hook=getattr(hook, "__qualname__", repr(hook)))
+
+    def _reply(self, batch: _Batch, result: batch_writer.WriteResult) -> None:
+        for index, outcome in outcomes(batch, result).items():
+            reply = batch.messages[index].reply
+            assert reply is not None
+            try:
+                reply(outcome)
+            except Exception:  # the waiting caller's bug must not stop ingest
+                log.exception("ingest.reply_failed", topic=batch.messages[index].topic)
 
     def _write(self, batch: _Batch) -> batch_writer.WriteResult:
         conn = self._connection()
@@ -310,6 +350,32 @@ class IngestWriter:
         if total.rejected:
             batch_writer.write_batch(conn, batch_writer.Batch(dead=total.rejected))
         return total
+
+
+def outcomes(batch: _Batch, result: batch_writer.WriteResult) -> dict[int, Outcome]:
+    """The outcome of each message of `batch.waiting`, from what the batch's write returned.
+
+    The write names the messages it refused (`result.refused`: duplicates, conflicts, store rejections) and
+    gives the dead letters of the last two with their message's topic and bytes, not its index: a refused
+    message is matched to its dead letter by those. Copies of one topic and payload in a batch share one
+    verdict (each is judged against the same stored or earlier accepted rows), so the match cannot mix them up.
+    """
+    parsed_out = dict(zip(batch.dead_msg, batch.dead, strict=True))
+    refused_letters = {(d.topic, d.payload): d for d in (*result.conflicts, *result.rejected)}
+    rows = Counter(batch.reading_msg)
+    rows.update(batch.pose_msg)
+    rows.update(batch.event_msg)
+    out: dict[int, Outcome] = {}
+    for i in batch.waiting:
+        letter = parsed_out.get(i)
+        if letter is None and i in result.refused:
+            msg = batch.messages[i]
+            letter = refused_letters.get((msg.topic, bytes(msg.payload)))
+        if letter is not None:
+            out[i] = Outcome("dead_letter", reason=letter.reason, detail=letter.detail)
+        else:
+            out[i] = Outcome("duplicate" if i in result.refused else "stored", rows=rows[i])
+    return out
 
 
 def _per_message(batch: batch_writer.Batch) -> list[tuple[int, batch_writer.Batch]]:

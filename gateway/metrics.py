@@ -16,6 +16,12 @@ class Metrics:
         self.messages_received = Counter(
             "enforcegw_messages_received_total", "MQTT messages received, by route kind", ["kind"], registry=r
         )
+        self.http_ingest = Counter(
+            "enforcegw_http_ingest_requests_total",
+            "Device readings posted over HTTP (POST /api/ingest/readings), by how they were answered: stored,"
+            " duplicate, dead_letter (refused input, also counted in messages_received and dead_letters),"
+            " wrong_device, queue_full, timeout, unavailable", ["result"], registry=r,
+        )
         self.readings_stored = Counter("enforcegw_readings_stored_total", "Readings committed", registry=r)
         self.readings_duplicate = Counter(
             "enforcegw_readings_duplicate_total", "Readings dropped as redeliveries of stored ones", registry=r

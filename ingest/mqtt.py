@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
@@ -39,11 +40,20 @@ def restart_paho_loop(client: mqtt.Client) -> None:
 
 @dataclass(frozen=True, slots=True)
 class RawMessage:
+    """One message for the ingest writer, from the broker or from another transport (HTTP ingest) that hands
+    the writer the topic and bytes the device would have published, so both are judged and stored alike."""
+
     topic: str
     payload: bytes
     mid: int
-    qos: int
+    qos: int  # 0 for a message no broker waits to have acknowledged
     received_at: float  # time.time(); converted to datetime only when stored
+    # Told the message's outcome (the writer's `Outcome`) once its batch has committed: a caller waiting to
+    # answer its own client. Called from the writer's thread; it must not block.
+    reply: Callable[[Any], None] | None = None
+    # (reason, detail): refused before it could be parsed (an HTTP body over the size limit, read only in
+    # part); the writer dead-letters it as it would a parser refusal.
+    refusal: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
