@@ -35,8 +35,11 @@ from evidence.log import EvidenceLog, NotCheckpointed
 
 MAX_LIMIT = 200
 MAX_POINTS = 5000
-_ENUMS = {"status": ("new", "in_review", "confirmed", "dismissed"), "source": ("sensor", "video", "manual"),
-          "category": ("violation", "quality_exceedance")}
+_ENUMS = {"status": ("new", "in_review", "confirmed", "dismissed", "approved", "rejected"),
+          "source": ("sensor", "video", "manual"), "category": ("violation", "quality_exceedance")}
+# queue parameter -> the predicate of that work list (each has a partial index, migration 0093)
+QUEUES = {"legal_review": "status = 'confirmed' AND legal_review_required IS NOT FALSE",
+          "case_ready": "case_ready"}
 # query parameter -> column compared for equality
 _EQUAL = {"status": "status", "kind": "kind", "source": "source", "category": "category", "subject": "subject_code",
           "device": "device_id", "zone": "zone_id"}
@@ -86,6 +89,11 @@ def list_query(q: Any) -> tuple[str, list[Any], int]:
             raise error(400, "bad_filter", f"{name} must be one of {', '.join(_ENUMS[name])}", name)
         where.append(f"{column} = %s")
         params.append(value)
+    queue = q.get("queue")
+    if queue is not None:
+        if queue not in QUEUES:
+            raise error(400, "bad_filter", f"queue must be one of {', '.join(QUEUES)}", "queue")
+        where.append(QUEUES[queue])
     for name, op in (("from", ">="), ("to", "<")):
         t = _time(q, name)
         if t is not None:
@@ -135,8 +143,9 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
             reviews=[ReviewOut.model_validate(r) for r in reviews if r["review"] is not None]))
 
     table.add("GET", "/api/alerts", list_alerts, roles=QUEUE_READERS, response=AlertPage,
-              summary="The alert queue: filter by status, kind, source, category, subject, device, zone, from/to;"
-                      " cursor pages, newest first")
+              summary="The alert queue: filter by status, kind, source, category, subject, device, zone, from/to,"
+                      " and queue (legal_review: confirmed, awaiting a legal review; case_ready: approved, or"
+                      " confirmed needing none); cursor pages, newest first")
     table.add("GET", "/api/alerts/{clue_code}", get_alert, roles=QUEUE_READERS, response=AlertDetailOut,
               summary="One alert with its device, zone, subject, window readings, evidence proofs, media, reviews")
 

@@ -66,6 +66,7 @@ BAD = [
     ({"status": "open"}, "status"), ({"source": "radar"}, "source"), ({"from": "yesterday"}, "from"),
     ({"to": "2026-07-01T00:00:00"}, "to"), ({"cursor": "not-a-cursor"}, "cursor"),
     ({"cursor": base64.urlsafe_b64encode(b'{"id": "1"}').decode()}, "cursor"),
+    ({"queue": "mine"}, "queue"), ({"status": "task_created"}, "status"),
 ]
 
 
@@ -75,6 +76,48 @@ async def test_bad_queries_are_400_naming_the_field(db_url: str, tmp_path: Path)
             resp = await client.get("/api/alerts", params=query)
             assert resp.status == 400, query
             assert (await resp.json())["error"]["field"] == field, query
+
+
+# the alerts of the two work lists after first review: code, columns besides the defaults
+REVIEWED: list[tuple[str, dict]] = [
+    ("Q-1", {"status": "confirmed", "legal_review_required": True}),
+    ("Q-2", {"status": "confirmed", "legal_review_required": False}),
+    ("Q-3", {"status": "confirmed"}),  # whether it needs a legal review was not recorded: it gets one
+    ("Q-4", {"status": "approved", "legal_review_required": True}),
+    ("Q-5", {"status": "rejected", "legal_review_required": True}),
+    ("Q-6", {"status": "dismissed"}),
+    ("Q-7", {"status": "in_review"}),
+]
+QUEUES = [
+    ({"queue": "legal_review"}, ["Q-3", "Q-1"]),
+    ({"queue": "case_ready"}, ["Q-4", "Q-2"]),
+    ({"status": "approved"}, ["Q-4"]),
+    ({"status": "rejected"}, ["Q-5"]),
+    ({"status": "confirmed"}, ["Q-3", "Q-2", "Q-1"]),
+    ({"queue": "legal_review", "device": "d2"}, []),
+]
+
+
+async def test_the_legal_review_queue_and_the_case_ready_list(db_url: str, tmp_path: Path) -> None:
+    add_device(db_url, "d1")
+    with psycopg.connect(db_url) as conn:
+        (reviewer,) = conn.execute("INSERT INTO api_tokens (name, role, secret_sha256) VALUES"
+                                   " ('s', 'supervisor', sha256('x')) RETURNING id").fetchone()
+        for i, (code, cols) in enumerate(REVIEWED):
+            if cols["status"] in ("approved", "rejected"):
+                cols = {**cols, "legal_reviewer_token": reviewer, "legal_reviewer_name": "s",
+                        "legal_reviewed_at": T0}
+            add_alert(conn, code, "d1", T0 + timedelta(minutes=i), **cols)
+    async with read_client(db_url, tmp_path, alerts_read.register) as (client, _ctx):
+        for query, codes in QUEUES:
+            resp = await client.get("/api/alerts", params=query)
+            assert resp.status == 200, query
+            items = (await resp.json())["items"]
+            assert [a["clue_code"] for a in items] == codes, query
+            if query.get("queue") == "case_ready":
+                assert all(a["case_ready"] for a in items)
+            if query.get("queue") == "legal_review":
+                assert not any(a["case_ready"] for a in items)
 
 
 async def test_cursor_pages_cover_everything_once(db_url: str, tmp_path: Path) -> None:
