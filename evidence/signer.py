@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
+import hmac
 import os
 import tempfile
 from pathlib import Path
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from evidence.verify import ED25519_TYPE, key_id
 
@@ -58,6 +60,12 @@ class NoteSigner:
         """Verifier key text: <name>+<hex key id>+base64(0x01 || public key)."""
         blob = base64.b64encode(bytes([ED25519_TYPE]) + self.public_key).decode()
         return f"{self.name}+{self.key_id.hex()}+{blob}"
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for another purpose (e.g. signing evidence links), derived from this key's seed so no
+        second secret has to be kept; one purpose's key reveals nothing of the seed or of another's."""
+        seed = self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        return hmac.new(seed, b"enforcegw derived key\n" + purpose.encode(), hashlib.sha256).digest()
 
     def sign(self, text: str) -> str:
         if not text.endswith("\n") or "\n\n" in text:

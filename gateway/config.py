@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from detectors.sensors.overrides import OverrideConfig
 from evidence.config import EvidenceConfig
+from gateway.cases.config import CasesConfig
 from gateway.config_checks import (
     check_client_id,
     check_database_url,
@@ -289,6 +290,9 @@ class Settings(BaseSettings):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Sensor rule engine and alerts.")
     enforcement: EnforcementConfig = Field(
         default_factory=EnforcementConfig, description="Enforcement items and which of them need a legal review."
+    )
+    cases: CasesConfig = Field(
+        default_factory=CasesConfig, description="Case systems reviewed clues are pushed to as tasks."
     )
 
     @classmethod

@@ -7,27 +7,17 @@ Webhooks expects (15 s timeout, exponential back-off with full jitter, our own t
 
 from __future__ import annotations
 
-import base64
-import binascii
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.cases.mapping import MappingError, check_mapping
-
-WHSEC_PREFIX = "whsec_"
-MIN_SECRET_BYTES = 24
+from gateway.cases.signing import WebhookSecret
 
 
 def check_whsec(value: str) -> str:
-    """A Standard Webhooks symmetric secret: `whsec_` + base64 of at least 24 bytes."""
-    if not value.startswith(WHSEC_PREFIX):
-        raise ValueError("a secret is written whsec_ followed by base64 (Standard Webhooks)")
-    try:
-        raw = base64.b64decode(value[len(WHSEC_PREFIX):], validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("the part after whsec_ is not base64") from None
-    if len(raw) < MIN_SECRET_BYTES:
-        raise ValueError(f"a secret must decode to at least {MIN_SECRET_BYTES} bytes, this one has {len(raw)}")
+    """A Standard Webhooks symmetric secret (`whsec_` + base64); the error says which part is wrong."""
+    WebhookSecret.parse(value)
     return value
 
 
@@ -84,6 +74,10 @@ class CaseSystem(_Section):
         "(e.g. `data.case_no`); None: the number may come later through POST /api/tasks/{id}/ack.")
     max_in_flight: int = Field(default=8, ge=1, le=256, description="Requests in flight to this system at once.")
 
+    @property
+    def secrets(self) -> list[WebhookSecret]:
+        return [WebhookSecret.parse(s) for s in self.secret]
+
     @field_validator("secret", mode="before")
     @classmethod
     def _one_or_many(cls, v: object) -> object:
@@ -122,6 +116,7 @@ class CasesConfig(_Section):
     link_secret: str | None = Field(
         default=None, description="Key of the evidence links' HMAC (`whsec_` form); None: derived from the "
         "evidence signing key, so links survive a restart without another secret to keep.")
+    timezone: str = Field(default="Asia/Shanghai", description="Time zone of the times in a task's summary.")
     poll_s: float = Field(default=1.0, gt=0, description="How often the delivery worker looks for due "
                           "deliveries when no new task woke it.")
 
@@ -132,6 +127,15 @@ class CasesConfig(_Section):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"case system names must be unique: {', '.join(dup)}")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
         return v
 
     @field_validator("link_secret")

@@ -20,10 +20,7 @@ class LinkRefused(ValueError):
         self.code = code
 
 
-def derive_key(material: bytes, purpose: str = "enforcegw evidence links v1") -> bytes:
-    """A link key derived from other secret material (the evidence signing key), so links need no new secret
-    and a key for one purpose reveals nothing of the other."""
-    return hmac.new(material, purpose.encode(), hashlib.sha256).digest()
+LINK_KEY_PURPOSE = "evidence links v1"  # NoteSigner.derive_key: links need no secret of their own
 
 
 def _mac(key: bytes, path: str, exp: int) -> str:
