@@ -32,17 +32,33 @@ from testkit.read_api import add_alert, add_device, read_client
 pytestmark = pytest.mark.integration
 
 NOISE_2 = {**NOISE, "id": "noise-cs2", "name": "Site noise 2", "location": {"lon": 113.106, "lat": 23.006}}
-# device -> the decisions taken on its alert, in order: (who, action, body)
-SCENES: dict[str, list[tuple[str, str, dict | None]]] = {
-    "noise-cs": [("operator", "claim", None),
-                 ("operator", "confirm", {"note": "LAeq 66 dB(A) over the night limit for 22 minutes"})],
-    "noise-cs2": [("operator", "claim", None), ("operator", "release", None), ("supervisor", "claim", None),
-                  ("supervisor", "dismiss", {"reason": "false_detection", "text": "generator test, logged"})],
+NOTE = "LAeq 66 dB(A) over the night limit for 22 minutes"
+# (who, action, request body, the decision recorded, what README.txt shows under it: field -> text in its line);
+# a body's token_id names the role whose token it is
+Step = tuple[str, str, dict | None, str, dict[str, str]]
+SCENES: dict[str, list[Step]] = {
+    "noise-cs": [
+        ("operator", "claim", None, "claim", {}),
+        ("operator", "confirm", {"note": NOTE}, "confirm", {"note": NOTE}),
+        ("supervisor", "legal-review", {"decision": "approve", "reason": "no night-work permit on file"},
+         "legal_review", {"outcome": "approve", "reason": "no night-work permit on file",
+                          "first_reviewer": '"name": "test-operator"'}),
+    ],
+    "noise-cs2": [
+        ("operator", "claim", None, "claim", {}),
+        ("operator", "release", None, "release", {}),
+        ("supervisor", "claim", None, "claim", {}),
+        ("supervisor", "reassign", {"token_id": "operator"}, "reassign", {"to": '"name": "test-operator"'}),
+        ("operator", "dismiss", {"reason": "false_detection", "text": "generator test, logged"}, "dismiss",
+         {"reason": "false_detection", "text": "generator test, logged"}),
+    ],
 }
 
 
-async def _decide(api: ApiGateway, code: str, steps: list[tuple[str, str, dict | None]]) -> None:
-    for who, action, body in steps:
+async def _decide(api: ApiGateway, code: str, steps: list[Step]) -> None:
+    for who, action, body, _decision, _shown in steps:
+        if body is not None and "token_id" in body:
+            body = {**body, "token_id": api.token_ids[body["token_id"]]}
         async with api.request("POST", f"/api/alerts/{code}/{action}", who,
                                **({} if body is None else {"json": body})) as r:
             assert r.status == 200, (action, await r.text())
@@ -84,7 +100,7 @@ def _altered(members: dict[str, bytes], index: int, careful: bool) -> dict[str, 
     forged = dict(members)
     name = f"entries/{index}.json"
     data = forged[name]
-    for decision in (b"confirm", b"dismiss"):
+    for decision in (b"legal_review", b"dismiss"):
         data = data.replace(b'"decision":"' + decision + b'"', b'"decision":"release"')
     assert data != forged[name]
     forged[name] = data
@@ -125,7 +141,7 @@ async def test_reviewed_alerts_export_with_their_decisions_and_verify(
             assert status == 200
             history = [r["review"] for r in json.loads(detail)["reviews"]]
             assert [(h["decision"], h["reviewer"]["name"]) for h in history] == \
-                [(action, f"test-{who}") for who, action, _ in steps]
+                [(decision, f"test-{who}") for who, _action, _body, decision, _shown in steps]
             cli_zip = tmp_path / f"{device}-cli.zip"
             assert await asyncio.to_thread(main, ["evidence", "export", "--alert", code, "-o", str(cli_zip)]) == 0
             assert f"({len(steps)} review decisions)" in capsys.readouterr().out
@@ -137,11 +153,11 @@ async def test_reviewed_alerts_export_with_their_decisions_and_verify(
                 _check_bundle(bundle, row, history, steps)
                 r = await asyncio.to_thread(_verify_py, bundle, vkey, tmp_path / f"{device}-{how}")
                 assert r.returncode == 0 and r.stdout.splitlines()[-1] == "VERIFIED", r.stdout + r.stderr
-                for h, (who, action, _) in zip(history, steps, strict=True):
-                    assert f"review entry {h['evidence_idx']}: {action} of alert {code} by test-{who} ({who})" \
+                for h, (who, _action, _body, decision, _shown) in zip(history, steps, strict=True):
+                    assert f"review entry {h['evidence_idx']}: {decision} of alert {code} by test-{who} ({who})" \
                         in r.stdout
                 assert _enforcegw_verify(bundle, vkey, capsys)[0] == 0
-            final = history[-1]["evidence_idx"]  # the confirmation, the dismissal
+            final = history[-1]["evidence_idx"]  # the legal review, the dismissal
             members = _zip(cli_zip)
             for careful, failing in ((False, f"entries/{final}.json"),
                                      (True, f"proofs/{final}.tlog-proof: entry {final} (entries/{final}.json)")):
@@ -152,7 +168,7 @@ async def test_reviewed_alerts_export_with_their_decisions_and_verify(
                 assert r.returncode == 1 and f"FAIL {failing}" in r.stdout, r.stdout + r.stderr
 
 
-def _check_bundle(bundle: Path, row: dict, history: list[dict], steps: list[tuple[str, str, dict | None]]) -> None:
+def _check_bundle(bundle: Path, row: dict, history: list[dict], steps: list[Step]) -> None:
     """The bundle holds the alert's open and end entries and each decision of its review history, in log order,
     and lists the decisions (who, role, what, when, why) in its manifest and README."""
     members = _zip(bundle)
@@ -170,11 +186,15 @@ def _check_bundle(bundle: Path, row: dict, history: list[dict], steps: list[tupl
         [(h["evidence_idx"], h["decision"], h["reviewer"]["name"], h["reviewer"]["role"], h["time"]) for h in history]
     readme = members["README.txt"].decode()
     assert f"Review decisions ({len(history)})" in readme
-    for h, (who, action, body) in zip(history, steps, strict=True):
-        assert f"{h['time']}  {action} of alert {row['clue_code']} by test-{who} (role {who}," in readme
-        for key, value in (body or {}).items():
-            assert f"      {key}: {value}\n" in readme
-            assert listed[review_idx.index(h["evidence_idx"])]["details"][key] == value
+    blocks = readme[readme.index("Review decisions ("):].split("\n  2")[1:]  # one per decision, by its time
+    assert len(blocks) == len(history)
+    for h, block, listing, (who, _action, _body, decision, shown) in zip(history, blocks, listed, steps,
+                                                                          strict=True):
+        assert f"2{block}".startswith(f"{h['time']}  {decision} of alert {row['clue_code']} by test-{who} (role {who},")
+        lines = {line.strip().partition(": ")[0]: line.strip().partition(": ")[2] for line in block.splitlines()[1:]}
+        for key, text in shown.items():
+            assert text in lines[key], (key, block)
+        assert set(shown) <= set(listing["details"])
 
 
 T0 = datetime(2026, 7, 1, 15, 0, tzinfo=UTC)
