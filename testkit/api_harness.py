@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,15 @@ import psycopg
 
 from api.routes import ROLES
 from api.server import make_mount
+from evidence.entry import Entry
 from gateway.app import Gateway, HttpMount
 from gateway.config import Settings
 from gateway.store.tokens import create_token, revoke_token
 from testkit.gateway_harness import gateway_settings, wait_for
+from testkit.read_api import add_alert
 
 REVOKED, EXPIRED = "revoked", "expired"  # keys in ApiGateway.tokens beside the roles
+T0 = datetime(2026, 7, 1, 15, 0, tzinfo=UTC)  # when seeded alerts start
 
 
 @dataclass
@@ -50,6 +53,27 @@ class ApiGateway:
         with psycopg.connect(self.db_url) as conn:
             token, secret = create_token(conn, name=name or f"test-{role}", role=role)
         return token.id, secret
+
+
+def seed_alert(api: ApiGateway, code: str, device_id: str = "d1", start: datetime = T0, **cols: Any) -> int:
+    """An alert whose opening evidence entry is really in the log, ready for review; returns that entry's index.
+    `cols` are alert columns (enforcement_item, admissible, ...)."""
+    assert api.gw.evidence is not None
+    with psycopg.connect(api.db_url) as conn:
+        conn.execute("INSERT INTO devices (id, kind, name) VALUES (%s, 'sensor', %s) ON CONFLICT DO NOTHING",
+                     (device_id, device_id))
+        with conn.transaction():
+            (opened,) = api.gw.evidence.append_with(conn, [Entry(entry_type="evidence", device_id=device_id,
+                                                                 capture_time=start, payload={"clue_code": code})])
+            add_alert(conn, code, device_id, start, evidence_open_idx=opened.index, **cols)
+    return opened.index
+
+
+async def post(api: ApiGateway, code: str, action: str, who: str, body: Any = None) -> tuple[int, dict]:
+    """POST /api/alerts/{code}/{action} as `who` (a role or a secret): the status and the JSON answer."""
+    kw = {} if body is None else {"json": body}
+    async with api.request("POST", f"/api/alerts/{code}/{action}", who, **kw) as r:
+        return r.status, await r.json()
 
 
 def make_tokens(db_url: str) -> tuple[dict[str, str], dict[str, int]]:

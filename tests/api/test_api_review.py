@@ -4,45 +4,22 @@ their reasons, and each decision as a review evidence entry and a `review` chang
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from evidence.entry import Entry
-from testkit.api_harness import ApiGateway, api_gateway
-from testkit.read_api import add_alert
+from testkit.api_harness import api_gateway, post, seed_alert
 from testkit.sse import sse_events
 
 pytestmark = pytest.mark.integration
-
-T0 = datetime(2026, 7, 1, 15, 0, tzinfo=UTC)
-
-
-def seed(api: ApiGateway, code: str, **cols: Any) -> int:
-    """An alert whose opening evidence entry is really in the log; returns that entry's index."""
-    assert api.gw.evidence is not None
-    with psycopg.connect(api.db_url) as conn:
-        conn.execute("INSERT INTO devices (id, kind, name) VALUES ('d1', 'sensor', 'd1') ON CONFLICT DO NOTHING")
-        with conn.transaction():
-            (opened,) = api.gw.evidence.append_with(conn, [Entry(entry_type="evidence", device_id="d1",
-                                                                 capture_time=T0, payload={"clue_code": code})])
-            add_alert(conn, code, "d1", T0, evidence_open_idx=opened.index, **cols)
-    return opened.index
-
-
-async def post(api: ApiGateway, code: str, action: str, who: str, body: Any = None) -> tuple[int, dict]:
-    kw = {} if body is None else {"json": body}
-    async with api.request("POST", f"/api/alerts/{code}/{action}", who, **kw) as r:
-        return r.status, await r.json()
 
 
 async def test_a_second_reviewer_is_refused_naming_the_holder_until_the_holder_decides(
         tmp_path: Path, db_url: str, mqtt_url: str) -> None:
     async with api_gateway(tmp_path, db_url, mqtt_url) as api:
-        seed(api, "R-1")
+        seed_alert(api, "R-1")
         _id, second = api.new_token("operator", "second-operator")
         status, first = await post(api, "R-1", "claim", "operator")
         assert status == 200, first
@@ -64,7 +41,7 @@ async def test_a_second_reviewer_is_refused_naming_the_holder_until_the_holder_d
 async def test_an_expired_lease_may_be_taken_and_no_longer_lets_its_old_holder_decide(
         tmp_path: Path, db_url: str, mqtt_url: str) -> None:
     async with api_gateway(tmp_path, db_url, mqtt_url, api={"review": {"lease_s": 0.3}}) as api:
-        seed(api, "R-2")
+        seed_alert(api, "R-2")
         status, claimed = await post(api, "R-2", "claim", "operator")
         assert status == 200 and claimed["review"]["lease_s"] == 0.3
         await asyncio.sleep(0.5)
@@ -93,12 +70,12 @@ async def test_refused_decisions_say_why_and_change_nothing(tmp_path: Path, db_u
     async with api_gateway(tmp_path, db_url, mqtt_url) as api:
         for i, (cols, action, body, want, code, text) in enumerate(REFUSALS):
             clue = f"X-{i}"
-            seed(api, clue, **cols)
+            seed_alert(api, clue, **cols)
             assert (await post(api, clue, "claim", "operator"))[0] == 200
             status, refused = await post(api, clue, action, "operator", body)
             assert (status, refused["error"]["code"]) == (want, code), (action, cols, refused)
             assert text in refused["error"]["message"], refused
-        seed(api, "U-1")
+        seed_alert(api, "U-1")
         for action, body in (("release", None), ("confirm", {}), ("dismiss", {"reason": "duplicate"})):
             status, refused = await post(api, "U-1", action, "operator", body)
             assert (status, refused["error"]["code"]) == (409, "not_claimed"), action
@@ -114,7 +91,7 @@ async def test_refused_decisions_say_why_and_change_nothing(tmp_path: Path, db_u
 async def test_each_decision_is_a_review_entry_and_a_review_change(tmp_path: Path, db_url: str,
                                                                    mqtt_url: str) -> None:
     async with api_gateway(tmp_path, db_url, mqtt_url) as api:
-        open_idx = seed(api, "E-1")
+        open_idx = seed_alert(api, "E-1")
         with psycopg.connect(api.db_url) as conn:
             (last,) = conn.execute("SELECT max(id) FROM alert_changes").fetchone()
         stream = await api.request("GET", "/api/alerts/stream", "auditor", headers={"Last-Event-ID": str(last)})
