@@ -31,6 +31,9 @@ from gateway.alerts import store as alert_store
 from gateway.alerts.late_readings import LateReadings
 from gateway.alerts.service import AlertService
 from gateway.alerts.sinks import AlertSink, MqttAlertSink, SinkFanout
+from gateway.cases.metrics import CaseMetrics
+from gateway.cases.outbox import OUTBOX_CHANNEL
+from gateway.cases.service import CaseService
 from gateway.catalogue import load_catalogue
 from gateway.config import Settings
 from gateway.embedded import EmbeddedBroker
@@ -106,6 +109,7 @@ class Gateway:
         self.alerts: AlertService | None = None
         self.alert_sinks: SinkFanout | None = None
         self.notify: NotifyListener | None = None
+        self.cases: CaseService | None = None  # case tasks: the API's review decisions call cases.on_ready
         self._sequencer_stop = threading.Event()
         self._sequencer: ThreadWorker | None = None
         self._supervisor: asyncio.Task | None = None
@@ -143,6 +147,10 @@ class Gateway:
         self._sequencer = ThreadWorker("evidence-sequencer", self._run_sequencer, stopping=self._sequencer_stop.is_set,
                                        registry=self.workers, stall_after_s=STALL_AFTER_S)
         self._sequencer.start()
+        self.cases = CaseService(self.database_url, s.cases, s.enforcement, evidence=self.evidence,
+                                 base_url=f"http://{s.api.host}:{s.api.port}",
+                                 metrics=CaseMetrics(self.metrics.registry))
+        self.cases.start(self.workers)
         hooks = [self.no_fly.on_stored, *self.on_stored]
         if s.alerts.enabled:
             self.alert_sinks = self._alert_sinks()
@@ -153,7 +161,8 @@ class Gateway:
             await asyncio.to_thread(self.alerts.start, self.workers, stall_after_s=STALL_AFTER_S)
             hooks.append(self.alerts.on_stored)
         self.notify = NotifyListener(self.database_url, {
-            "enforcegw_zones": self._zones_changed, "enforcegw_devices": self._devices_changed})
+            "enforcegw_zones": self._zones_changed, "enforcegw_devices": self._devices_changed,
+            OUTBOX_CHANNEL: self._outbox_changed})
         self.notify.start()
         self.workers.watch("pg-notify", self.notify.alive, restart=self.notify.start, error=self.notify.last_error)
         q: queue.Queue[RawMessage] = queue.Queue(maxsize=s.ingest.queue_max)
@@ -181,6 +190,8 @@ class Gateway:
             mount(app, self)
         self.http = HttpServer(app, s.api.host, s.api.port, metrics=self.metrics)
         await self.http.start()
+        if s.cases.public_base_url is None:  # links name the port actually bound (api.listen may say :0)
+            self.cases.links.base_url = f"http://{s.api.host}:{self.http.port}"
         # Everything built so far (catalogue, zones, modules) lives as long as the process: keep it out of the
         # cyclic GC's full collections, whose pauses otherwise land on alert latency.
         gc.freeze()
@@ -233,6 +244,10 @@ class Gateway:
         if self.alerts:  # zone kinds decide which rules bind to a device
             self.alerts.request_device_reload()
 
+    async def _outbox_changed(self) -> None:
+        if self.cases is not None:
+            self.cases.wake()
+
     async def _devices_changed(self) -> None:
         if self.alerts:
             self.alerts.request_device_reload()
@@ -274,6 +289,8 @@ class Gateway:
         self.gc_watch.remove()
         if self.http:
             await self.http.stop()
+        if self.cases:  # after the HTTP server: no decision makes a task any more
+            await asyncio.to_thread(self.cases.stop)
         if self.writer:
             await asyncio.to_thread(self.writer.stop)
         if self.source:
