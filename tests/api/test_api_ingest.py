@@ -141,6 +141,9 @@ async def test_only_device_tokens_may_post(api: ApiGateway) -> None:
     for who, status in [(None, 401), *((role, 403) for role in ROLES if role != "device")]:
         got, out, _h = await post(api, who, reading(1, 50.0))
         assert got == status, (who, out)
+    # a device token whose name cannot be a device id (it would make another topic)
+    status, out, _h = await post(api, api.new_token("device", "dev-1/x")[1], reading(1, 50.0))
+    assert (status, out["error"]["code"]) == (403, "not_a_device_id")
     assert count(api.db_url, "SELECT count(*) FROM readings") == 0 and dead_letters(api) == []
 
 
