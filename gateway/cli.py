@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "gateway.commands.rules",
     "gateway.commands.permits",
     "gateway.commands.tokens",
+    "gateway.commands.case_sink",
 ]
 
 

@@ -54,6 +54,10 @@ class SinkDataError(InputError):
     """The data file holds something other than the sink's own JSON lines; the message names the line."""
 
 
+class SinkListenError(InputError):
+    """The address cannot be listened on (in use, not ours, unknown host)."""
+
+
 @dataclass(frozen=True)
 class Receipt:
     """One stored delivery, one JSON line of the data file. `body` is the exact text received, so a signature
@@ -99,7 +103,7 @@ class CaseSink:
             raise ValueError(f"a forced status is a failure code from 300 to 599, not {status}")
         if retry_after_s is not None and retry_after_s < 0:
             raise ValueError(f"Retry-After is seconds from now, not {retry_after_s}")
-        if stall_s < 0:
+        if not stall_s >= 0:
             raise ValueError(f"a stall is seconds, not {stall_s}")
         if down_until is not None and down_until.tzinfo is None:
             raise ValueError("down_until needs a time zone")
@@ -120,7 +124,7 @@ class CaseSink:
         self._runner: web.AppRunner | None = None
         self._opener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
-        self._open_error: BaseException | None = None
+        self._open_error: SinkListenError | None = None
         self._stopping = asyncio.Event()
         self.counts: Tally[str] = Tally()
         # deliveries being handled now, and the most at once: what a sender's concurrency bound looks like here
@@ -211,15 +215,17 @@ class CaseSink:
             await asyncio.sleep(min(left, _DOWN_POLL_S))
         try:
             await self._listen()
-        except BaseException as exc:
+        except SinkListenError as exc:  # kept for wait_listening, which the owner awaits
             self._open_error = exc
             log.error("case_sink.cannot_listen", host=self.host, port=self.port, error=str(exc))
-            raise
 
     async def _listen(self) -> None:
         assert self._runner is not None
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise SinkListenError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
         if self.port == 0:
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._listening.set()

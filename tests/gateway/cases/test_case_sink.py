@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from aiohttp import web
 from standardwebhooks.webhooks import Webhook
 
 from gateway.cases.signing import WebhookSecret, verify, webhook_headers
-from gateway.cases.sink import CaseSink, SinkDataError
+from gateway.cases.sink import CaseSink, SinkDataError, SinkListenError
 from testkit.services import free_port
 
 SECRET = WebhookSecret.parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
@@ -264,6 +265,19 @@ async def test_down_until_refuses_connections_then_listens() -> None:
         assert (status, answer["case_no"]) == (200, "AJ2026000001")
     async with running(port=free_port(), down_until=datetime.fromtimestamp(T0 - 1, UTC)) as sink:
         assert sink.listening  # a time already past: up at once
+
+
+async def test_a_port_taken_while_down_is_said_when_the_sink_would_open() -> None:
+    clock = Clock()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with running(port=port, clock=clock, down_until=datetime.fromtimestamp(T0 + 5, UTC)) as sink:
+            clock.t += 5
+            with pytest.raises(SinkListenError, match=f"cannot listen on 127.0.0.1:{port}"):
+                await asyncio.wait_for(sink.wait_listening(), 30)
+            assert not sink.listening
 
 
 async def test_the_listing_health_and_metrics_show_what_arrived() -> None:
