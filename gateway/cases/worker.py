@@ -42,7 +42,8 @@ STOP_GRACE_S = 5.0
 class DeliveryWorker:
     def __init__(self, database_url: str, systems: list[CaseSystem], metrics: CaseMetrics, *,
                  evidence: EvidenceLog | None = None, poll_s: float = 1.0, rng: random.Random | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 lease_margin_s: float = LEASE_MARGIN_S) -> None:
         self.database_url = database_url
         self.systems = {s.name: s for s in systems}
         self.metrics = metrics
@@ -50,6 +51,7 @@ class DeliveryWorker:
         self.poll_s = poll_s
         self.rng = rng or random.Random()
         self.clock = clock
+        self.lease_margin_s = lease_margin_s
         self._stop = threading.Event()
         self._thread: ThreadWorker | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -127,7 +129,7 @@ class DeliveryWorker:
                 if not system.enabled or name in self._disabled:
                     continue
                 free = system.max_in_flight - self._in_flight.get(name, 0)
-                lease = timedelta(seconds=system.timeout_s + LEASE_MARGIN_S)
+                lease = timedelta(seconds=system.timeout_s + self.lease_margin_s)
                 for c in deliveries.claim_due(conn, name, free, lease):
                     self._in_flight[name] = self._in_flight.get(name, 0) + 1
                     out.append((c, system))
