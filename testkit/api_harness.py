@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import psycopg
+from pydantic import BaseModel
 
 from api.routes import ROLES
 from api.server import make_mount
@@ -92,11 +93,14 @@ def make_tokens(db_url: str) -> tuple[dict[str, str], dict[str, int]]:
     return secrets, ids
 
 
-def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
+def _updated(model: BaseModel, changes: dict[str, Any]) -> dict[str, Any]:
+    """The model's data with `changes`: a section (a nested model) takes a dict key by key, any other value (a
+    mapping setting too) is replaced whole, as a config file would."""
+    data = model.model_dump()
     for key, value in changes.items():
-        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
+        current = getattr(model, key, None)
+        data[key] = _updated(current, value) if isinstance(value, dict) and isinstance(current, BaseModel) else value
+    return data
 
 
 @contextlib.asynccontextmanager
@@ -107,7 +111,7 @@ async def api_gateway(tmp: Path, db_url: str, mqtt_url: str, *, mount: HttpMount
     `api={"review": {"lease_s": 0.3}}` keeps the rest of `api`."""
     s = gateway_settings(tmp, db_url, mqtt_url)
     if settings:
-        s = Settings(**_merged(s.model_dump(), settings))
+        s = Settings(**_updated(s, settings))
     gw = Gateway(s, http_mounts=[mount or make_mount()])
     await gw.start()
     try:

@@ -125,3 +125,61 @@ async def test_each_decision_is_a_review_entry_and_a_review_change(tmp_path: Pat
                                            "role": "supervisor"}
         assert answers[-1]["alert"]["status"] == "dismissed"
         assert audit == [("alert:E-1", "claim"), ("alert:E-1", "dismiss"), ("alert:E-1", "release")]
+
+
+# who, action, body; the status and audit result the request leaves
+AUDITED: list[tuple[str, str, Any, int, str]] = [
+    ("operator", "claim", None, 200, "claim"),
+    ("second", "claim", None, 409, "refused_claimed_by_other"),
+    ("operator", "dismiss", {"reason": "looked_fine"}, 422, "refused_invalid"),
+    ("auditor", "claim", None, 403, "refused_forbidden"),
+    ("operator", "confirm", {}, 200, "confirm"),
+]
+
+
+async def test_a_decision_is_audited_once_in_its_own_transaction_and_a_refusal_still_is(
+        tmp_path: Path, db_url: str, mqtt_url: str) -> None:
+    async with api_gateway(tmp_path, db_url, mqtt_url) as api:
+        seed_alert(api, "T-1")
+        _id, second = api.new_token("operator", "second-operator")
+        for who, action, body, want, _result in AUDITED:
+            status, out = await post(api, "T-1", action, second if who == "second" else who, body)
+            assert status == want, out
+        with psycopg.connect(api.db_url) as conn:
+            audit = conn.execute("SELECT xmin::text, result, status, token_name FROM audit_log"
+                                 " WHERE action LIKE 'POST /api/alerts/%' ORDER BY id").fetchall()
+            changes = conn.execute("SELECT xmin::text FROM alert_changes WHERE type = 'review' ORDER BY id"
+                                   ).fetchall()
+    assert [(r[1], r[2]) for r in audit] == [(result, want) for *_x, want, result in AUDITED]
+    assert [r[3] for r in audit] == ["test-operator", "second-operator", "test-operator", "test-auditor",
+                                     "test-operator"]
+    # each allowed decision's row was written by the decision's own transaction, the refused ones by others
+    allowed = [r[0] for r in audit if r[2] == 200]
+    assert allowed == [x for (x,) in changes] and len(set(allowed)) == 2
+    assert not {r[0] for r in audit if r[2] != 200} & set(allowed)
+
+
+REASONS = {"no_permit_needed": {"zh": "无需许可", "en": "No permit needed"},
+           "duplicate": {"zh": "重复", "en": "Duplicate"}}
+
+
+async def test_the_dismiss_reasons_are_the_configured_ones(tmp_path: Path, db_url: str, mqtt_url: str) -> None:
+    async with api_gateway(tmp_path, db_url, mqtt_url,
+                           api={"review": {"dismiss_reasons": REASONS, "lease_s": 120}}) as api:
+        for who, want in (("operator", 200), ("auditor", 200), ("supervisor", 200), ("admin", 403), (None, 401)):
+            async with api.request("GET", "/api/review/reasons", who) as r:
+                assert r.status == want, who
+                served = await r.json()
+        async with api.request("GET", "/api/review/reasons", "operator") as r:
+            served = await r.json()
+        assert served == {"dismiss_reasons": [{"code": c, **labels} for c, labels in REASONS.items()],
+                          "lease_s": 120.0}
+        seed_alert(api, "D-1")
+        assert (await post(api, "D-1", "claim", "operator"))[0] == 200
+        status, refused = await post(api, "D-1", "dismiss", "operator", {"reason": "false_detection"})
+        assert (status, refused["error"]["code"], refused["error"]["field"]) == (422, "invalid", "reason")
+        assert "no_permit_needed, duplicate" in refused["error"]["message"]
+        status, done = await post(api, "D-1", "dismiss", "operator", {"reason": "no_permit_needed", "text": "site"})
+        assert status == 200 and done["alert"]["status"] == "dismissed"
+        assert done["review"]["reason_label"] == REASONS["no_permit_needed"]
+        assert done["alert"]["first_reviewer_name"] == "test-operator" and not done["alert"]["case_ready"]

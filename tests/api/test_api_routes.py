@@ -1,11 +1,15 @@
-"""The route table refuses routes that do not say who may call them."""
+"""The route table refuses routes that do not say who may call them; the brake on token guessing in front of it
+is set from the config."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from api.routes import PUBLIC, RouteTable
+from testkit.api_harness import api_gateway
 
 
 async def _ok(_req: web.Request) -> web.Response:
@@ -31,3 +35,16 @@ def test_duplicate_route_refused_and_state_changes_marked() -> None:
     with pytest.raises(ValueError, match="already routed"):
         t.add("GET", "/api/x", _ok, roles=PUBLIC, summary="again")
     assert t.add("GET", "/api/y", _ok, roles=PUBLIC, summary="open").public
+
+
+@pytest.mark.integration
+async def test_the_brake_on_token_guessing_is_configured(tmp_path: Path, db_url: str, mqtt_url: str) -> None:
+    async with api_gateway(tmp_path, db_url, mqtt_url, api={"auth": {"failure_limit": 2, "window_s": 600}}) as api:
+        statuses = []
+        for guess in ("egw_a", "egw_b", "egw_c"):
+            async with api.request("GET", "/api/alerts", guess) as r:
+                statuses.append(r.status)
+        async with api.request("GET", "/api/alerts", "operator") as r:
+            statuses.append(r.status)
+            assert 590 <= int(r.headers["Retry-After"]) <= 600
+    assert statuses == [401, 401, 429, 429]

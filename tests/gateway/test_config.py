@@ -26,6 +26,22 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("api:\n  listen: localhost\n", "api.listen"),
         ("databse:\n  url: ''\n", "databse"),
         ("ingest:\n  accept_unknown_devices: maybe\n", "ingest.accept_unknown_devices"),
+        ("api:\n  review:\n    lease_s: 0\n", "api.review.lease_s"),
+        ("api:\n  review:\n    lease: 60\n", "api.review.lease"),
+        ("api:\n  review:\n    dismiss_reasons: {}\n", "api.review.dismiss_reasons"),
+        ("api:\n  review:\n    dismiss_reasons: {dup: {zh: 重复}}\n", "api.review.dismiss_reasons.dup.en"),
+        ("api:\n  review:\n    dismiss_reasons: {Bad Code: {zh: a, en: b}}\n",
+         "api.review.dismiss_reasons.Bad Code.[key]"),
+        ("api:\n  auth:\n    failure_limit: 0\n", "api.auth.failure_limit"),
+        ("api:\n  auth:\n    window_s: -1\n", "api.auth.window_s"),
+        ("enforcement:\n  items: {C-1: {name: 噪声}}\n", "enforcement.items.C-1.legal_basis"),
+        ("enforcement:\n  items: {C-1: {name: '', legal_basis: x}}\n", "enforcement.items.C-1.name"),
+        ("enforcement:\n  items: {C-1: {name: n, legal_basis: x, legal_review: maybe}}\n",
+         "enforcement.items.C-1.legal_review"),
+        ("enforcement:\n  items: {C-1: {name: n, legal_basis: x, legal_reveiw: true}}\n",
+         "enforcement.items.C-1.legal_reveiw"),
+        ("enforcement:\n  items: {'C 1': {name: n, legal_basis: x}}\n", "enforcement.items.C 1.[key]"),
+        ("enforcement:\n  default_legal_review: sometimes\n", "enforcement.default_legal_review"),
     ],
 )
 def test_errors_name_the_field(tmp_path: Path, text: str, field: str) -> None:
@@ -40,6 +56,40 @@ def test_file_values_and_defaults(tmp_path: Path) -> None:
     assert s.ingest.batch_max_rows == 100
     assert s.ingest.accept_unknown_devices is False
     assert s.database.url == "" and s.mqtt.url == ""  # embedded by default
+
+
+ENFORCEMENT = """
+enforcement:
+  items:
+    C-NOISE-NIGHT: {name: 夜间施工噪声扰民, legal_basis: 《噪声污染防治法》第八十一条}
+    C-FUME: {name: 餐饮油烟超标排放, legal_basis: 《大气污染防治法》第一百一十八条, legal_review: false}
+"""
+
+
+@pytest.mark.parametrize(("extra", "item", "needs"), [
+    ("", "C-NOISE-NIGHT", True),  # listed without saying: needs one
+    ("", "C-FUME", False),
+    ("", "C-UNLISTED", True),
+    ("", None, True),
+    ("  default_legal_review: false\n", "C-UNLISTED", False),
+    ("  default_legal_review: false\n", None, False),
+    ("  default_legal_review: false\n", "C-NOISE-NIGHT", True),
+])
+def test_which_items_need_a_legal_review(tmp_path: Path, extra: str, item: str | None, needs: bool) -> None:
+    s = load_settings(_write(tmp_path, ENFORCEMENT + extra))
+    assert s.enforcement.needs_legal_review(item) is needs
+    assert s.enforcement.items["C-FUME"].legal_basis == "《大气污染防治法》第一百一十八条"
+
+
+def test_review_defaults_and_configured_reasons(tmp_path: Path) -> None:
+    s = load_settings()
+    assert (s.api.review.lease_s, s.api.auth.failure_limit, s.api.auth.window_s) == (600.0, 10, 60.0)
+    assert list(s.api.review.dismiss_reasons) == ["false_detection", "duplicate", "outside_jurisdiction",
+                                                  "lawful_activity", "device_fault"]
+    custom = load_settings(_write(tmp_path, "api:\n  review:\n    dismiss_reasons:\n"
+                                            "      no_permit_needed: {zh: 无需许可, en: No permit needed}\n"))
+    assert list(custom.api.review.dismiss_reasons) == ["no_permit_needed"]  # replaces the defaults whole
+    assert custom.api.listen == "127.0.0.1:8080"
 
 
 def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
