@@ -85,45 +85,10 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
         code = request.query.get("alert")
         if not code:
             raise error(400, "missing", "alert is required", "alert")
-        log = _log(ctx)
-        tmp = Path(tempfile.mkdtemp(prefix="enforcegw-bundle-"))
-        try:
-            out = tmp / f"{re.sub(r'[^A-Za-z0-9._-]', '_', code)}.zip"
-            try:
-                indexes = await asyncio.to_thread(alert_entry_indexes, log, code)
-                await asyncio.to_thread(export_bundle, log, indexes, out, purpose="evidence export (API)",
-                                        producer="enforcegw api")
-            except AlertNotFound as exc:
-                raise error(404, "not_found", str(exc), "alert") from exc
-            except AlertEvidenceMismatch as exc:  # the store disagrees with itself: no bundle rather than a wrong one
-                raise error(500, "evidence_mismatch", str(exc)) from exc
-            except LookupError as exc:
-                raise error(409, "not_checkpointed", str(exc), "alert") from exc
-            resp = web.StreamResponse(headers={"Content-Type": "application/zip",
-                                               "Content-Disposition": f'attachment; filename="{out.name}"'})
-            resp.content_length = out.stat().st_size
-            await resp.prepare(request)
-            with out.open("rb") as f:  # sent whole before the temp directory goes
-                while chunk := await asyncio.to_thread(f.read, 1 << 20):
-                    await resp.write(chunk)
-            await resp.write_eof()
-            return resp
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        return await send_bundle(ctx, request, code)
 
     async def media(request: web.Request) -> web.StreamResponse:
-        sha = request.match_info["sha256"].lower()
-        if not _SHA256.fullmatch(sha):
-            raise error(400, "bad_sha256", "sha256 must be 64 hex digits", "sha256")
-        log = _log(ctx)
-        store = log.media
-        if store is None or not await asyncio.to_thread(store.exists, sha):
-            raise error(404, "not_found", f"no media {sha}")
-        path = getattr(store, "path", None)
-        if path is not None:
-            return web.FileResponse(path(sha), headers={"Content-Type": "application/octet-stream"})
-        with store.open(sha) as f:
-            return web.Response(body=f.read(), content_type="application/octet-stream")
+        return await send_media(ctx, request.match_info["sha256"])
 
     table.add("GET", "/api/evidence/entries/{index}", entry, roles=AUDITORS, response=EvidenceEntryOut,
               summary="An evidence entry (bytes, leaf hash) with its inclusion proof against ?size= or the newest")
@@ -134,3 +99,47 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
                       " `enforcegw evidence export --alert`")
     table.add("GET", "/api/media/{sha256}", media, roles=MEDIA_READERS,
               summary="An original (window readings, image, video) by its SHA-256")
+
+
+async def send_bundle(ctx: ApiContext, request: web.Request, code: str) -> web.StreamResponse:
+    """The alert's bundle as a zip download (the same zip as `enforcegw evidence export --alert`)."""
+    log = _log(ctx)
+    tmp = Path(tempfile.mkdtemp(prefix="enforcegw-bundle-"))
+    try:
+        out = tmp / f"{re.sub(r'[^A-Za-z0-9._-]', '_', code)}.zip"
+        try:
+            indexes = await asyncio.to_thread(alert_entry_indexes, log, code)
+            await asyncio.to_thread(export_bundle, log, indexes, out, purpose="evidence export (API)",
+                                    producer="enforcegw api")
+        except AlertNotFound as exc:
+            raise error(404, "not_found", str(exc), "alert") from exc
+        except AlertEvidenceMismatch as exc:  # the store disagrees with itself: no bundle rather than a wrong one
+            raise error(500, "evidence_mismatch", str(exc)) from exc
+        except LookupError as exc:
+            raise error(409, "not_checkpointed", str(exc), "alert") from exc
+        resp = web.StreamResponse(headers={"Content-Type": "application/zip",
+                                           "Content-Disposition": f'attachment; filename="{out.name}"'})
+        resp.content_length = out.stat().st_size
+        await resp.prepare(request)
+        with out.open("rb") as f:  # sent whole before the temp directory goes
+            while chunk := await asyncio.to_thread(f.read, 1 << 20):
+                await resp.write(chunk)
+        await resp.write_eof()
+        return resp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def send_media(ctx: ApiContext, sha256: str) -> web.StreamResponse:
+    """An original from the evidence media store, by its SHA-256."""
+    sha = sha256.lower()
+    if not _SHA256.fullmatch(sha):
+        raise error(400, "bad_sha256", "sha256 must be 64 hex digits", "sha256")
+    store = _log(ctx).media
+    if store is None or not await asyncio.to_thread(store.exists, sha):
+        raise error(404, "not_found", f"no media {sha}")
+    path = getattr(store, "path", None)
+    if path is not None:
+        return web.FileResponse(path(sha), headers={"Content-Type": "application/octet-stream"})
+    with store.open(sha) as f:
+        return web.Response(body=f.read(), content_type="application/octet-stream")

@@ -38,7 +38,7 @@ log = structlog.get_logger(__name__)
 # Each: register(table: RouteTable, ctx: ApiContext). Order matters where paths overlap: aiohttp matches in
 # registration order, so /api/alerts/stream comes before /api/alerts/{clue_code}.
 ROUTE_MODULES = ["api.stream", "api.alerts_read", "api.review.first", "api.review.legal", "api.review.supervise",
-                 "api.evidence_read", "api.public", "api.audit_log", "api.ingest_http"]
+                 "api.evidence_read", "api.public", "api.audit_log", "api.ingest_http", "api.tasks", "api.links"]
 
 CONTEXT_KEY = web.AppKey("enforcegw.api.context", ApiContext)
 TABLE_KEY = web.AppKey("enforcegw.api.routes", RouteTable)
@@ -62,8 +62,11 @@ def make_mount(*, auth_failure_limit: int | None = None, auth_window_s: float | 
                                    kwargs={"autocommit": True})
         sync_pool = ConnectionPool(gw.database_url, min_size=1, max_size=gw.settings.api.review.pool_max,
                                    open=False, kwargs={"autocommit": True})
+        # The gateway's case service makes the task of an alert a decision made ready (issue 14), in that
+        # decision's transaction; tests may add their own hooks.
+        ready = [gw.cases.on_ready] if gw.cases is not None else []
         ctx = ApiContext(settings=gw.settings, database_url=gw.database_url, pool=pool, metrics=gw.metrics,
-                         evidence=gw.evidence, gateway=gw, sync_pool=sync_pool, on_ready=list(on_ready))
+                         evidence=gw.evidence, gateway=gw, sync_pool=sync_pool, on_ready=[*ready, *on_ready])
         modules = ROUTE_MODULES if route_modules is None else route_modules
         table = build_table(ctx, [importlib.import_module(m).register for m in modules] + list(extra))
         failures = FailureWindow(brake.failure_limit if auth_failure_limit is None else auth_failure_limit,

@@ -1,0 +1,40 @@
+"""Expiring evidence links for case systems: the media and bundle a task lists, fetched without a token. The
+link's HMAC (gateway/cases/links.py) is the authority: altered or expired, it is refused with 403."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from api.context import ApiContext
+from api.evidence_read import send_bundle, send_media
+from api.models import error
+from api.routes import PUBLIC, RouteTable
+from gateway.cases.links import LinkRefused, bundle_path, media_path, verify_link
+
+
+def register(table: RouteTable, ctx: ApiContext) -> None:
+    def check(request: web.Request, path: str) -> None:
+        cases = ctx.gateway.cases if ctx.gateway is not None else None
+        if cases is None:
+            raise error(404, "not_found", "this gateway issues no evidence links")
+        try:
+            verify_link(cases.links.key, path, request.query.get("exp"), request.query.get("sig"), time.time())
+        except LinkRefused as exc:
+            raise error(403, f"link_{exc.code}", str(exc)) from None
+
+    async def media(request: web.Request) -> web.StreamResponse:
+        sha = request.match_info["sha256"]
+        check(request, media_path(sha))
+        return await send_media(ctx, sha)
+
+    async def bundle(request: web.Request) -> web.StreamResponse:
+        code = request.match_info["clue_code"]
+        check(request, bundle_path(code))
+        return await send_bundle(ctx, request, code)
+
+    table.add("GET", "/api/links/media/{sha256}", media, roles=PUBLIC,
+              summary="An evidence file through a task's expiring link (exp, sig); 403 when altered or expired")
+    table.add("GET", "/api/links/bundle/{clue_code}", bundle, roles=PUBLIC,
+              summary="An alert's evidence bundle through a task's expiring link (exp, sig)")
