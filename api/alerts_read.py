@@ -19,6 +19,7 @@ from api.models import (
     AlertDetailOut,
     AlertOut,
     AlertPage,
+    AlertQuery,
     ChartOut,
     DeviceOut,
     EvidenceRefOut,
@@ -142,7 +143,7 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
             chart=chart, evidence=evidence, media=media,
             reviews=[ReviewOut.model_validate(r) for r in reviews if r["review"] is not None]))
 
-    table.add("GET", "/api/alerts", list_alerts, roles=QUEUE_READERS, response=AlertPage,
+    table.add("GET", "/api/alerts", list_alerts, roles=QUEUE_READERS, request=AlertQuery, response=AlertPage,
               summary="The alert queue: filter by status, kind, source, category, subject, device, zone, from/to,"
                       " and queue (legal_review: confirmed, awaiting a legal review; case_ready: approved, or"
                       " confirmed needing none); cursor pages, newest first")

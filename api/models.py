@@ -60,6 +60,26 @@ class AlertOut(_Out):
     case_ready: bool = False  # approved, or confirmed where no legal review is needed
 
 
+class AlertQuery(BaseModel):
+    """The queue's filters, as query parameters of GET /api/alerts (documented here; a value the queue cannot
+    use is answered 400 naming the parameter)."""
+
+    status: Literal["new", "in_review", "confirmed", "dismissed", "approved", "rejected"] | None = None
+    kind: str | None = None
+    source: Literal["sensor", "video", "manual"] | None = None
+    category: Literal["violation", "quality_exceedance"] | None = None
+    subject: str | None = Field(default=None, description="enforcement subject code")
+    device: str | None = None
+    zone: str | None = None
+    queue: Literal["legal_review", "case_ready"] | None = Field(
+        default=None, description="legal_review: confirmed alerts waiting for a legal review; case_ready: approved,"
+        " or confirmed where none is needed")
+    from_: datetime | None = Field(default=None, alias="from", description="start_time at or after (with offset)")
+    to: datetime | None = Field(default=None, description="start_time before (with offset)")
+    cursor: str | None = Field(default=None, description="`next` of the previous page")
+    limit: int = Field(default=50, ge=1, le=200)
+
+
 class AlertPage(_Out):
     items: list[AlertOut]
     next: str | None  # opaque cursor of the next page; None on the last

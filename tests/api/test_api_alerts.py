@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from api import alerts_read
+from api.models import AlertQuery
 from evidence.entry import Entry
 from evidence.log import MediaInput
 from evidence.verify import leaf_hash, verify_inclusion
@@ -213,3 +214,12 @@ async def test_unknown_alert_is_404_json(db_url: str, tmp_path: Path) -> None:
         resp = await client.get("/api/alerts/NOPE-1")
         assert resp.status == 404 and resp.content_type == "application/json"
         assert (await resp.json())["error"]["code"] == "not_found"
+
+
+def test_the_documented_filters_are_the_ones_the_queue_reads() -> None:
+    schema = AlertQuery.model_json_schema()["properties"]
+    assert set(schema) == {*alerts_read._EQUAL, "queue", "from", "to", "cursor", "limit"}
+    for name, values in {**alerts_read._ENUMS, "queue": tuple(alerts_read.QUEUES)}.items():
+        (enum,) = [s["enum"] for s in schema[name]["anyOf"] if "enum" in s]
+        assert tuple(enum) == values, name
+    assert (schema["limit"]["maximum"], schema["limit"]["default"]) == (alerts_read.MAX_LIMIT, 50)
