@@ -55,7 +55,7 @@ def decode_cursor(cursor: str) -> int:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["id"]
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
         raise error(400, "bad_cursor", "cursor is not one this API returned", "cursor") from exc
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
         raise error(400, "bad_cursor", "cursor is not one this API returned", "cursor")
     return value
 
@@ -88,6 +88,8 @@ def list_query(q: Any) -> tuple[str, list[Any], int]:
             continue
         if name in _ENUMS and value not in _ENUMS[name]:
             raise error(400, "bad_filter", f"{name} must be one of {', '.join(_ENUMS[name])}", name)
+        if "\x00" in value:  # no stored code holds one, and PostgreSQL refuses it in a parameter
+            raise error(400, "bad_filter", f"{name} must not contain a NUL character", name)
         where.append(f"{column} = %s")
         params.append(value)
     queue = q.get("queue")
@@ -119,6 +121,8 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
 
     async def get_alert(request: web.Request) -> web.Response:
         code = request.match_info["clue_code"]
+        if "\x00" in code:
+            raise error(404, "not_found", f"no alert {code!r}")
         async with ctx.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             alert = await (await cur.execute("SELECT * FROM alerts WHERE clue_code = %s", (code,))).fetchone()
             if alert is None:

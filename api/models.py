@@ -210,15 +210,19 @@ class PublicDevicesOut(_Out):
     devices: list[PublicDeviceOut]
 
 
+# Free text of a decision goes into PostgreSQL text and jsonb, neither of which can hold a NUL character.
+TEXT = r"^[^\x00]*$"
+
+
 class ConfirmIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str | None = Field(default=None, max_length=4000)
+    note: str | None = Field(default=None, max_length=4000, pattern=TEXT)
 
 
 class DismissIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(max_length=64, description="A configured reason code (GET /api/review/reasons).")
-    text: str | None = Field(default=None, max_length=4000)
+    reason: str = Field(max_length=64, pattern=TEXT, description="A configured reason code (GET /api/review/reasons).")
+    text: str | None = Field(default=None, max_length=4000, pattern=TEXT)
 
 
 def _written(value: str | None) -> str | None:
@@ -230,7 +234,7 @@ def _written(value: str | None) -> str | None:
 class LegalReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["approve", "reject"]
-    reason: str | None = Field(default=None, max_length=4000, validate_default=True,
+    reason: str | None = Field(default=None, max_length=4000, pattern=TEXT, validate_default=True,
                                description="Why; required when rejecting.")
 
     @field_validator("reason")
@@ -243,7 +247,7 @@ class LegalReviewIn(BaseModel):
 
 class OverrideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=4000,
+    reason: str = Field(min_length=1, max_length=4000, pattern=TEXT,
                         description="Why the alert may be confirmed although inadmissible (it becomes evidence).")
 
     @field_validator("reason")

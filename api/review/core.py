@@ -149,6 +149,8 @@ async def run(ctx: ApiContext, request: web.Request, decision: Decision) -> web.
     if ctx.evidence is None or ctx.sync_pool is None:
         raise error(503, "no_evidence_log", "this gateway has no evidence log to record decisions in")
     code = request.match_info["clue_code"]
+    if "\x00" in code:  # PostgreSQL refuses a NUL in a parameter; no clue code holds one
+        raise error(404, "not_found", f"no alert {code!r}")
     audit_note(request, target=f"alert:{code}")
     audit = audit_entry(request, who, result=decision.name, status=200)
     out = await asyncio.to_thread(decide, ctx.sync_pool, ctx.evidence, code, who, decision, audit=audit,

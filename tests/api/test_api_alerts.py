@@ -67,7 +67,8 @@ BAD = [
     ({"status": "open"}, "status"), ({"source": "radar"}, "source"), ({"from": "yesterday"}, "from"),
     ({"to": "2026-07-01T00:00:00"}, "to"), ({"cursor": "not-a-cursor"}, "cursor"),
     ({"cursor": base64.urlsafe_b64encode(b'{"id": "1"}').decode()}, "cursor"),
-    ({"queue": "mine"}, "queue"), ({"status": "task_created"}, "status"),
+    ({"queue": "mine"}, "queue"), ({"status": "task_created"}, "status"), ({"device": "d\x001"}, "device"),
+    ({"cursor": base64.urlsafe_b64encode(b'{"id": 9223372036854775808}').decode()}, "cursor"),
 ]
 
 
@@ -209,9 +210,10 @@ async def test_one_alert_with_everything_a_reviewer_needs(db_url: str, tmp_path:
     assert body["reviews"] == []
 
 
-async def test_unknown_alert_is_404_json(db_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("code", ["NOPE-1", "NOPE%001"])
+async def test_unknown_alert_is_404_json(db_url: str, tmp_path: Path, code: str) -> None:
     async with read_client(db_url, tmp_path, alerts_read.register) as (client, _ctx):
-        resp = await client.get("/api/alerts/NOPE-1")
+        resp = await client.get(f"/api/alerts/{code}")
         assert resp.status == 404 and resp.content_type == "application/json"
         assert (await resp.json())["error"]["code"] == "not_found"
 

@@ -63,6 +63,8 @@ REFUSALS: list[tuple[dict[str, Any], str, Any, int, str, str]] = [
     ({}, "dismiss", {"reason": "duplicate", "extra": 1}, 422, "invalid", "extra"),
     ({}, "dismiss", None, 400, "malformed_json", "body"),
     ({}, "confirm", {"note": 5}, 422, "invalid", "note"),
+    ({}, "confirm", {"note": "a\x00b"}, 422, "invalid", "note"),
+    ({}, "dismiss", {"reason": "duplicate", "text": "\x00"}, 422, "invalid", "text"),
 ]
 
 
@@ -79,8 +81,9 @@ async def test_refused_decisions_say_why_and_change_nothing(tmp_path: Path, db_u
         for action, body in (("release", None), ("confirm", {}), ("dismiss", {"reason": "duplicate"})):
             status, refused = await post(api, "U-1", action, "operator", body)
             assert (status, refused["error"]["code"]) == (409, "not_claimed"), action
-        status, missing = await post(api, "NO-SUCH", "claim", "operator")
-        assert (status, missing["error"]["code"]) == (404, "not_found")
+        for code in ("NO-SUCH", "NO%00SUCH"):
+            status, missing = await post(api, code, "claim", "operator")
+            assert (status, missing["error"]["code"]) == (404, "not_found")
         with psycopg.connect(api.db_url) as conn:
             statuses = conn.execute("SELECT DISTINCT status FROM alerts").fetchall()
             reviews = conn.execute("SELECT count(*) FROM evidence_entries WHERE entry_type = 'review'").fetchone()
