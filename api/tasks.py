@@ -265,7 +265,7 @@ def _ack_sync(ctx: ApiContext, task_id: str, headers: dict[str, str], raw: bytes
             (task_id,)).fetchall()
         if not deliveries:
             _refuse(task_id, remote, 404, "not_found", f"no delivered task {task_id!r}")
-        signer, last_error = None, "no delivery of this task goes to a configured system"
+        signers, last_error = [], "no delivery of this task goes to a configured system"
         for d in deliveries:
             system = systems.get(d["system"])
             if system is None:
@@ -275,17 +275,24 @@ def _ack_sync(ctx: ApiContext, task_id: str, headers: dict[str, str], raw: bytes
             except VerificationError as exc:
                 last_error = str(exc)
                 continue
-            signer = d
-            break
-        if signer is None:
+            signers.append(d)
+        if not signers:
             _refuse(task_id, remote, 401, "bad_signature", f"the acknowledgement is not signed by a receiver of "
                     f"this task within the tolerance: {last_error}")
         try:
             body = AckIn.model_validate(json.loads(raw))
         except ValueError as exc:
             _refuse(task_id, remote, 422, "bad_ack", f"the acknowledgement is not {{task_id, case_no}}: {exc}"[:300])
-        if body.task_id != task_id or (body.delivery_id is not None and body.delivery_id != signer["webhook_id"]):
-            _refuse(task_id, remote, 422, "bad_ack", "the acknowledgement names another task or delivery")
+        if body.task_id != task_id:
+            _refuse(task_id, remote, 422, "bad_ack", "the acknowledgement names another task")
+        if body.delivery_id is not None:
+            signers = [d for d in signers if d["webhook_id"] == body.delivery_id]
+            if not signers:
+                _refuse(task_id, remote, 422, "bad_ack", "delivery_id is not a delivery this signer received")
+        if len(signers) > 1:  # systems sharing a secret: the receiver must say which delivery it answers
+            _refuse(task_id, remote, 422, "ambiguous_ack", "several deliveries of this task share the signing "
+                    "secret; name the one acknowledged in delivery_id (its webhook-id)")
+        signer = signers[0]
         if signer["state"] == "acknowledged" and signer["receiver_ref"] == body.case_no:
             idx = cur.execute("SELECT ack_evidence_idx FROM case_deliveries WHERE id = %s",
                               (signer["id"],)).fetchone()["ack_evidence_idx"]

@@ -43,11 +43,9 @@ _NOT_REVIEWS = ("claim", "release")
 
 def _review(r: dict[str, Any]) -> Review:
     reviewer = r.get("reviewer") or {}
-    decision = str(r.get("decision"))
-    if r.get("outcome"):
-        decision = f"{decision}:{r['outcome']}"
     note = r.get("reason") or r.get("note") or r.get("text")
-    return Review(decision=decision, reviewer=str(reviewer.get("name")), role=str(reviewer.get("role")),
+    return Review(decision=str(r.get("decision")), outcome=r.get("outcome"), reviewer=str(reviewer.get("name")),
+                  role=str(reviewer.get("role")),
                   time=datetime.fromisoformat(r["time"]), note=note, evidence_index=r.get("evidence_idx"))
 
 

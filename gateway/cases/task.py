@@ -66,7 +66,8 @@ class Device(_Doc):
 
 
 class Review(_Doc):
-    decision: str = Field(description="claim, confirm, legal_review approve/reject, override ...")
+    decision: str = Field(description="confirm, dismiss, legal_review, override, reassign ...")
+    outcome: str | None = Field(default=None, description="A legal review's approve or reject.")
     reviewer: str = Field(description="Reviewer's name (token name).")
     role: str = Field(description="Reviewer's role.")
     time: datetime = Field(description="When the decision was made.")
