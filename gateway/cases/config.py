@@ -72,7 +72,7 @@ class CaseSystem(_Section):
     ack_path: str | None = Field(
         default=None, description="Dotted path in the receiver's 2xx JSON body holding its case or clue number "
         "(e.g. `data.case_no`); None: the number may come later through POST /api/tasks/{id}/ack.")
-    max_in_flight: int = Field(default=8, ge=1, le=256, description="Requests in flight to this system at once.")
+    max_in_flight: int = Field(default=16, ge=1, le=256, description="Requests in flight to this system at once.")
 
     @property
     def secrets(self) -> list[WebhookSecret]:

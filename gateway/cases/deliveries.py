@@ -133,3 +133,11 @@ def state_counts(conn: psycopg.Connection) -> tuple[list[tuple[str, str, int]], 
                           " WHERE state IN ('pending', 'delivering')").fetchone()[0]
     unrouted = conn.execute("SELECT count(*) FROM case_tasks WHERE destinations = 0").fetchone()[0]
     return [(s, sy, int(n)) for s, sy, n in counts], float(oldest), int(unrouted)
+
+
+def pull_forward(conn: psycopg.Connection, system: str) -> int:
+    """Make every pending delivery to `system` due now: it answered again after failing, so the back-off its
+    other deliveries are sitting out is no longer needed (recovery is bounded by throughput, not by the longest
+    jittered wait)."""
+    return conn.execute("UPDATE case_deliveries SET next_attempt_at = now(), updated_at = now() WHERE system = %s"
+                        " AND state = 'pending' AND next_attempt_at > now()", (system,)).rowcount

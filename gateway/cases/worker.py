@@ -58,6 +58,7 @@ class DeliveryWorker:
         self._wake: asyncio.Event | None = None
         self._in_flight: dict[str, int] = {}
         self._disabled: dict[str, str] = {}
+        self._failing: set[str] = set()  # systems whose last answer was a failure: a success pulls the rest forward
         self.last_error: str | None = None
 
     # lifecycle
@@ -207,6 +208,11 @@ class DeliveryWorker:
                     then = lambda conn: record_ack(conn, self.evidence, delivery_id=c.id, entry=entry)  # noqa: E731
                     self.metrics.acks.labels("response", "recorded").inc()
                 deliveries.record_attempt(conn, c, attempt, state="delivered", next_at=None, then=then)
+                if system.name in self._failing or c.attempt > 1:
+                    self._failing.discard(system.name)
+                    n = deliveries.pull_forward(conn, system.name)
+                    if n:
+                        log.info("cases.system_recovered", system=system.name, deliveries_due_now=n)
                 log.info("cases.delivered", task=c.task_id, system=system.name, attempt=c.attempt,
                          status=status, receiver_ref=ref)
                 return
@@ -216,6 +222,7 @@ class DeliveryWorker:
                 self.metrics.disabled.labels(system.name).set(1)
                 log.error("cases.system_disabled", system=system.name, url=system.url, deliveries=n)
                 return
+            self._failing.add(system.name)
             nxt = next_attempt(system.retry, attempts=c.attempt, first_attempt_at=c.first_attempt_at,
                                now=self.clock(), retry_after_s=attempt.retry_after_s, rng=self.rng)
             state = "pending" if nxt.at is not None else "push_failed"

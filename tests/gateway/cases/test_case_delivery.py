@@ -194,3 +194,22 @@ async def test_a_sender_killed_mid_request_resends_the_same_id_and_the_sink_keep
     (ref,) = _rows(db_url, "SELECT receiver_ref FROM case_deliveries")[0]
     assert ref == sink.receipts[0].case_no  # the duplicate was answered with the first case number
     assert json.loads(sink.receipts[0].body)["clue_code"].startswith("440605-")
+
+
+async def test_the_first_success_after_an_outage_makes_the_rest_due_at_once(db_url: str) -> None:
+    port = free_port()
+    patient = _system("patient", f"http://127.0.0.1:{port}/", retry=RetryPolicy(base_s=300, cap_s=3000))
+    make_tasks(db_url, 6, [patient])
+    worker, _ = _worker(db_url, [patient])
+    try:  # the receiver is down: each delivery fails once and backs off for up to 5 minutes
+        await _until(lambda: len(_rows(db_url, "SELECT 1 FROM case_attempts")) == 6, 20, "six failed attempts")
+        async with _sink(port=port) as sink:
+            with psycopg.connect(db_url, autocommit=True) as conn:  # the first back-off to run out
+                conn.execute("UPDATE case_deliveries SET next_attempt_at = now()"
+                             " WHERE id = (SELECT min(id) FROM case_deliveries)")
+            await _until(lambda: len(sink.receipts) == 6, 20, "the other five pulled forward")
+    finally:
+        worker.stop()
+    waits = _rows(db_url, "SELECT extract(epoch FROM a.started_at - f.started_at) FROM case_attempts a"
+                  " JOIN case_attempts f ON f.delivery_id = a.delivery_id AND f.n = 1 WHERE a.n = 2")
+    assert len(waits) == 6 and max(w for (w,) in waits) < 60
