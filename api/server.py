@@ -38,7 +38,8 @@ log = structlog.get_logger(__name__)
 # Each: register(table: RouteTable, ctx: ApiContext). Order matters where paths overlap: aiohttp matches in
 # registration order, so /api/alerts/stream comes before /api/alerts/{clue_code}.
 ROUTE_MODULES = ["api.stream", "api.alerts_read", "api.review.first", "api.review.legal", "api.review.supervise",
-                 "api.evidence_read", "api.public", "api.audit_log", "api.ingest_http", "api.tasks", "api.links"]
+                 "api.evidence_read", "api.public", "api.audit_log", "api.ingest_http", "api.tasks",
+                 "api.task_ack", "api.case_systems", "api.links"]
 
 CONTEXT_KEY = web.AppKey("enforcegw.api.context", ApiContext)
 TABLE_KEY = web.AppKey("enforcegw.api.routes", RouteTable)

@@ -1,16 +1,12 @@
-"""Case tasks through the API: the list and one task with every delivery attempt, a supervisor's retry, the
-receiver's signed acknowledgement, and the task's JSON Schema.
-
-The acknowledgement route takes no bearer token: the receiver proves itself with a Standard Webhooks signature
-under the secret configured for its system, within the 5-minute tolerance; anything else is refused and logged.
-"""
+"""Case tasks through the API: the list (by delivery state, unrouted, system, subject, time) and one task with
+its document and every delivery attempt, a supervisor's retry of failed deliveries, and the task's JSON Schema.
+The receiver's acknowledgement is api/task_ack.py; the systems themselves api/case_systems.py."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from datetime import UTC, datetime
-from typing import Any, Literal, NoReturn
+from datetime import datetime
+from typing import Any, Literal
 
 import structlog
 from aiohttp import web
@@ -22,9 +18,7 @@ from api.context import ApiContext, audit_note, principal
 from api.errors import parse_body, parse_query
 from api.models import error, json_response
 from api.routes import PUBLIC, RouteTable
-from gateway.cases.acks import MAX_REF, ack_entry, record_ack
 from gateway.cases.deliveries import retry_task
-from gateway.cases.signing import VerificationError, verify
 from gateway.cases.task import task_schema
 
 log = structlog.get_logger(__name__)
@@ -107,22 +101,6 @@ class RetryIn(BaseModel):
 class RetryOut(_Out):
     task_id: str
     systems: list[str]
-
-
-class AckIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    task_id: str = Field(max_length=200, description="The task acknowledged (as in the path).")
-    case_no: str = Field(min_length=1, max_length=MAX_REF, description="The receiver's case or clue number.")
-    delivery_id: str | None = Field(default=None, max_length=200,
-                                    description="The webhook-id of the delivery acknowledged.")
-
-
-class AckOut(_Out):
-    task_id: str
-    system: str
-    receiver_ref: str
-    evidence_index: int | None
 
 
 _DELIVERY_COLS = ("system, webhook_id, state, attempts, next_attempt_at, last_attempt_at, last_status, last_error,"
@@ -216,14 +194,6 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
             ctx.gateway.cases.wake()
         return json_response(RetryOut(task_id=task_id, systems=systems))
 
-    async def ack(request: web.Request) -> web.Response:
-        task_id = request.match_info["task_id"]
-        audit_note(request, target=f"task:{task_id}")
-        raw = await request.content.read(64 * 1024 + 1)
-        if len(raw) > 64 * 1024:
-            raise error(413, "too_large", "an acknowledgement is at most 64 KiB")
-        return await asyncio.to_thread(_ack_sync, ctx, task_id, dict(request.headers), raw, request.remote)
-
     async def schema(_request: web.Request) -> web.Response:
         return web.json_response(task_schema(), content_type="application/schema+json")
 
@@ -233,9 +203,6 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
               summary="One task: its document and each delivery with every attempt (time, status, latency, error)")
     table.add("POST", "/api/tasks/{task_id}/retry", retry, roles={"supervisor"}, request=RetryIn, response=RetryOut,
               summary="Send a task's failed (push_failed) deliveries again, same webhook-id, fresh retry budget")
-    table.add("POST", "/api/tasks/{task_id}/ack", ack, roles=PUBLIC, request=AckIn, response=AckOut,
-              changes_state=True,
-              summary="The receiver's case number, signed (Standard Webhooks) with its system's secret; no token")
     table.add("GET", "/api/schemas/task.json", schema, roles=PUBLIC,
               summary="JSON Schema (2020-12) of the task document pushed to case systems")
 
@@ -245,66 +212,3 @@ def _retry_in_thread(ctx: ApiContext, task: int, system: str | None) -> list[str
         raise error(503, "no_store", "the API has no store connection for this")
     with ctx.sync_pool.connection() as conn, conn.transaction():
         return retry_task(conn, task, system)
-
-
-def _refuse(task_id: str, remote: str | None, status: int, code: str, message: str) -> NoReturn:
-    log.warning("cases.ack_refused", task=task_id, code=code, reason=message, remote=remote)
-    raise error(status, code, message)
-
-
-def _ack_sync(ctx: ApiContext, task_id: str, headers: dict[str, str], raw: bytes, remote: str | None
-              ) -> web.Response:
-    gw = ctx.gateway
-    if gw is None or gw.cases is None or ctx.sync_pool is None:
-        raise error(503, "no_cases", "this gateway does not push case tasks")
-    systems = {s.name: s for s in gw.cases.config.systems}
-    with ctx.sync_pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        deliveries = cur.execute(
-            "SELECT d.id, d.system, d.webhook_id, d.state, d.receiver_ref, t.clue_code FROM case_deliveries d"
-            " JOIN case_tasks t ON t.id = d.task_id WHERE t.task_id = %s ORDER BY d.id FOR UPDATE OF d",
-            (task_id,)).fetchall()
-        if not deliveries:
-            _refuse(task_id, remote, 404, "not_found", f"no delivered task {task_id!r}")
-        signers, last_error = [], "no delivery of this task goes to a configured system"
-        for d in deliveries:
-            system = systems.get(d["system"])
-            if system is None:
-                continue
-            try:
-                verify(system.secrets, headers, raw, datetime.now(UTC).timestamp())
-            except VerificationError as exc:
-                last_error = str(exc)
-                continue
-            signers.append(d)
-        if not signers:
-            _refuse(task_id, remote, 401, "bad_signature", f"the acknowledgement is not signed by a receiver of "
-                    f"this task within the tolerance: {last_error}")
-        try:
-            body = AckIn.model_validate(json.loads(raw))
-        except ValueError as exc:
-            _refuse(task_id, remote, 422, "bad_ack", f"the acknowledgement is not {{task_id, case_no}}: {exc}"[:300])
-        if body.task_id != task_id:
-            _refuse(task_id, remote, 422, "bad_ack", "the acknowledgement names another task")
-        if body.delivery_id is not None:
-            signers = [d for d in signers if d["webhook_id"] == body.delivery_id]
-            if not signers:
-                _refuse(task_id, remote, 422, "bad_ack", "delivery_id is not a delivery this signer received")
-        if len(signers) > 1:  # systems sharing a secret: the receiver must say which delivery it answers
-            _refuse(task_id, remote, 422, "ambiguous_ack", "several deliveries of this task share the signing "
-                    "secret; name the one acknowledged in delivery_id (its webhook-id)")
-        signer = signers[0]
-        if signer["state"] == "acknowledged" and signer["receiver_ref"] == body.case_no:
-            idx = cur.execute("SELECT ack_evidence_idx FROM case_deliveries WHERE id = %s",
-                              (signer["id"],)).fetchone()["ack_evidence_idx"]
-            return json_response(AckOut(task_id=task_id, system=signer["system"], receiver_ref=body.case_no,
-                                        evidence_index=idx))
-        if signer["receiver_ref"] is not None and signer["receiver_ref"] != body.case_no:
-            _refuse(task_id, remote, 409, "already_acknowledged",
-                    f"{signer['system']} already gave case number {signer['receiver_ref']!r} for this task")
-        entry = ack_entry(task_id=task_id, clue_code=signer["clue_code"], system=signer["system"],
-                          webhook_id=signer["webhook_id"], receiver_ref=body.case_no, via="ack")
-        idx = record_ack(conn, ctx.evidence, delivery_id=signer["id"], entry=entry)
-    gw.cases.metrics.acks.labels("ack", "recorded").inc()
-    log.info("cases.acknowledged", task=task_id, system=signer["system"], receiver_ref=body.case_no)
-    return json_response(AckOut(task_id=task_id, system=signer["system"], receiver_ref=body.case_no,
-                                evidence_index=idx))

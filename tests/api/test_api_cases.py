@@ -21,6 +21,7 @@ from gateway.cases.signing import WebhookSecret
 from gateway.cases.sink import CaseSink
 from testkit.alert_scenes import LEGAL, NOISE, alerts, ended, levels, night_base, setup_site
 from testkit.api_harness import ApiGateway, api_gateway
+from testkit.case_tasks import make_tasks
 from testkit.gateway_harness import Publisher, wait_for
 
 pytestmark = pytest.mark.integration
@@ -161,3 +162,24 @@ async def wait_for_status(api: ApiGateway, url: str, status: int, timeout: float
 def _delivery_states(db_url: str) -> dict[str, str]:
     with psycopg.connect(db_url) as conn:
         return dict(conn.execute("SELECT system, state FROM case_deliveries").fetchall())
+
+
+async def test_a_410_disables_a_system_until_someone_enables_it(tmp_path: Path, db_url: str, mqtt_url: str) -> None:
+    async with CaseSink([WebhookSecret.parse(PROV)], status=410) as sink:
+        systems = [{"name": "gone", "url": sink.url, "secret": PROV}]
+        async with api_gateway(tmp_path, db_url, mqtt_url, cases={"systems": systems, "poll_s": 0.2}) as api:
+            made = make_tasks(db_url, 2, api.gw.settings.cases.systems)
+            await wait_for(lambda: set(_delivery_states(db_url).values()) == {"disabled"}, 20, "disabled")
+            status, out = await _json(api, "GET", "/api/case-systems", "auditor")
+            (gone,) = out["systems"]
+            assert status == 200 and "410" in gone["disabled_reason"] and gone["deliveries"] == {"disabled": 2}
+            assert (await _json(api, "POST", "/api/case-systems/gone/enable", "auditor"))[0] == 403
+            assert (await _json(api, "POST", "/api/case-systems/nowhere/enable", "admin"))[0] == 404
+            sink.status = None  # the receiver is back
+            status, out = await _json(api, "POST", "/api/case-systems/gone/enable", "supervisor")
+            assert (status, out["deliveries_pending_again"]) == (200, 2)
+            await wait_for(lambda: len(sink.receipts) == 2, 20, "both sent again")
+            status, err = await _json(api, "POST", "/api/case-systems/gone/enable", "admin")
+            assert (status, err["error"]["code"]) == (409, "not_disabled")
+            status, page = await _json(api, "GET", "/api/tasks", "supervisor", params={"system": "gone"})
+            assert {t["task_id"] for t in page["items"]} == {m.task_id for m in made}
