@@ -116,6 +116,9 @@ class CasesConfig(_Section):
     link_secret: str | None = Field(
         default=None, description="Key of the evidence links' HMAC (`whsec_` form); None: derived from the "
         "evidence signing key, so links survive a restart without another secret to keep.")
+    lease_margin_s: float = Field(default=30.0, gt=0, le=3600,
+                                  description="A request in flight holds its delivery for its timeout plus this; "
+                                  "after that, a delivery whose sender died mid-request is sent again (same id).")
     timezone: str = Field(default="Asia/Shanghai", description="Time zone of the times in a task's summary.")
     poll_s: float = Field(default=1.0, gt=0, description="How often the delivery worker looks for due "
                           "deliveries when no new task woke it.")

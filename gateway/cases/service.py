@@ -47,7 +47,8 @@ class CaseService:
         self.origin = evidence.config.origin if evidence is not None else ""
         self.metrics = metrics
         self.worker = DeliveryWorker(database_url, config.systems, metrics, evidence=evidence,
-                                     poll_s=config.poll_s) if config.systems else None
+                                     poll_s=config.poll_s, lease_margin_s=config.lease_margin_s) \
+            if config.systems else None
 
     def start(self, workers: WorkerRegistry | None = None) -> None:
         if self.worker is not None:
