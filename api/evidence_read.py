@@ -23,6 +23,8 @@ from gateway.commands.evidence import AlertEvidenceMismatch, AlertNotFound, aler
 
 AUDITORS = frozenset({"auditor", "supervisor"})
 MEDIA_READERS = frozenset({"operator", "auditor", "supervisor"})
+# Reviewers check an alert's entries too: the console verifies them in the browser.
+ENTRY_READERS = MEDIA_READERS
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -90,7 +92,7 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
     async def media(request: web.Request) -> web.StreamResponse:
         return await send_media(ctx, request.match_info["sha256"])
 
-    table.add("GET", "/api/evidence/entries/{index}", entry, roles=AUDITORS, response=EvidenceEntryOut,
+    table.add("GET", "/api/evidence/entries/{index}", entry, roles=ENTRY_READERS, response=EvidenceEntryOut,
               summary="An evidence entry (bytes, leaf hash) with its inclusion proof against ?size= or the newest")
     table.add("GET", "/api/evidence/consistency", consistency, roles=AUDITORS, response=ConsistencyOut,
               summary="Consistency proof between two checkpoint sizes (?first=&second=)")

@@ -27,6 +27,7 @@ from api.context import AUDIT_KEY, PRINCIPAL_KEY, ApiContext, OnReady, Principal
 from api.errors import STATUS_CODES, ApiError, error_response
 from api.openapi import build_document
 from api.routes import PUBLIC, RouteSpec, RouteTable
+from api.site import mount_site
 from gateway.health import VKEY_PATH
 from gateway.store.audit_log import record
 
@@ -36,10 +37,10 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 # Each: register(table: RouteTable, ctx: ApiContext). Order matters where paths overlap: aiohttp matches in
-# registration order, so /api/alerts/stream comes before /api/alerts/{clue_code}.
-ROUTE_MODULES = ["api.stream", "api.alerts_read", "api.review.first", "api.review.legal", "api.review.supervise",
-                 "api.evidence_read", "api.public", "api.audit_log", "api.ingest_http", "api.tasks",
-                 "api.task_ack", "api.case_systems", "api.links"]
+# registration order, so /api/alerts/stream and /api/alerts/counts come before /api/alerts/{clue_code}.
+ROUTE_MODULES = ["api.stream", "api.console_data", "api.alerts_read", "api.review.first", "api.review.legal",
+                 "api.review.supervise", "api.evidence_read", "api.public", "api.audit_log", "api.ingest_http",
+                 "api.tasks", "api.task_ack", "api.case_systems", "api.links"]
 
 CONTEXT_KEY = web.AppKey("enforcegw.api.context", ApiContext)
 TABLE_KEY = web.AppKey("enforcegw.api.routes", RouteTable)
@@ -74,6 +75,7 @@ def make_mount(*, auth_failure_limit: int | None = None, auth_window_s: float | 
                                  brake.window_s if auth_window_s is None else auth_window_s)
         access = AccessCheck(pool, failures)
         gateway_owned = _add_routes(app, table)
+        mount_site(app)
         app[CONTEXT_KEY], app[TABLE_KEY], app[ACCESS_KEY] = ctx, table, access
         app.middlewares.append(_middleware(table, access, pool, gateway_owned))
 

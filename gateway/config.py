@@ -8,7 +8,8 @@ levels: `ENFORCEGW_DATABASE__URL`, `ENFORCEGW_INGEST__BATCH_MAX_ROWS`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -181,8 +182,41 @@ class AuthBrakeConfig(_Section):
     window_s: float = Field(default=60.0, gt=0, description="The sliding window the failures are counted over.")
 
 
+class ConsoleConfig(_Section):
+    """The operator console's map and clock (the console is served at / by the API)."""
+
+    tile_url: str | None = Field(
+        default=None, description="XYZ tile template for the map's base layer, e.g. a Tianditu or AMap template "
+        "({z}/{x}/{y}, {s}); None: an offline base drawn from the imported jurisdiction boundaries.")
+    tile_attribution: str = Field(default="", description="Attribution shown for the tiles (the provider's terms).")
+    tile_crs: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84", description="Coordinate system of the tiles: gcj02 for AMap/Tencent (the console shifts "
+        "WGS84 data onto them), wgs84 for Tianditu and OSM.")
+    max_zoom: int = Field(default=18, ge=1, le=22, description="Highest zoom level the tiles offer.")
+    timezone: str = Field(default="Asia/Shanghai", description="Time zone the console shows times in.")
+    default_language: Literal["zh", "en"] = Field(default="zh", description="Language before the user picks one.")
+
+    @field_validator("tile_url")
+    @classmethod
+    def _template(cls, v: str | None) -> str | None:
+        if v is not None and not (v.startswith(("http://", "https://", "/")) and "{z}" in v and "{x}" in v
+                                  and "{y}" in v):
+            raise ValueError("a tile template is an http(s) URL (or a path) with {z}, {x} and {y}")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+
 class ApiConfig(_Section):
     listen: str = Field(default="127.0.0.1:8080", description="host:port of the HTTP server (health, metrics, API).")
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig, description="The operator console in the browser.")
     review: ReviewConfig = Field(default_factory=ReviewConfig, description="First and legal review of alerts.")
     auth: AuthBrakeConfig = Field(default_factory=AuthBrakeConfig, description="The brake on token guessing.")
 
