@@ -24,6 +24,12 @@ tools:
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	    (apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null) || \
 	    echo "mosquitto not installed: broker tests will be skipped"; }
+	@# The console's browser tests drive Debian's Chromium through Playwright (its own browser download needs the
+	@# internet); Noto CJK so Chinese renders in the screenshots.
+	@{ command -v chromium >/dev/null 2>&1 && [ -d /usr/share/fonts/opentype/noto ]; } || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) || \
+	    echo "chromium not installed: browser tests will be skipped"; }
 
 # The audit's C accelerator needs a C compiler and the OpenSSL and Python headers: `make test` installs them when
 # missing and it may (root with apt-get), so the suite tests the C code too; `make demo` never installs them.
