@@ -9,15 +9,15 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.context import ApiContext
-from api.errors import ApiError, parse_query
+from api.errors import parse_query
 from api.routes import RouteTable
 from gateway.store.audit_log import page
 
 
 class AuditQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    cursor: str | None = Field(None, description="next_cursor of the previous page")
-    limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = Field(None, pattern=r"^[0-9]{1,19}$", description="next_cursor of the previous page")
+    limit: int = Field(100, ge=1, le=1000, description="rows per page")
 
 
 class AuditItem(BaseModel):
@@ -41,11 +41,7 @@ class AuditPage(BaseModel):
 def register(table: RouteTable, ctx: ApiContext) -> None:
     async def audit_log(request: web.Request) -> web.Response:
         q = parse_query(request, AuditQuery)
-        after = 0
-        if q.cursor is not None:
-            if not q.cursor.isdigit():
-                raise ApiError(422, "cursor is not one this API returned", field="cursor")
-            after = int(q.cursor)
+        after = 0 if q.cursor is None else int(q.cursor)
         async with ctx.pool.connection() as conn:
             rows = await page(conn, after_id=after, limit=q.limit)
         items = [AuditItem(**r.__dict__) for r in rows]

@@ -83,8 +83,11 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
-    """Query parameters as `model` (a repeated key keeps its last value): 422 naming the parameter."""
+    """Query parameters as `model` (a repeated key keeps its first value), with the path parameters it has a
+    field for (the OpenAPI document describes those from the same field): 422 naming the parameter."""
+    values = dict(request.query)
+    values.update((k, v) for k, v in request.match_info.items() if k in model.model_fields)
     try:
-        return model.model_validate(dict(request.query))
+        return model.model_validate(values)
     except ValidationError as exc:
         raise validation_error(exc) from None

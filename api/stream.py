@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
 from api.context import ApiContext
 from api.models import AlertChangeOut, error
+from api.openapi import EVENT_STREAM
 from api.routes import QUEUE_READERS, RouteTable
 from gateway.alerts.store import CHANGES_CHANNEL
 from gateway.pg_notify import NotifyListener
@@ -27,6 +28,12 @@ PAGE = 200
 RING = 1024
 
 Row = tuple[int, str, str]  # (id, type, data JSON)
+
+
+class AlertChangeEvent(AlertChangeOut):
+    """One Server-Sent Event's data (`id:` is `id`, `event:` is `type`); the body is a stream of such events."""
+
+    media_type: ClassVar[str] = EVENT_STREAM
 
 _SELECT = ("SELECT c.id, c.type, json_build_object('id', c.id, 'alert_id', c.alert_id, 'clue_code', c.clue_code,"
            " 'type', c.type, 'time', c.time, 'alert', c.payload)::text FROM alert_changes c"
@@ -145,7 +152,7 @@ def register(table: RouteTable, ctx: ApiContext, *, heartbeat_s: float = HEARTBE
             await hub.leave()
         return resp
 
-    table.add("GET", "/api/alerts/stream", stream, roles=QUEUE_READERS, response=AlertChangeOut,
+    table.add("GET", "/api/alerts/stream", stream, roles=QUEUE_READERS, response=AlertChangeEvent,
               summary="Server-Sent Events of alert changes (new, update, end, review); resume with Last-Event-ID")
     return hub
 
