@@ -1,0 +1,520 @@
+"""Case-push benchmark: review decision -> task at the case system, throughput to a slow receiver, and the
+recovery after an outage, each against a limit measured in the same run.
+
+    python bench/cases_bench.py [--quick] [--only latency|throughput|recovery] [--rate 5000] [--database-url URL]
+
+One gateway with the console API (`python -m api.main run`) against its own database and its own Mosquitto
+(docker/mosquitto.conf), configured with four case systems, each an `enforcegw case-sink` process of its own
+(testkit/case_sink_process.py) that answers with its case number (`ack_path: case_no`, so every delivery also
+records the number as an evidence entry):
+  1. Latency: the HTTP POST of the final review decision -> the sink holding the task (its receipt time). The
+     alerts are opened by MQTT readings (GB 12523-2011 night LAmax) in two construction sites: one whose item
+     needs a legal review (final decision: the supervisor's approval), one whose item needs none (final decision:
+     the confirmation). Raw: without load; then under --rate readings/s of background MQTT ingest (the
+     mosquitto_pub load of bench/rules_latency.py). Beside it, the gateway's own request time to the sink.
+     Goal: p99 <= 1 s under load.
+  2. Throughput to a sink answering in 200 ms (`--stall-s 0.2`): tasks/s delivered with the default
+     `max_in_flight` (16), against the bound max_in_flight / 0.2 s; the concurrency the sink saw; and the same
+     to an instant sink, the ceiling of the sender and receiver. Goal: >= 50 tasks/s.
+  3. Recovery: --pending tasks made while the sink's port is closed; the worker fails on each, then the rows are
+     set as a 10-minute outage's back-off would have left them (testkit/case_outage.py); the sink opens and the
+     drain is timed, against --pending / the instant throughput of 2.
+Tasks for 2 and 3 are written straight to the store (testkit/case_bulk.py), as decisions would make them.
+Nothing is asserted: the figures and ratios are printed, goals marked met or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import psycopg
+import yaml
+from psycopg.conninfo import conninfo_to_dict
+from rich.console import Console
+from rich.table import Table
+from rules_latency import LEGAL, Background
+from tqdm import tqdm
+
+from gateway.cases.config import CaseSystem, RetryPolicy
+from gateway.cases.outbox import task_id_for, webhook_id
+from gateway.catalogue import load_catalogue, zone_kinds
+from gateway.config import Settings
+from gateway.devices import import_devices
+from gateway.store.migrate import apply_migrations
+from gateway.store.tokens import create_token
+from gateway.store.zones import upsert_zones
+from geo.geojson_io import load_zones
+from testkit.case_bulk import bulk_tasks
+from testkit.case_outage import simulate_outage
+from testkit.case_sink_process import SinkProcess
+from testkit.case_tasks import SECRET
+from testkit.cpu_share import shares, snapshot
+from testkit.databases import bench_database, drop_database
+from testkit.gateway_harness import Publisher
+from testkit.gateway_http import metric, wait_gateway
+from testkit.paths import REPO
+from testkit.services import free_port, mosquitto_process
+
+console = Console(width=130)
+WARMUP = 10  # decisions per latency phase before timing: the first pay for cold caches and plans
+RAMP_S = 10.0  # background load before the first timed decision, so the ingest has reached its steady state
+STALL_S = 0.2
+OUTAGE_S = 600.0
+# A night while GB 12523-2011 was in force: its night LAmax is per sample, so one reading opens an alert.
+NIGHT = datetime(2025, 12, 30, 22, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
+LEGAL_ITEM, DIRECT_ITEM = "C-NOISE-NIGHT", "C-NOISE-DAY"
+ITEMS = {LEGAL_ITEM: {"name": "夜间施工噪声扰民", "legal_basis": "《中华人民共和国噪声污染防治法》第八十一条",
+                      "legal_review": True},
+         DIRECT_ITEM: {"name": "施工噪声超标排放", "legal_basis": "《中华人民共和国噪声污染防治法》第七十七条",
+                       "legal_review": False}}
+# the systems of parts 2 and 3 take the tasks of a district each, so no decision of part 1 reaches them
+SUBJECTS = {"slow": ("440604", "禅城区综合行政执法局"), "instant": ("440606", "顺德区综合行政执法局"),
+            "recover": ("440607", "三水区综合行政执法局")}
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(len(s) * q))]
+
+
+class Cpu:
+    """Where the CPU went in each measurement (testkit/cpu_share.py), by process group."""
+
+    def __init__(self, db: str) -> None:
+        self.dbname = conninfo_to_dict(db)["dbname"]
+        self.gateway = self.broker = 0
+        self.rows: list[tuple[str, float, dict[str, float]]] = []
+
+    def classify(self, pid: int, comm: str, cmdline: str) -> str:
+        if pid == self.gateway:
+            return "gateway + API"
+        if pid == self.broker:
+            return "mosquitto"
+        if pid == os.getpid():
+            return "bench (HTTP client)"
+        if "case-sink" in cmdline:
+            return "case-sink"
+        if comm == "mosquitto_pub":
+            return "load (mosquitto_pub)"
+        if comm == "postgres" or cmdline.startswith("postgres"):
+            return "postgres, bench db" if self.dbname in cmdline else "postgres, others + shared"
+        return "other processes"
+
+    def measure(self, name: str) -> _Measure:
+        return _Measure(self, name)
+
+
+class _Measure:
+    def __init__(self, cpu: Cpu, name: str) -> None:
+        self.cpu, self.name = cpu, name
+
+    def __enter__(self) -> _Measure:
+        self.before = snapshot(self.cpu.classify)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        busy, by_group = shares(self.before, snapshot(self.cpu.classify))
+        self.cpu.rows.append((self.name, busy, by_group))
+
+
+def load_avg() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# -------------------------------------------------------------------------------------------------- setup
+
+def _zone(zid: str, kind: str, lon: float, lat: float, d: float, **props: object) -> dict:
+    ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
+    return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "properties": {"id": zid, "name": zid, "kind": kind, **props}}
+
+
+SITES = {LEGAL_ITEM: (113.10, 23.00), DIRECT_ITEM: (113.12, 23.00)}  # one construction site per item
+
+
+def setup(db: str, n_bg: int, n_trig: int) -> tuple[str, str]:
+    """Nanhai's jurisdiction, the two sites, background sensors and trigger sensors (even: the legal-review
+    site, odd: the other); an operator's and a supervisor's token."""
+    fc = {"type": "FeatureCollection", "features": [
+        _zone("440605", "jurisdiction", 113.0, 22.9, 0.3, priority=30,
+              enforcement_subject={"code": "440605", "name": "南海区综合行政执法局"}),
+        *(_zone(f"cs-{item}", "construction_site", lon, lat, 0.01, enforcement_items=[item])
+          for item, (lon, lat) in SITES.items())]}
+    loaded = load_zones(fc, kinds=zone_kinds(load_catalogue(Settings())))
+    if loaded.problems:
+        raise SystemExit(f"bench zones: {loaded.problems}")
+
+    def at(item: str) -> dict:
+        lon, lat = SITES[item]
+        return {"location": {"lon": lon + 0.005, "lat": lat + 0.005}, **LEGAL}
+
+    devices = [{"id": f"bg-{i}", "kind": "sensor", "name": f"bg {i}", **at(LEGAL_ITEM)} for i in range(n_bg)]
+    devices += [{"id": f"trig-{i}", "kind": "sensor", "name": f"trigger {i}",
+                 **at(LEGAL_ITEM if i % 2 == 0 else DIRECT_ITEM)} for i in range(n_trig)]
+    apply_migrations(db)
+    with psycopg.connect(db) as conn:
+        upsert_zones(conn, loaded.zones)
+        result = import_devices(conn, devices)
+        if result.errors:
+            raise SystemExit(f"bench devices: {result.errors}")
+        operator = create_token(conn, name="bench-operator", role="operator")[1]
+        supervisor = create_token(conn, name="bench-supervisor", role="supervisor")[1]
+    return operator, supervisor
+
+
+def system(name: str, sink: SinkProcess) -> dict[str, Any]:
+    match = [{"items": list(ITEMS)}] if name == "live" else [{"subjects": [SUBJECTS[name][0]]}]
+    return {"name": name, "url": sink.url + "/tasks", "secret": SECRET, "ack_path": "case_no", "match": match}
+
+
+def start_gateway(db: str, mqtt_url: str, tmp: str, sinks: dict[str, SinkProcess]) -> tuple[subprocess.Popen, int]:
+    http = free_port()
+    config = Path(tmp) / "gateway.yaml"
+    config.write_text(yaml.safe_dump({
+        "data_dir": str(Path(tmp) / "data"), "database": {"url": db},
+        "mqtt": {"url": mqtt_url, "client_id": f"bench-{uuid.uuid4().hex[:6]}"},
+        "api": {"listen": f"127.0.0.1:{http}", "review": {"lease_s": 3600}}, "log": {"level": "WARNING"},
+        "enforcement": {"items": ITEMS},
+        "cases": {"systems": [system(name, sink) for name, sink in sinks.items()]}}, allow_unicode=True))
+    gw = subprocess.Popen([sys.executable, "-m", "api.main", "-c", str(config), "run"], cwd=REPO)
+    wait_gateway(http)
+    return gw, http
+
+
+def done_count(db: str, name: str) -> tuple[int, datetime | None, datetime | None]:
+    """(deliveries to `name` delivered or acknowledged, the first and the last delivered_at)."""
+    with psycopg.connect(db) as conn:
+        return conn.execute("SELECT count(*), min(delivered_at), max(delivered_at) FROM case_deliveries"
+                            " WHERE system = %s AND state IN ('delivered', 'acknowledged')", (name,)).fetchone()
+
+
+def wait_done(db: str, name: str, n: int, desc: str, timeout: float) -> tuple[datetime | None, datetime | None]:
+    """Until n deliveries to `name` are done (or `timeout`); their first and last delivered_at."""
+    deadline = time.monotonic() + timeout
+    with tqdm(total=n, desc=desc, unit="task") as bar:
+        while True:
+            got, first, last = done_count(db, name)
+            bar.update(got - bar.n)
+            if got >= n or time.monotonic() > deadline:
+                return first, last
+            time.sleep(0.1)
+
+
+# ------------------------------------------------------------------------------------------------ 1. latency
+
+@dataclass(frozen=True)
+class Pending:
+    code: str
+    legal: bool  # the final decision is the supervisor's approval (else the operator's confirmation)
+
+
+def open_alerts(db: str, http: int, pub: Publisher, n_trig: int) -> list[Pending]:
+    pub.publish_all([(f"enf/sensor/trig-{i}/reading", {"ts": (NIGHT + timedelta(seconds=i % 600)).isoformat(),
+                                                       "seq": 1, "readings": {"LAmax": 85.0}})
+                     for i in range(n_trig)])
+    deadline = time.monotonic() + 120
+    with tqdm(total=n_trig, desc="alerts opened by MQTT", unit="alert") as bar, psycopg.connect(db) as conn:
+        while bar.n < n_trig and time.monotonic() < deadline:
+            time.sleep(0.2)
+            bar.update(conn.execute("SELECT count(*) FROM alerts").fetchone()[0] - bar.n)
+        rows = conn.execute("SELECT clue_code, enforcement_item FROM alerts WHERE device_id LIKE 'trig-%%'"
+                            " ORDER BY id").fetchall()
+    if len(rows) < n_trig:
+        raise SystemExit(f"only {len(rows)} of {n_trig} alerts opened")
+    return [Pending(code, item == LEGAL_ITEM) for code, item in rows]
+
+
+async def _post(s: aiohttp.ClientSession, base: str, code: str, action: str, body: dict | None) -> None:
+    async with s.post(f"{base}/api/alerts/{code}/{action}", json=body) as resp:
+        if resp.status != 200:
+            raise SystemExit(f"{action} {code}: {resp.status} {await resp.text()}")
+
+
+async def prepare(base: str, operator: str, alerts: list[Pending]) -> None:
+    """Every alert one decision short of a task: claimed; those needing a legal review also confirmed."""
+    sem = asyncio.Semaphore(4)
+    bar = tqdm(total=len(alerts), desc="claim (+ confirm) to one decision short", unit="alert")
+
+    async def one(s: aiohttp.ClientSession, a: Pending) -> None:
+        async with sem:
+            await _post(s, base, a.code, "claim", None)
+            if a.legal:
+                await _post(s, base, a.code, "confirm", {"note": "bench"})
+            bar.update(1)
+
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {operator}"}) as s:
+        await asyncio.gather(*(one(s, a) for a in alerts))
+    bar.close()
+
+
+async def decide(base: str, operator: str, supervisor: str, alerts: list[Pending], spacing: float,
+                 label: str) -> dict[str, tuple[float, float, bool]]:
+    """The final decisions, one at a time, `spacing` apart: clue code -> (wall time of the POST, its answer
+    time in ms, legal review)."""
+    out = {}
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {operator}"}) as op, \
+            aiohttp.ClientSession(headers={"Authorization": f"Bearer {supervisor}"}) as sup:
+        t0 = time.monotonic()
+        for k, a in enumerate(tqdm(alerts, desc=label, unit="decision")):
+            await asyncio.sleep(max(0.0, t0 + k * spacing - time.monotonic()))
+            sent, t = time.time(), time.perf_counter()
+            if a.legal:
+                await _post(sup, base, a.code, "legal-review", {"decision": "approve", "reason": "bench"})
+            else:
+                await _post(op, base, a.code, "confirm", {"note": "bench"})
+            out[a.code] = (sent, (time.perf_counter() - t) * 1000, a.legal)
+    return out
+
+
+def latency_phase(cpu: Cpu, db: str, http: int, mqtt_port: int, sink: SinkProcess, tokens: tuple[str, str],
+                  alerts: list[Pending], spacing: float, rate: float, bg_devices: int, label: str) -> dict:
+    bg_thread = None
+    if rate:
+        background = Background(mqtt_port, bg_devices, rate, RAMP_S + len(alerts) * spacing + 15, NIGHT)
+        bg_thread = threading.Thread(target=background.run)
+        bg_thread.start()
+        time.sleep(RAMP_S)
+    stored0, t_load = metric(http, "enforcegw_readings_stored_total"), time.monotonic()
+    with cpu.measure(label):
+        posted = asyncio.run(decide(f"http://127.0.0.1:{http}", *tokens, alerts, spacing, label))
+        load_s = time.monotonic() - t_load
+        achieved = (metric(http, "enforcegw_readings_stored_total") - stored0) / load_s
+        ids = {webhook_id(task_id_for(code), "live"): code for code in posted}
+        deadline = time.monotonic() + 60
+        while len(got := {i: t for i, t in sink.received().items() if i in ids}) < len(ids) \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+    if bg_thread is not None:
+        bg_thread.join()
+    with psycopg.connect(db) as conn:
+        attempts = {r[0]: (r[1], r[2]) for r in conn.execute(
+            "SELECT d.webhook_id, a.started_at, a.latency_ms FROM case_deliveries d JOIN case_attempts a"
+            " ON a.delivery_id = d.id AND a.n = 1 WHERE d.system = 'live'")}
+    timed = list(posted)[WARMUP:]
+    rows = {}
+    for name, legal in (("legal review approve", True), ("confirm (no legal review)", False), ("both", None)):
+        codes = [c for c in timed if legal is None or posted[c][2] is legal]
+        wid = {c: webhook_id(task_id_for(c), "live") for c in codes}
+        total = [(got[wid[c]].timestamp() - posted[c][0]) * 1000 for c in codes if wid[c] in got]
+        answer = [posted[c][1] for c in codes]
+        to_send = [(attempts[wid[c]][0].timestamp() - posted[c][0]) * 1000 for c in codes if wid[c] in attempts]
+        request = [attempts[wid[c]][1] for c in codes if wid[c] in attempts and attempts[wid[c]][1] is not None]
+        rows[name] = {"n": len(codes), "received": len(total), "p50": pct(total, 0.5), "p99": pct(total, 0.99),
+                      "max": max(total, default=float("nan")), "answer_p50": pct(answer, 0.5),
+                      "answer_p99": pct(answer, 0.99), "send_p50": pct(to_send, 0.5), "send_p99": pct(to_send, 0.99),
+                      "request_p50": pct(request, 0.5), "request_p99": pct(request, 0.99)}
+    return {"label": label, "asked_rate": rate, "rate": achieved if rate else 0.0, "rows": rows}
+
+
+# --------------------------------------------------------------------------------------------- 2. throughput
+
+def throughput_phase(cpu: Cpu, db: str, sink: SinkProcess, name: str, n: int, label: str) -> dict:
+    sys_cfg = CaseSystem.model_validate({"name": name, "url": sink.url, "secret": SECRET})
+    with sink, cpu.measure(label):
+        bulk_tasks(db, n, sys_cfg, prefix=f"{SUBJECTS[name][0]}-20261202-{name[0].upper()}",
+                   subject=SUBJECTS[name])
+        t0 = datetime.now(UTC)
+        first, last = wait_done(db, name, n, label, timeout=max(120.0, n / 20))
+        seen = sink.health()
+    got = done_count(db, name)[0]
+    elapsed = (last - t0).total_seconds() if last else float("nan")
+    return {"label": label, "n": n, "done": got, "elapsed": elapsed, "rate": got / elapsed,
+            "first_s": (first - t0).total_seconds() if first else float("nan"),
+            "sink_max_in_flight": seen["max_in_flight"], "duplicates": seen.get("duplicate", 0),
+            "max_in_flight": sys_cfg.max_in_flight}
+
+
+# ----------------------------------------------------------------------------------------------- 3. recovery
+
+def recovery_phase(cpu: Cpu, db: str, sink: SinkProcess, n: int) -> dict:
+    name = "recover"
+    sys_cfg = CaseSystem.model_validate({"name": name, "url": sink.url, "secret": SECRET})
+    with cpu.measure("recovery: failing while down"):
+        t = time.monotonic()
+        bulk_tasks(db, n, sys_cfg, prefix=f"{SUBJECTS[name][0]}-20261202-R", subject=SUBJECTS[name])
+        made_s = time.monotonic() - t
+        t = time.monotonic()
+        with tqdm(total=n, desc="recovery: worker fails on each (port closed)", unit="task") as bar, \
+                psycopg.connect(db, autocommit=True) as conn:
+            while bar.n < n:
+                time.sleep(0.2)
+                bar.update(conn.execute("SELECT count(*) FROM case_deliveries WHERE system = %s AND attempts >= 1",
+                                        (name,)).fetchone()[0] - bar.n)
+            failed_s = time.monotonic() - t
+            attempts_made = conn.execute("SELECT count(*) FROM case_attempts a JOIN case_deliveries d"
+                                         " ON d.id = a.delivery_id WHERE d.system = %s", (name,)).fetchone()[0]
+    outage = simulate_outage(db, name, RetryPolicy(), OUTAGE_S)
+    with sink, cpu.measure("recovery: drain"):
+        opened = datetime.now(UTC)
+        first, last = wait_done(db, name, n, "recovery: drain after the sink opens", timeout=max(300.0, n / 10))
+        seen = sink.health()
+    got = done_count(db, name)[0]
+    with psycopg.connect(db) as conn:
+        failed = conn.execute("SELECT count(*) FROM case_deliveries WHERE system = %s AND state = 'push_failed'",
+                              (name,)).fetchone()[0]
+    return {"n": n, "done": got, "made_s": made_s, "failed_s": failed_s, "attempts_while_down": attempts_made,
+            "outage": outage, "drain_s": (last - opened).total_seconds() if last else float("nan"),
+            "first_s": (first - opened).total_seconds() if first else float("nan"), "push_failed": failed,
+            "sink_max_in_flight": seen["max_in_flight"], "duplicates": seen.get("duplicate", 0)}
+
+
+# ------------------------------------------------------------------------------------------------ running
+
+PARTS = ("latency", "throughput", "recovery")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="a short run: fewer decisions and tasks")
+    ap.add_argument("--only", action="append", choices=PARTS, help="run only this part (repeatable; default all)")
+    ap.add_argument("--rate", type=float, default=5000.0, help="background readings/s under load")
+    ap.add_argument("--bg-devices", type=int, default=50, help="sensors sending the background load")
+    ap.add_argument("--decisions", type=int, help="final decisions timed under load (default 400, quick 80)")
+    ap.add_argument("--raw-decisions", type=int, help="final decisions timed without load (default 100, quick 40)")
+    ap.add_argument("--spacing", type=float, default=0.1, help="seconds between final decisions")
+    ap.add_argument("--slow-tasks", type=int, help="tasks to the 200 ms sink (default 2,000, quick 400)")
+    ap.add_argument("--instant-tasks", type=int, help="tasks to the instant sink (default 5,000, quick 1,000)")
+    ap.add_argument("--pending", type=int, help="deliveries pending after the outage (default 10,000, quick 2,000)")
+    ap.add_argument("--database-url", help="server to create the bench database on (default: the test server)")
+    args = ap.parse_args()
+    quick, parts = args.quick, set(args.only or PARTS)
+    decisions = args.decisions or (80 if quick else 400)
+    raw_decisions = args.raw_decisions or (40 if quick else 100)
+    slow_n = args.slow_tasks or (400 if quick else 2000)
+    instant_n = args.instant_tasks or (1000 if quick else 5000)
+    pending = args.pending or (2000 if quick else 10_000)
+    n_trig = 2 * WARMUP + raw_decisions + decisions if "latency" in parts else 0
+
+    console.print(f"load average at start (1/5/15 min): {load_avg()} on {os.cpu_count()} cores")
+    server, db = bench_database(args.database_url)
+    tokens = setup(db, args.bg_devices, n_trig)
+    cpu = Cpu(db)
+    out: dict[str, Any] = {}
+    broker = mosquitto_process()
+    try:
+        with tempfile.TemporaryDirectory() as tmp, broker as mqtt_url:
+            sinks = {name: SinkProcess(SECRET, Path(tmp) / f"{name}.jsonl", stall_s=STALL_S if name == "slow" else 0)
+                     for name in ("live", "slow", "instant", "recover")}
+            gw, http = start_gateway(db, mqtt_url, tmp, sinks)
+            cpu.gateway, cpu.broker = gw.pid, broker.proc.pid
+            pub = Publisher(mqtt_url)
+            try:
+                if "latency" in parts:
+                    alerts = open_alerts(db, http, pub, n_trig)
+                    with sinks["live"] as live:
+                        asyncio.run(prepare(f"http://127.0.0.1:{http}", tokens[0], alerts))
+                        cut = WARMUP + raw_decisions
+                        port = int(mqtt_url.rsplit(":", 1)[1])
+                        out["latency"] = [
+                            latency_phase(cpu, db, http, port, live, tokens, alerts[:cut], args.spacing, 0.0, 0,
+                                          "latency, no load"),
+                            latency_phase(cpu, db, http, port, live, tokens, alerts[cut:], args.spacing, args.rate,
+                                          args.bg_devices, f"latency, {args.rate:,.0f} readings/s")]
+                    console.print(f"load average after part 1: {load_avg()}")
+                if parts & {"throughput", "recovery"}:
+                    out["throughput"] = [
+                        throughput_phase(cpu, db, sinks["slow"], "slow", slow_n, f"{STALL_S * 1000:.0f} ms sink"),
+                        throughput_phase(cpu, db, sinks["instant"], "instant", instant_n, "instant sink")]
+                    console.print(f"load average after part 2: {load_avg()}")
+                if "recovery" in parts:
+                    out["recovery"] = recovery_phase(cpu, db, sinks["recover"], pending)
+                    console.print(f"load average after part 3: {load_avg()}")
+            finally:
+                pub.close()
+                for s in sinks.values():
+                    s.stop()
+                gw.terminate()
+                gw.wait(60)
+    finally:
+        drop_database(server, db)
+    if "latency" in out:
+        report_latency(*out["latency"])
+    if "throughput" in out:
+        report_throughput(*out["throughput"])
+    if "recovery" in out:
+        report_recovery(out["recovery"], out["throughput"][1])
+    report_cpu(cpu)
+
+
+def report_latency(raw: dict, load: dict) -> None:
+    t = Table("final decision", "background readings/s", "tasks at sink", "p50 ms", "p99 ms", "max ms",
+              "p99 / raw p99", "decision answered p50 / p99", "POST -> sent p50 / p99", "request p50 / p99",
+              title="1. final review decision (HTTP POST) -> the sink holding the task")
+    for phase in (raw, load):
+        for name, r in phase["rows"].items():
+            rr = raw["rows"][name]
+            t.add_row(name, f"{phase['rate']:,.0f} (asked {phase['asked_rate']:,.0f})" if phase["asked_rate"]
+                      else "none", f"{r['received']} of {r['n']}", f"{r['p50']:.0f}", f"{r['p99']:.0f}",
+                      f"{r['max']:.0f}", f"{r['p99'] / rr['p99']:.2f}",
+                      f"{r['answer_p50']:.0f} / {r['answer_p99']:.0f}",
+                      f"{r['send_p50']:.0f} / {r['send_p99']:.0f}", f"{r['request_p50']:.0f} / {r['request_p99']:.0f}")
+    console.print(t)
+    both = load["rows"]["both"]
+    met = both["p99"] <= 1000 and both["received"] == both["n"]
+    console.print(f"goal p99 <= 1 s under load, every task at the sink: {'met' if met else 'NOT met'} "
+                  f"(p99 {both['p99']:.0f} ms over {both['n']} decisions). 'request' is the gateway's own POST to "
+                  "the sink (attempt latency), the raw cost of one delivery")
+
+
+def report_throughput(slow: dict, instant: dict) -> None:
+    t = Table("receiver", "tasks", "delivered", "seconds", "tasks/s", "first after ms", "max_in_flight",
+              "sink saw at once", "bound tasks/s", "tasks/s / bound", title="2. throughput, tasks made at once")
+    for r, bound, label in ((slow, slow["max_in_flight"] / STALL_S, f"max_in_flight / {STALL_S:g} s"),
+                            (instant, None, "")):
+        t.add_row(r["label"], f"{r['n']:,}", f"{r['done']:,}", f"{r['elapsed']:.1f}", f"{r['rate']:,.1f}",
+                  f"{r['first_s'] * 1000:.0f}", str(r["max_in_flight"]), str(r["sink_max_in_flight"]),
+                  f"{bound:,.0f} ({label})" if bound else "-", f"{r['rate'] / bound:.2f}" if bound else "-")
+    console.print(t)
+    console.print(f"goal >= 50 tasks/s to a 200 ms sink: {'met' if slow['rate'] >= 50 else 'NOT met'} "
+                  f"({slow['rate']:.1f}); duplicates at the sinks: {slow['duplicates'] + instant['duplicates']}")
+
+
+def report_recovery(r: dict, instant: dict) -> None:
+    o = r["outage"]
+    bound = r["n"] / instant["rate"]
+    t = Table("measure", "value", title=f"3. recovery: {r['n']:,} deliveries pending after a "
+              f"{OUTAGE_S / 60:.0f}-minute outage")
+    t.add_row("tasks made (COPY, one transaction)", f"{r['made_s']:.1f} s")
+    t.add_row("worker failing on each while the port is closed",
+              f"{r['failed_s']:.1f} s, {r['attempts_while_down']:,} attempts "
+              f"({r['attempts_while_down'] / r['failed_s']:,.0f}/s)")
+    t.add_row("rows as the outage left them: attempts -> deliveries",
+              ", ".join(f"{a}: {n:,}" for a, n in o.attempts.items()))
+    t.add_row("next attempt due in (s, soonest / latest)", f"{o.due_in_s[0]:.2f} / {o.due_in_s[1]:,.0f}")
+    t.add_row("first delivery after the sink opened", f"{r['first_s'] * 1000:.0f} ms")
+    t.add_row("drain: sink open -> all delivered", f"{r['drain_s']:.1f} s ({r['done']:,} of {r['n']:,})")
+    t.add_row("bound: pending / instant throughput of 2", f"{bound:.1f} s ({instant['rate']:,.0f} tasks/s)")
+    t.add_row("drain / bound", f"{r['drain_s'] / bound:.2f}")
+    t.add_row("push_failed / duplicates at the sink / sink at once",
+              f"{r['push_failed']} / {r['duplicates']} / {r['sink_max_in_flight']}")
+    console.print(t)
+
+
+def report_cpu(cpu: Cpu) -> None:
+    groups = sorted({g for _, _, by in cpu.rows for g, v in by.items() if v >= 0.005})
+    t = Table("measurement", "cores busy", *groups,
+              title=f"CPU during each measurement, cores of {os.cpu_count()} (others' processes share this machine)")
+    for name, busy, by in cpu.rows:
+        t.add_row(name, f"{busy:.2f}", *(f"{by.get(g, 0.0):.2f}" for g in groups))
+    console.print(t)
+    console.print(f"load average at the end (1/5/15 min): {load_avg()}")
+
+
+if __name__ == "__main__":
+    main()
