@@ -7,16 +7,25 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 from psycopg.rows import dict_row
+from pydantic import RootModel
 
 from api.context import ApiContext
 from api.models import PublicDeviceOut, PublicDevicesOut, error, json_response
 from api.routes import PUBLIC, RouteTable
 
 GEOJSON = "application/geo+json"
+
+
+class SignedCheckpointOut(RootModel[str]):
+    """The newest checkpoint as its signed note (C2SP tlog-checkpoint text)."""
+
+    media_type: ClassVar[str] = "text/plain"
+
+
 # What a camera, drone or dock watches, when its record names no inspection object.
 _WATCHES = {"camera": "video", "drone": "aerial video", "dock": "aerial video"}
 
@@ -73,5 +82,5 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
     table.add("GET", "/api/public/devices", devices, roles=PUBLIC, response=PublicDevicesOut,
               summary="Enforcement devices as published: what, where, since when, reviews, calibration"
                       " (GeoJSON with Accept: application/geo+json)")
-    table.add("GET", "/api/public/checkpoint", checkpoint, roles=PUBLIC,
+    table.add("GET", "/api/public/checkpoint", checkpoint, roles=PUBLIC, response=SignedCheckpointOut,
               summary="The newest signed checkpoint of the evidence log (signed note, text/plain)")
