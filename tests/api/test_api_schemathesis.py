@@ -239,10 +239,11 @@ def test_every_operation_answers_as_documented(api_schema: BaseSchema, live: Liv
 
 
 def test_the_stream_is_event_stream_and_each_event_as_documented(api_schema: BaseSchema, live: Live) -> None:
+    """Not fuzzed (a stream never ends): read from the start by each allowed role, cut once every change has
+    come, each event checked by schemathesis against the document and its data against the change model."""
     with psycopg.connect(live.db_url) as conn:
         (changes,) = conn.execute("SELECT count(*) FROM alert_changes").fetchone() or (0,)
     assert changes > 0
-    # Read from the first change: the stream sends what it has and is cut once all of it has arrived.
     api_schema.config.max_stream_events = changes
     operation = api_schema[STREAM]["GET"]
     for role in _roles(operation):
@@ -266,7 +267,6 @@ def _sse_blocks(text: str) -> Iterator[dict[str, str]]:
                 fields[name] = value.removeprefix(" ")
         if fields:
             yield fields
-
 
 
 class _EntryQuery(BaseModel):
