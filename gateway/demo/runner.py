@@ -22,9 +22,12 @@ from rich.console import Console
 from rich.live import Live
 
 from gateway.app import Gateway, HttpMount
+from gateway.cases.signing import WebhookSecret
+from gateway.cases.sink import CaseSink
 from gateway.catalogue import load_catalogue, zone_kinds
 from gateway.config import Settings
 from gateway.demo import fleet
+from gateway.demo.cases import with_demo_cases
 from gateway.demo.clock import DEFAULT_START, SimClock, sim_start
 from gateway.demo.confirmations import with_demo_confirmations
 from gateway.demo.publisher import DemoPublisher
@@ -120,7 +123,16 @@ async def run_demo(settings: Settings, options: DemoOptions, console: Console | 
     gw: Gateway | None = None
     pub: DemoPublisher | None = None
     view: StoreView | None = None
+    sink: CaseSink | None = None
     try:
+        if options.http_mounts:  # with the console, a case system to receive what reviewers approve
+            secret = WebhookSecret.generate()
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            sink = CaseSink([secret], data_path=settings.data_dir / "case-sink.jsonl")
+            await sink.start()
+            settings = with_demo_cases(settings, sink.url + "/tasks", secret)
+        else:
+            settings = with_demo_cases(settings, None, None)
         await asyncio.to_thread(apply_migrations, url, allow_timescale=settings.database.timescaledb)
         kinds = zone_kinds(load_catalogue(settings))  # the demo's catering zones are of a catalogue kind
         loaded = await asyncio.to_thread(load_devices, url, kinds)
@@ -131,7 +143,8 @@ async def run_demo(settings: Settings, options: DemoOptions, console: Console | 
         if options.http_mounts:  # the console API is served: say where, and how to sign in
             tokens = await asyncio.to_thread(issue_demo_tokens, gw.database_url)
             assert gw.http is not None
-            console.print(sign_in_text(f"http://{settings.api.host}:{gw.http.port}", tokens), highlight=False)
+            console.print(sign_in_text(f"http://{settings.api.host}:{gw.http.port}", tokens,
+                                       sink.url if sink is not None else None), highlight=False)
         if not await asyncio.to_thread(gw.source.connected.wait, 30):
             raise RuntimeError(f"gateway did not connect to MQTT at {gw.mqtt_url}")
         real_now = datetime.now(UTC)
@@ -155,6 +168,8 @@ async def run_demo(settings: Settings, options: DemoOptions, console: Console | 
             view.close()
         if gw is not None:
             await gw.stop()
+        if sink is not None:
+            await sink.stop()
         await asyncio.to_thread(store.__exit__, None, None, None)
     assert gw is not None and pub is not None  # reaching here means both started
     result = DemoResult(pub.sent, pub.acked, int(sample(gw.metrics, "enforcegw_readings_stored_total")),

@@ -32,7 +32,11 @@ def issue_demo_tokens(database_url: str, roles: tuple[str, ...] = DEMO_ROLES) ->
     return out
 
 
-def sign_in_text(base_url: str, tokens: dict[str, str]) -> str:
-    lines = [f"Console API: {base_url}/api/docs   (Authorization: Bearer <token>)"]
+def sign_in_text(base_url: str, tokens: dict[str, str], sink_url: str | None = None) -> str:
+    lines = [f"Console: {base_url}/   (sign in with a token below)",
+             f"Public device page: {base_url}/public",
+             f"Console API: {base_url}/api/docs   (Authorization: Bearer <token>)"]
     lines += [f"  {role:<10} {secret}" for role, secret in tokens.items()]
+    if sink_url is not None:
+        lines.append(f"Case system (reference receiver): {sink_url}/   (what reviewed clues became)")
     return "\n".join(lines)

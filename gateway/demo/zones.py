@@ -17,6 +17,9 @@ from gateway.store.zones import upsert_zones
 from geo.geojson_io import load_zones
 
 SUBJECT = {"code": "440605", "name": "佛山市南海区综合行政执法局"}
+# Enforcement items of the demo zones (gateway/demo/cases.py configures their names, legal basis and review).
+ITEM_NIGHT_NOISE = "DEMO-SG-NOISE-NIGHT"
+ITEM_FUME = "DEMO-CY-FUME"
 
 
 def _box(lat: float, lon: float, half_lat: float, half_lon: float) -> list[list[float]]:
@@ -33,14 +36,16 @@ def _feature(zone_id: str, kind: str, name: str, ring: list[list[float]], **prop
 def demo_zones() -> dict[str, Any]:
     patrol = [[lon, lat] for lat, lon in PATROL]  # the loop runs west, south, east, north: counter-clockwise
     return {"type": "FeatureCollection", "features": [
+        _feature("440605", "jurisdiction", "南海区桂城街道 (演示辖区)",
+                 _box(23.0300, 113.1430, 0.0110, 0.0130), priority=1),
         _feature("demo-site-pingzhou", "construction_site", "桂城平洲地块建设工地",
-                 _box(23.0289, 113.1368, 0.0007, 0.0009), priority=10),
+                 _box(23.0289, 113.1368, 0.0007, 0.0009), priority=10, enforcement_items=[ITEM_NIGHT_NOISE]),
         _feature("demo-res-haiwu", "noise_class_1", "桂城海五路住宅区 (1类声环境功能区)",
                  _box(23.0322, 113.1489, 0.0012, 0.0015)),
         _feature("demo-catering-rest", "catering", "桂城某粤菜酒家 (餐饮油烟排放点)",
-                 _box(23.0361, 113.1455, 0.0002, 0.0002)),
+                 _box(23.0361, 113.1455, 0.0002, 0.0002), enforcement_items=[ITEM_FUME]),
         _feature("demo-catering-bbq", "catering", "桂城夜市某烧烤店 (餐饮油烟排放点)",
-                 _box(23.0248, 113.1438, 0.0002, 0.0002)),
+                 _box(23.0248, 113.1438, 0.0002, 0.0002), enforcement_items=[ITEM_FUME]),
         _feature("demo-patrol-guicheng", "patrol_area", "桂城中队无人机巡查区域", patrol),
     ]}
 
