@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.alerts_read import QUEUES
 from api.context import ApiContext, principal
 from api.errors import parse_query
+from api.filters import require_offset, where_clauses
 from api.models import error, json_response
 from api.routes import PUBLIC, QUEUE_READERS, ROLES, RouteTable
 
@@ -80,23 +81,10 @@ class ConsoleConfigOut(_Out):
     roles: list[str]
 
 
-def _aware(t: datetime | None, name: str) -> datetime | None:
-    if t is not None and t.tzinfo is None:
-        raise error(400, "bad_time", f"{name} must carry a UTC offset", name)
-    return t
-
-
 def counts_query(q: CountsQuery) -> tuple[str, list[Any]]:
-    where, params = [], []
-    for column, value in (("kind", q.kind), ("source", q.source), ("category", q.category),
-                          ("subject_code", q.subject), ("device_id", q.device), ("zone_id", q.zone)):
-        if value is not None:
-            where.append(f"{column} = %s")
-            params.append(value)
-    for op, t, name in ((">=", q.from_, "from"), ("<", q.to, "to")):
-        if _aware(t, name) is not None:
-            where.append(f"start_time {op} %s")
-            params.append(t)
+    where, params = where_clauses((("kind", q.kind), ("source", q.source), ("category", q.category),
+                                   ("subject_code", q.subject), ("device_id", q.device), ("zone_id", q.zone)),
+                                  "start_time", q.from_, q.to)
     cond = " AND ".join(where) if where else "true"
     queues = ", ".join(f"count(*) FILTER (WHERE {pred})" for pred in QUEUES.values())
     return (f"SELECT status, count(*), {queues} FROM alerts WHERE {cond} GROUP BY status", params)
@@ -143,8 +131,8 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
 
     async def track(request: web.Request) -> web.Response:
         q = parse_query(request, TrackQuery)
-        _aware(q.from_, "from")
-        _aware(q.to, "to")
+        require_offset(q.from_, "from")
+        require_offset(q.to, "to")
         if q.to <= q.from_:
             raise error(400, "bad_range", "to must be after from", "to")
         device = request.match_info["device_id"]

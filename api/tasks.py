@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.alerts_read import decode_cursor, encode_cursor
 from api.context import ApiContext, audit_note, principal
 from api.errors import parse_body, parse_query
+from api.filters import where_clauses
 from api.models import error, json_response
 from api.routes import PUBLIC, RouteTable
 from gateway.cases.deliveries import retry_task
@@ -107,12 +108,6 @@ _DELIVERY_COLS = ("system, webhook_id, state, attempts, next_attempt_at, last_at
                   " receiver_ref, ack_evidence_idx, delivered_at, acknowledged_at")
 
 
-def _tz(t: datetime | None, name: str) -> datetime | None:
-    if t is not None and t.tzinfo is None:
-        raise error(400, "bad_time", f"{name} must carry a UTC offset", name)
-    return t
-
-
 def _task_out(row: dict, deliveries: list[dict], model: type[TaskOut] = TaskOut) -> TaskOut:
     extra = {"document": row["document"]} if model is TaskDetailOut else {}
     return model(id=row["id"], task_id=row["task_id"], clue_code=row["clue_code"], subject_code=row["subject_code"],
@@ -131,14 +126,10 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
             where.append("EXISTS (SELECT 1 FROM case_deliveries d WHERE d.task_id = t.id"
                          " AND (%s::text IS NULL OR d.state = %s) AND (%s::text IS NULL OR d.system = %s))")
             params += [q.state, q.state, q.system, q.system]
-        for column, value in (("t.subject_code", q.subject), ("t.clue_code", q.clue_code)):
-            if value is not None:
-                where.append(f"{column} = %s")
-                params.append(value)
-        for op, t, name in ((">=", q.from_, "from"), ("<", q.to, "to")):
-            if _tz(t, name) is not None:
-                where.append(f"t.created_at {op} %s")
-                params.append(t)
+        more_where, more_params = where_clauses((("t.subject_code", q.subject), ("t.clue_code", q.clue_code)),
+                                                "t.created_at", q.from_, q.to)
+        where += more_where
+        params += more_params
         if q.cursor is not None:
             where.append("t.id < %s")
             params.append(decode_cursor(q.cursor))

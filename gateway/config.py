@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -25,6 +24,7 @@ from gateway.config_checks import (
     check_mqtt_url,
     check_reason_code,
     check_share_name,
+    check_timezone,
     check_topic_filter,
 )
 from gateway.errors import GatewayError
@@ -207,11 +207,7 @@ class ConsoleConfig(_Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
+        return check_timezone(v)
 
 
 class ApiConfig(_Section):

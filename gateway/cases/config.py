@@ -7,12 +7,11 @@ Webhooks expects (15 s timeout, exponential back-off with full jitter, our own t
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.cases.mapping import MappingError, check_mapping
 from gateway.cases.signing import WebhookSecret
+from gateway.config_checks import check_timezone
 
 
 def check_whsec(value: str) -> str:
@@ -135,11 +134,7 @@ class CasesConfig(_Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
+        return check_timezone(v)
 
     @field_validator("link_secret")
     @classmethod
