@@ -1,0 +1,503 @@
+// One alert on one screen: what, where and when; the device with its review and calibration record; subject,
+// item, standard and clause; the chart and the map; media; the review history; the evidence entries with a
+// verify button each; and the review decisions the signed-in role may take. The server decides every
+// decision again; a refusal comes back in words (ctx.refusalText), never as a bare status code.
+
+import { renderChart } from "./chart.js";
+import { h, tr, langOf, fmtSize, fetchBlob, download, modal, askText } from "./detail_ui.js";
+import { renderMap } from "./map.js";
+
+const TRACK_KINDS = new Set(["drone", "dock"]);
+const OPEN = new Set(["new", "in_review"]);
+const REVIEWER_ROLES = new Set(["operator", "supervisor"]);
+const PATHS = { claim: "claim", release: "release", confirm: "confirm", dismiss: "dismiss",
+  legal_approve: "legal-review", legal_reject: "legal-review", "legal-review": "legal-review",
+  override: "override", reassign: "reassign" };
+const KEYS = { confirm: "c", dismiss: "d" };
+const CACHE_MS = 60_000;
+const TRACK_MARGIN_MS = 5 * 60_000;
+
+const cache = new Map();
+
+/** GET through ctx.api, kept for a minute: zones and boundaries change rarely and every detail needs them. */
+function cached(ctx, path, params) {
+  const key = path + JSON.stringify(params || {});
+  const hit = cache.get(key);
+  if (hit && Date.now() - hit.at < CACHE_MS) return hit.value;
+  const value = ctx.api.get(path, params);
+  cache.set(key, { at: Date.now(), value });
+  value.catch(() => cache.delete(key));
+  return value;
+}
+
+function leaseLive(alert, now) {
+  return Boolean(alert.claimed_by_name && alert.claim_expires_at && Date.parse(alert.claim_expires_at) > now);
+}
+
+function overrideCovers(alert) {
+  const reasons = alert.inadmissible_reasons && alert.inadmissible_reasons.length
+    ? alert.inadmissible_reasons : ["unstated"];
+  const covered = new Set(alert.override_reasons || []);
+  return reasons.every((r) => covered.has(r));
+}
+
+/** The review actions `me` (/api/me) may take on `alert` now, in the order the console offers them. */
+export function actionsFor(alert, me, now = Date.now()) {
+  if (!alert || !me || !REVIEWER_ROLES.has(me.role)) return [];
+  const out = [];
+  const open = OPEN.has(alert.status);
+  const live = leaseLive(alert, now);
+  const mine = live && alert.claimed_by_name === me.name;
+  if (open && !live) out.push("claim");
+  if (open && mine) {
+    out.push("release");
+    if (alert.category !== "quality_exceedance") out.push("confirm");
+    out.push("dismiss");
+  }
+  if (me.role === "supervisor") {
+    if (open && !alert.admissible && !overrideCovers(alert)) out.push("override");
+    if (open) out.push("reassign");
+    if (alert.status === "confirmed" && alert.legal_review_required !== false) out.push("legal_approve", "legal_reject");
+  }
+  return out;
+}
+
+/** POST /api/alerts/{code}/{action}; resolves with the decision (ReviewDecisionOut), throws ApiError. */
+export async function decide(code, action, body, ctx) {
+  const path = PATHS[action];
+  if (!path) throw new Error(`unknown review action ${action}`);
+  let payload = body || {};
+  if (action === "legal_approve") payload = { decision: "approve", ...payload };
+  if (action === "legal_reject") payload = { decision: "reject", ...payload };
+  return ctx.api.post(`/api/alerts/${encodeURIComponent(code)}/${path}`, payload);
+}
+
+/** The dismiss reason picker: configured reasons (digits pick one), free text. {reason, text} or null. */
+export async function pickDismissReason(ctx) {
+  const { dismiss_reasons: reasons } = await cached(ctx, "/api/review/reasons");
+  const lang = langOf(ctx);
+  return modal(ctx, {
+    title: ctx.t("detail.dismiss_title"), submit: ctx.t("detail.action.dismiss"), cls: "dt-dismiss-dialog",
+    build(form) {
+      const list = h("fieldset", { class: "dt-reasons" }, h("legend", {}, ctx.t("detail.dismiss_reason")));
+      const inputs = reasons.map((r, i) => {
+        const input = h("input", { type: "radio", name: "reason", value: r.code, checked: i === 0 && reasons.length === 1 });
+        list.append(h("label", { class: "dt-reason" }, input, h("kbd", {}, i < 9 ? String(i + 1) : ""),
+          h("span", {}, lang === "en" ? r.en : r.zh)));
+        return input;
+      });
+      const text = h("textarea", { rows: 3, maxlength: 4000, "aria-label": ctx.t("detail.dismiss_text") });
+      form.append(list, h("label", {}, ctx.t("detail.dismiss_text"), text));
+      form.addEventListener("keydown", (e) => {
+        const n = Number(e.key);
+        if (e.target !== text && n >= 1 && n <= Math.min(9, inputs.length)) {
+          inputs[n - 1].checked = true;
+          inputs[n - 1].focus();
+          e.preventDefault();
+        }
+      });
+      return () => {
+        const chosen = inputs.find((i) => i.checked);
+        if (!chosen) throw new Error(ctx.t("detail.dismiss_pick"));
+        return { reason: chosen.value, text: text.value.trim() || null };
+      };
+    },
+  });
+}
+
+function askReassign(ctx, alert) {
+  return modal(ctx, {
+    title: ctx.t("detail.reassign_title"), submit: ctx.t("detail.action.reassign"),
+    build(form) {
+      const id = h("input", { type: "number", min: 1, step: 1, inputmode: "numeric" });
+      const back = h("input", { type: "checkbox" });
+      back.addEventListener("change", () => { id.disabled = back.checked; });
+      form.append(
+        h("p", { class: "dt-dialog-hint" }, alert.claimed_by_name
+          ? ctx.t("detail.reassign_holder", { name: alert.claimed_by_name }) : ctx.t("detail.reassign_nobody")),
+        h("label", {}, ctx.t("detail.reassign_token"), id),
+        h("p", { class: "dt-dialog-hint" }, ctx.t("detail.reassign_token_hint")),
+        h("label", { class: "dt-inline" }, back, ctx.t("detail.reassign_back")));
+      return () => {
+        if (back.checked) return { token_id: null };
+        const n = Number(id.value);
+        if (!Number.isInteger(n) || n < 1) throw new Error(ctx.t("detail.reassign_need_token"));
+        return { token_id: n };
+      };
+    },
+  });
+}
+
+/** What to send for `action`, asking what it needs; null when the person cancelled. */
+async function bodyFor(action, alert, ctx) {
+  switch (action) {
+    case "confirm": {
+      const note = await askText(ctx, { title: ctx.t("detail.confirm_title"), label: ctx.t("detail.confirm_note"),
+        submit: ctx.t("detail.action.confirm") });
+      return note === null ? null : { note: note || null };
+    }
+    case "dismiss": return pickDismissReason(ctx);
+    case "legal_approve": {
+      const reason = await askText(ctx, { title: ctx.t("detail.approve_title"), label: ctx.t("detail.approve_reason"),
+        submit: ctx.t("detail.action.legal_approve") });
+      return reason === null ? null : { reason: reason || null };
+    }
+    case "legal_reject": {
+      const reason = await askText(ctx, { title: ctx.t("detail.reject_title"), label: ctx.t("detail.reject_reason"),
+        required: true, submit: ctx.t("detail.action.legal_reject") });
+      return reason === null ? null : { reason };
+    }
+    case "override": {
+      const covers = (alert.inadmissible_reasons || []).map((r) => reasonText(ctx, r)).join(", ");
+      const reason = await askText(ctx, { title: ctx.t("detail.override_title"), label: ctx.t("detail.override_reason"),
+        required: true, hint: ctx.t("detail.override_hint", { reasons: covers }), submit: ctx.t("detail.action.override") });
+      return reason === null ? null : { reason };
+    }
+    case "reassign": return askReassign(ctx, alert);
+    default: return {};
+  }
+}
+
+function reasonText(ctx, code) {
+  return tr(ctx, `detail.inadmissible.${code}`, {}, code);
+}
+
+function time(ctx, iso) {
+  return iso ? ctx.timeEl(iso) : h("span", { class: "dt-muted" }, ctx.t("detail.none"));
+}
+
+function badge(text, kind) {
+  return h("span", { class: `dt-badge dt-badge-${kind}` }, text);
+}
+
+function fact(label, ...value) {
+  return [h("dt", {}, label), h("dd", {}, ...value)];
+}
+
+function section(title, cls, ...body) {
+  return h("section", { class: `dt-section ${cls}` }, h("h3", {}, title), ...body);
+}
+
+function header(d, ctx) {
+  const a = d.alert;
+  const head = h("header", { class: "dt-head" },
+    h("div", { class: "dt-title" },
+      h("h2", {}, tr(ctx, `detail.kind.${a.kind}`, {}, a.kind)),
+      h("span", { class: "dt-code" }, a.clue_code)),
+    h("div", { class: "dt-badges" },
+      badge(tr(ctx, `detail.status.${a.status}`, {}, a.status), `status-${a.status}`),
+      badge(tr(ctx, `detail.severity.${a.severity}`, {}, a.severity), `sev-${a.severity}`),
+      a.category === "quality_exceedance" ? badge(ctx.t("detail.category.quality_exceedance"), "info") : null,
+      a.admissible ? badge(ctx.t("detail.admissible"), "ok") : badge(ctx.t("detail.inadmissible_badge"), "bad"),
+      a.end_time ? null : badge(ctx.t("detail.ongoing"), "live")));
+  head.append(summaryLine(d, ctx));
+  if (leaseLive(a, Date.now())) {
+    head.append(h("p", { class: "dt-claim" }, ctx.t("detail.claimed_by", { name: a.claimed_by_name }), " ",
+      ctx.timeEl(a.claim_expires_at)));
+  }
+  return head;
+}
+
+/** The alert in one line: the value against its limit, the place, the span, the device. */
+function summaryLine(d, ctx) {
+  const a = d.alert;
+  const det = a.detail || {};
+  const unit = det.unit ? ` ${det.unit}` : "";
+  const parts = [];
+  if (det.peak_value != null && det.limit_value != null) {
+    parts.push(h("strong", {}, ctx.t(det.comparison === "min" ? "detail.summary_below" : "detail.summary_above", {
+      value: `${det.peak_value}${unit}`, limit: `${det.limit_value}${unit}` })));
+  }
+  if (d.zone) parts.push(h("span", {}, d.zone.name));
+  parts.push(h("span", {}, ctx.timeEl(a.start_time), " – ", a.end_time ? ctx.timeEl(a.end_time) : ctx.t("detail.ongoing")));
+  if (d.device) parts.push(h("span", {}, d.device.name));
+  const line = h("p", { class: "dt-summary" });
+  parts.forEach((p, i) => line.append(...(i ? [h("span", { class: "dt-sep" }, " · "), p] : [p])));
+  return line;
+}
+
+function admissibility(a, ctx) {
+  if (a.admissible && !a.override_name) return null;
+  const box = h("div", { class: a.admissible ? "dt-note" : "dt-warn", role: "note" });
+  if (!a.admissible) {
+    box.append(h("strong", {}, ctx.t("detail.inadmissible_title")),
+      h("ul", {}, (a.inadmissible_reasons.length ? a.inadmissible_reasons : ["unstated"])
+        .map((r) => h("li", { dataset: { reason: r } }, reasonText(ctx, r)))));
+  }
+  if (a.override_name) {
+    box.append(h("p", { class: "dt-override" }, ctx.t("detail.overridden_by", { name: a.override_name,
+      reasons: (a.override_reasons || []).map((r) => reasonText(ctx, r)).join(", ") }), " ",
+    ctx.timeEl(a.override_at), h("q", {}, a.override_reason || "")));
+  }
+  return box;
+}
+
+function facts(d, ctx) {
+  const a = d.alert;
+  const det = a.detail || {};
+  const value = (v) => (v == null ? "" : `${v}${det.unit ? ` ${det.unit}` : ""}`);
+  const where = [];
+  if (d.zone) where.push(...fact(ctx.t("detail.zone"), d.zone.name, " ", h("span", { class: "dt-muted" },
+    tr(ctx, `detail.zone_kind.${d.zone.kind}`, {}, d.zone.kind))));
+  if (a.lon != null) where.push(...fact(ctx.t("detail.position"), `${a.lat.toFixed(5)}, ${a.lon.toFixed(5)}`));
+  return h("div", { class: "dt-facts" },
+    section(ctx.t("detail.what"), "dt-what", h("dl", {},
+      fact(ctx.t("detail.standard"), [det.standard, det.clause].filter(Boolean).join(" ") || ctx.t("detail.none")),
+      det.limit_value != null ? fact(ctx.t("detail.measured"), h("strong", {}, value(det.peak_value)), " / ",
+        ctx.t(`detail.limit_${det.comparison === "min" ? "min" : "max"}`, { limit: value(det.limit_value) })) : null,
+      det.averaging ? fact(ctx.t("detail.method"), ctx.t("detail.averaging", {
+        averaging: tr(ctx, `detail.averaging.${det.averaging}`, {}, det.averaging),
+        minutes: det.window_s ? Math.round(det.window_s / 60) : "" })) : null,
+      fact(ctx.t("detail.rule"), h("code", {}, a.rule_id)),
+      fact(ctx.t("detail.start"), time(ctx, a.start_time)),
+      fact(ctx.t("detail.peak"), time(ctx, a.peak_time)),
+      fact(ctx.t("detail.end"), a.end_time ? ctx.timeEl(a.end_time) : ctx.t("detail.ongoing"),
+        a.end_reason ? h("span", { class: "dt-muted" }, ` ${tr(ctx, `detail.end_reason.${a.end_reason}`, {},
+          a.end_reason)}`) : null))),
+    section(ctx.t("detail.where"), "dt-where", h("dl", {}, where,
+      fact(ctx.t("detail.subject"), d.subject.name || "", " ", h("span", { class: "dt-muted" }, d.subject.code)),
+      fact(ctx.t("detail.item"), d.subject.enforcement_item || ctx.t("detail.none")))),
+    deviceSection(d.device, a, ctx));
+}
+
+function deviceSection(dev, a, ctx) {
+  if (!dev) return section(ctx.t("detail.device"), "dt-device", h("p", {}, a.device_id));
+  const until = dev.calibration_valid_until;
+  const expired = until && Date.parse(until) < Date.parse(a.start_time);
+  const expiredNow = until && Date.parse(until) < Date.now();
+  const missing = (v) => v || h("span", { class: "dt-missing" }, ctx.t("detail.missing"));
+  return section(ctx.t("detail.device"), "dt-device", h("dl", {},
+    fact(ctx.t("detail.device_name"), dev.name, " ", h("span", { class: "dt-muted" },
+      `${tr(ctx, `detail.device_kind.${dev.kind}`, {}, dev.kind)} · ${dev.id}`)),
+    dev.inspection_object ? fact(ctx.t("detail.inspection_object"), dev.inspection_object) : null,
+    fact(ctx.t("detail.legal_review_ref"), missing(dev.legal_review_ref)),
+    fact(ctx.t("detail.technical_review_ref"), missing(dev.technical_review_ref)),
+    fact(ctx.t("detail.calibration"), missing(dev.calibration_cert), " ",
+      until ? h("span", { class: "dt-cal" }, expired || expiredNow
+        ? badge(ctx.t(expired ? "detail.calibration_expired_at_alert" : "detail.calibration_expired"), "bad")
+        : badge(ctx.t("detail.calibration_valid"), "ok"), " ", ctx.t("detail.valid_until"), " ",
+      ctx.timeEl(until)) : null),
+    dev.public_notice ? fact(ctx.t("detail.public_notice"), h("a", { href: dev.public_notice, target: "_blank",
+      rel: "noopener noreferrer" }, ctx.t("detail.open_notice"))) : null));
+}
+
+function mediaSection(d, ctx, urls) {
+  if (!d.media.length) return null;
+  const list = h("ul", { class: "dt-media" });
+  for (const m of d.media) {
+    const label = `${tr(ctx, `detail.media_role.${m.role}`, {}, m.role)} · ${m.mime} · ${fmtSize(m.size)}`;
+    const name = `${m.role}-${m.sha256.slice(0, 12)}`;
+    const save = h("button", { type: "button", class: "dt-btn dt-btn-small", onclick: () => download(ctx, m.url, name)
+      .catch((e) => { save.textContent = `${ctx.t("detail.media_failed")}: ${e.message}`; }) }, ctx.t("detail.download"));
+    const item = h("li", { dataset: { mime: m.mime } }, h("span", {}, label), " ", save);
+    if (m.mime.startsWith("image/") || m.mime.startsWith("video/")) {
+      const isVideo = m.mime.startsWith("video/");
+      const view = isVideo ? h("video", { controls: true, preload: "metadata" }) : h("img", { alt: label });
+      item.prepend(h("figure", {}, view));
+      fetchBlob(ctx, m.url).then((blob) => {
+        const url = URL.createObjectURL(blob);
+        if (!view.isConnected) { URL.revokeObjectURL(url); return; }
+        urls.push(url);
+        view.src = url;
+      }).catch((e) => view.replaceWith(h("span", { class: "dt-muted" }, `${ctx.t("detail.media_failed")}: ${e.message}`)));
+    }
+    list.append(item);
+  }
+  return section(ctx.t("detail.media"), "dt-media-section", list);
+}
+
+function reviewLine(r, ctx) {
+  const rv = r.review;
+  const lang = langOf(ctx);
+  const key = rv.decision === "legal_review" ? `detail.decision.legal_review_${rv.outcome}` : `detail.decision.${rv.decision}`;
+  const why = [];
+  if (rv.reason_label) why.push(lang === "en" ? rv.reason_label.en : rv.reason_label.zh);
+  else if (rv.reason) why.push(rv.reason);
+  if (rv.text) why.push(rv.text);
+  if (rv.note) why.push(rv.note);
+  if (rv.decision === "override" && rv.covers) why.push(ctx.t("detail.covers", { reasons: rv.covers.map((c) => reasonText(ctx, c)).join(", ") }));
+  if (rv.decision === "reassign") why.push(rv.to ? ctx.t("detail.reassigned_to", { name: rv.to.name }) : ctx.t("detail.reassigned_back"));
+  const who = rv.reviewer || {};
+  return h("tr", { dataset: { decision: rv.decision } },
+    h("td", {}, ctx.timeEl(rv.time || r.time)),
+    h("td", {}, who.name || "", " ", h("span", { class: "dt-muted" }, tr(ctx, `detail.role.${who.role}`, {}, who.role || ""))),
+    h("td", {}, tr(ctx, key, {}, rv.decision)),
+    h("td", {}, tr(ctx, `detail.status.${rv.status}`, {}, rv.status || "")),
+    h("td", { class: "dt-why" }, why.join(" — ")));
+}
+
+function historySection(d, ctx) {
+  const body = d.reviews.length
+    ? h("table", { class: "dt-table dt-history" },
+      h("thead", {}, h("tr", {}, ["time", "who", "decision", "status", "why"].map((c) => h("th", {}, ctx.t(`detail.history_${c}`))))),
+      h("tbody", {}, d.reviews.map((r) => reviewLine(r, ctx))))
+    : h("p", { class: "dt-muted" }, ctx.t("detail.no_reviews"));
+  return section(ctx.t("detail.history"), "dt-history-section", body);
+}
+
+function evidenceSection(d, ctx, verifiers) {
+  if (!d.evidence.length) return section(ctx.t("detail.evidence"), "dt-evidence", h("p", { class: "dt-muted" }, ctx.t("detail.no_evidence")));
+  const list = h("ul", { class: "dt-evidence-list" });
+  for (const e of d.evidence) {
+    const out = h("div", { class: "dt-verify-out" });
+    const button = h("button", { type: "button", class: "dt-btn dt-btn-small", disabled: !e.proof }, ctx.t("detail.verify"));
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const mod = await import("./verify_view.js");
+        const handle = await mod.renderVerify(out, e, ctx);
+        if (handle && typeof handle.destroy === "function") verifiers.push(handle);
+      } catch (err) {
+        out.replaceChildren(h("p", { class: "dt-muted" }, ctx.t("detail.verify_unavailable"), " ", String(err.message || err)));
+      } finally {
+        button.disabled = false;
+      }
+    });
+    list.append(h("li", { dataset: { index: e.index } },
+      h("span", { class: "dt-ev-role" }, tr(ctx, `detail.evidence_role.${e.role}`, {}, e.role)),
+      h("code", {}, `#${e.index}`),
+      e.leaf_hash ? h("code", { class: "dt-hash", title: e.leaf_hash }, e.leaf_hash.slice(0, 16) + "…")
+        : h("span", { class: "dt-muted" }, e.pending || ctx.t("detail.pending")),
+      button, out));
+  }
+  return section(ctx.t("detail.evidence"), "dt-evidence", list);
+}
+
+function actionBar(d, ctx, run) {
+  const a = d.alert;
+  const actions = actionsFor(a, ctx.me);
+  const bar = h("div", { class: "dt-actions", role: "toolbar", "aria-label": ctx.t("detail.actions") });
+  for (const action of actions) {
+    const key = KEYS[action];
+    bar.append(h("button", { type: "button", class: `dt-btn dt-act-${action}${action === "confirm" ? " dt-btn-primary" : ""}`,
+      dataset: { action }, onclick: () => run(action) }, ctx.t(`detail.action.${action}`), key ? h("kbd", {}, key) : null));
+  }
+  const hints = [];
+  if (actions.includes("confirm") && !a.admissible && !overrideCovers(a)) hints.push(ctx.t("detail.hint_inadmissible"));
+  if (actions.includes("legal_approve") && ctx.me && a.first_reviewer_name
+      && (a.first_reviewer_token === ctx.me.token_id
+        || a.first_reviewer_name.trim().toLowerCase() === ctx.me.name.trim().toLowerCase())) {
+    hints.push(ctx.t("detail.hint_four_eyes", { name: a.first_reviewer_name }));
+  }
+  if (!actions.length && ctx.me && REVIEWER_ROLES.has(ctx.me.role) && OPEN.has(a.status) && leaseLive(a, Date.now())) {
+    hints.push(ctx.t("detail.hint_held", { name: a.claimed_by_name }));
+  }
+  const message = h("p", { class: "dt-message", role: "status", "aria-live": "polite" });
+  return h("div", { class: "dt-actions-wrap" }, bar, hints.map((x) => h("p", { class: "dt-hint" }, x)), message);
+}
+
+async function mapInputs(d, ctx) {
+  const a = d.alert;
+  const zoneReq = d.zone ? cached(ctx, "/api/zones", { kind: d.zone.kind }) : Promise.resolve(null);
+  const boundReq = cached(ctx, "/api/public/boundaries").catch(() => null);
+  let trackReq = Promise.resolve(null);
+  if (d.device && TRACK_KINDS.has(d.device.kind)) {
+    const from = new Date(Date.parse(a.start_time) - TRACK_MARGIN_MS).toISOString();
+    const to = new Date((a.end_time ? Date.parse(a.end_time) : Date.now()) + TRACK_MARGIN_MS).toISOString();
+    trackReq = ctx.api.get(`/api/devices/${encodeURIComponent(d.device.id)}/track`, { from, to }).catch(() => null);
+  }
+  const [zones, boundaries, track] = await Promise.all([zoneReq.catch(() => null), boundReq, trackReq]);
+  const zone = zones && zones.features ? zones.features.find((f) => (f.id ?? f.properties.id) === d.zone.id) : null;
+  return { zone: zone || null, boundaries, track,
+    device: d.device && { id: d.device.id, name: d.device.name, lon: d.device.lon, lat: d.device.lat },
+    point: a.lon != null ? { lon: a.lon, lat: a.lat } : null };
+}
+
+/** Render the alert `code` into `el`; returns {destroy(), refresh()}. */
+export async function renderDetail(el, code, ctx) {
+  let parts = [];
+  let urls = [];
+  let generation = 0;
+  let destroyed = false;
+
+  const teardown = () => {
+    for (const p of parts) p.destroy();
+    for (const u of urls) URL.revokeObjectURL(u);
+    parts = [];
+    urls = [];
+  };
+
+  async function paint(flash = null) {
+    const mine = ++generation;
+    let d;
+    try {
+      d = await ctx.api.get(`/api/alerts/${encodeURIComponent(code)}`);
+    } catch (err) {
+      if (mine !== generation || destroyed) return;
+      teardown();
+      el.replaceChildren(h("div", { class: "dt dt-error", role: "alert" }, ctx.refusalText(err)));
+      return;
+    }
+    if (mine !== generation || destroyed) return;
+    teardown();
+    const chartEl = h("div", { class: "dt-chart-box" });
+    const mapEl = h("div", { class: "dt-map-box" });
+    const bar = actionBar(d, ctx, run);
+    const root = h("article", { class: "dt", dataset: { code, status: d.alert.status } },
+      header(d, ctx), bar, admissibility(d.alert, ctx),
+      h("div", { class: "dt-visuals" },
+        section(ctx.t("detail.chart"), "dt-chart-section", chartEl),
+        section(ctx.t("detail.map"), "dt-map-section", mapEl)),
+      facts(d, ctx), mediaSection(d, ctx, urls), historySection(d, ctx), evidenceSection(d, ctx, parts));
+    el.replaceChildren(root);
+    if (flash) bar.querySelector(".dt-message").textContent = flash;
+    const det = d.alert.detail || {};
+    const drawn = await Promise.allSettled([
+      d.chart.metric || d.chart.points.length ? renderChart(chartEl, d.chart, { t: ctx.t, fmtTime: ctx.fmtTime,
+        timezone: ctx.config && ctx.config.timezone, limitLow: det.limit_low,
+        window: { start: d.alert.start_time, end: d.alert.end_time } })
+        : Promise.resolve(null).then(() => { chartEl.closest("section").hidden = true; return null; }),
+      mapInputs(d, ctx).then((inputs) => (mine === generation && !destroyed
+        ? renderMap(mapEl, { ...inputs, config: ctx.config || {}, t: ctx.t }) : null)),
+    ]);
+    for (const r of drawn) {
+      if (r.status === "fulfilled" && r.value) {
+        if (mine === generation && !destroyed) parts.push(r.value);
+        else r.value.destroy();
+      }
+    }
+  }
+
+  async function run(action) {
+    const d = el.querySelector(".dt");
+    const message = el.querySelector(".dt-message");
+    const buttons = el.querySelectorAll(".dt-actions button");
+    let alert;
+    try {
+      alert = (await ctx.api.get(`/api/alerts/${encodeURIComponent(code)}`)).alert;
+    } catch (err) {
+      if (message) message.textContent = ctx.refusalText(err);
+      return;
+    }
+    const body = await bodyFor(action, alert, ctx);
+    if (body === null || destroyed) return;
+    buttons.forEach((b) => { b.disabled = true; });
+    if (d) d.classList.add("dt-busy");
+    try {
+      await decide(code, action, body, ctx);
+    } catch (err) {
+      if (message) {
+        message.textContent = ctx.refusalText(err);
+        message.classList.add("dt-refused");
+      }
+      buttons.forEach((b) => { b.disabled = false; });
+      if (d) d.classList.remove("dt-busy");
+      return;
+    }
+    await paint(ctx.t("detail.done", { action: ctx.t(`detail.action.${action}`) }));
+    if (ctx.onChanged) ctx.onChanged(code);
+  }
+
+  el.replaceChildren(h("div", { class: "dt dt-loading" }, ctx.t("detail.loading")));
+  await paint();
+  return {
+    refresh: () => paint(),
+    run,
+    destroy() {
+      destroyed = true;
+      generation += 1;
+      teardown();
+      el.replaceChildren();
+    },
+  };
+}
