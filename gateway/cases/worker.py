@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import threading
 import time
@@ -37,6 +38,9 @@ LEASE_MARGIN_S = 30.0  # a claim outlives the request's timeout by this much bef
 MAX_ANSWER_BYTES = 1 << 20
 METRICS_EVERY_S = 5.0
 STOP_GRACE_S = 5.0
+# A success on a retried delivery pulls its system's backed-off deliveries forward at most this often: during a
+# drain every success is a retried one, and each pull scans the system's pending rows.
+PULL_FORWARD_EVERY_S = 1.0
 
 
 class DeliveryWorker:
@@ -59,6 +63,7 @@ class DeliveryWorker:
         self._in_flight: dict[str, int] = {}
         self._disabled: dict[str, str] = {}
         self._failing: set[str] = set()  # systems whose last answer was a failure: a success pulls the rest forward
+        self._pulled_at: dict[str, float] = {}  # monotonic time of each system's last pull-forward
         self.last_error: str | None = None
 
     # lifecycle
@@ -195,6 +200,18 @@ class DeliveryWorker:
             self._in_flight[system.name] -= 1
             self.wake()
 
+    def _pull_due(self, system: str, attempt: int) -> bool:
+        """Whether this success should make the system's backed-off deliveries due now: the first after this
+        worker saw it fail, or one of a retried delivery (the failures may have been another process's, or before
+        a restart), the latter at most every PULL_FORWARD_EVERY_S."""
+        now = time.monotonic()
+        if system in self._failing or (
+                attempt > 1 and now - self._pulled_at.get(system, -math.inf) >= PULL_FORWARD_EVERY_S):
+            self._failing.discard(system)
+            self._pulled_at[system] = now
+            return True
+        return False
+
     def _record(self, pool: ConnectionPool, system: CaseSystem, c: deliveries.Claimed,
                 attempt: deliveries.Attempt, answer: bytes) -> None:
         status = attempt.status
@@ -208,8 +225,7 @@ class DeliveryWorker:
                     then = lambda conn: record_ack(conn, self.evidence, delivery_id=c.id, entry=entry)  # noqa: E731
                     self.metrics.acks.labels("response", "recorded").inc()
                 deliveries.record_attempt(conn, c, attempt, state="delivered", next_at=None, then=then)
-                if system.name in self._failing or c.attempt > 1:
-                    self._failing.discard(system.name)
+                if self._pull_due(system.name, c.attempt):
                     n = deliveries.pull_forward(conn, system.name)
                     if n:
                         log.info("cases.system_recovered", system=system.name, deliveries_due_now=n)
