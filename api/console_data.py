@@ -5,7 +5,7 @@ console's settings (tile template, time zone)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,7 +14,7 @@ from api.alerts_read import QUEUES
 from api.context import ApiContext, principal
 from api.errors import parse_query
 from api.filters import require_offset, where_clauses
-from api.models import error, json_response
+from api.models import json_response
 from api.routes import PUBLIC, QUEUE_READERS, ROLES, RouteTable
 
 MAP_READERS = QUEUE_READERS | {"admin"}
@@ -58,6 +58,7 @@ class ZonesQuery(BaseModel):
 
 
 class GeoJsonOut(_Out):
+    media_type: ClassVar[str] = "application/geo+json"
     type: Literal["FeatureCollection", "Feature"]
     features: list[dict[str, Any]] | None = None
     geometry: dict[str, Any] | None = None
@@ -133,8 +134,6 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
         q = parse_query(request, TrackQuery)
         require_offset(q.from_, "from")
         require_offset(q.to, "to")
-        if q.to <= q.from_:
-            raise error(400, "bad_range", "to must be after from", "to")
         device = request.match_info["device_id"]
         async with ctx.pool.connection() as conn:
             rows = await (await conn.execute(

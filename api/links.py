@@ -6,12 +6,26 @@ from __future__ import annotations
 import time
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.context import ApiContext
 from api.evidence_read import send_bundle, send_media
 from api.models import error
 from api.routes import PUBLIC, RouteTable
 from gateway.cases.links import LinkRefused, bundle_path, media_path, verify_link
+
+
+class LinkQuery(BaseModel):
+    """A link's own parameters, as the task listed it (checked by the handler, never trusted for more)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exp: str | None = Field(default=None, max_length=20, description="Expiry, Unix seconds.")
+    sig: str | None = Field(default=None, max_length=100, description="The link's HMAC, base64url.")
+
+
+class MediaPath(LinkQuery):
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 of the file, hex.")
 
 
 def register(table: RouteTable, ctx: ApiContext) -> None:
@@ -34,7 +48,7 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
         check(request, bundle_path(code))
         return await send_bundle(ctx, request, code)
 
-    table.add("GET", "/api/links/media/{sha256}", media, roles=PUBLIC,
+    table.add("GET", "/api/links/media/{sha256}", media, roles=PUBLIC, request=MediaPath, errors=(403,),
               summary="An evidence file through a task's expiring link (exp, sig); 403 when altered or expired")
-    table.add("GET", "/api/links/bundle/{clue_code}", bundle, roles=PUBLIC,
+    table.add("GET", "/api/links/bundle/{clue_code}", bundle, roles=PUBLIC, request=LinkQuery, errors=(403, 409),
               summary="An alert's evidence bundle through a task's expiring link (exp, sig)")

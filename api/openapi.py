@@ -98,7 +98,7 @@ def _operation(spec: RouteSpec, components: dict[str, Any]) -> dict[str, Any]:
         errors.append(409)
     # What a handler answers beyond what every route of its kind may (a link's 403, a busy writer's 503), for a
     # table whose specs say it.
-    errors += getattr(spec, "errors", ())
+    errors += spec.errors
     for status in sorted(set(errors)):
         responses[str(status)] = _error(status)
     op["responses"] = responses

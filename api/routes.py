@@ -32,6 +32,7 @@ class RouteSpec:
     request: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     changes_state: bool = False  # written to the audit log, allowed or refused
+    errors: tuple[int, ...] = ()  # statuses it answers beyond those every route of its kind may (documented)
 
     @property
     def public(self) -> bool:
@@ -44,7 +45,7 @@ class RouteTable:
 
     def add(self, method: str, path: str, handler: Handler, *, roles: frozenset[str] | set[str], summary: str,
             request: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
-            changes_state: bool | None = None) -> RouteSpec:
+            changes_state: bool | None = None, errors: tuple[int, ...] = ()) -> RouteSpec:
         roles = frozenset(roles)
         if not roles:
             raise ValueError(f"{method} {path}: a route must name the roles allowed (or PUBLIC)")
@@ -54,7 +55,8 @@ class RouteTable:
         if any(r.method == method and r.path == path for r in self.routes):
             raise ValueError(f"{method} {path} is already routed")
         spec = RouteSpec(method.upper(), path, handler, roles, summary, request, response,
-                         method.upper() not in ("GET", "HEAD") if changes_state is None else changes_state)
+                         method.upper() not in ("GET", "HEAD") if changes_state is None else changes_state,
+                         tuple(errors))
         self.routes.append(spec)
         return spec
 
