@@ -12,9 +12,11 @@ import tempfile
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.alerts_read import proof_out
 from api.context import ApiContext
+from api.errors import parse_query
 from api.models import ConsistencyOut, EvidenceEntryOut, error, json_response
 from api.routes import RouteTable
 from evidence.bundle import export_bundle
@@ -28,18 +30,34 @@ ENTRY_READERS = MEDIA_READERS
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def _int(raw: str | None, name: str, *, required: bool = True) -> int | None:
-    if raw is None or raw == "":
-        if required:
-            raise error(400, "missing", f"{name} is required", name)
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise error(400, "bad_integer", f"{name} must be a non-negative integer", name)
-    return value
+MAX_INDEX = 2**62  # beyond any log; keeps a fuzzer's 20-digit index an honest 404, not an overflow
+
+
+class EntryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(ge=0, le=MAX_INDEX, description="Leaf index of the entry.")
+    size: int | None = Field(default=None, ge=1, le=MAX_INDEX,
+                             description="Prove against the checkpoint of this tree size (default: the newest).")
+
+
+class ConsistencyQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first: int = Field(ge=0, le=MAX_INDEX, description="The older checkpoint's tree size.")
+    second: int = Field(ge=0, le=MAX_INDEX, description="The newer checkpoint's tree size (>= first).")
+
+
+class BundleQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alert: str = Field(min_length=1, max_length=200, description="The alert's clue code (or numeric id).")
+
+
+class MediaQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 of the original, hex.")
 
 
 def _log(ctx: ApiContext) -> EvidenceLog:
@@ -66,14 +84,12 @@ def _entry(log: EvidenceLog, index: int, size: int | None) -> EvidenceEntryOut:
 
 def register(table: RouteTable, ctx: ApiContext) -> None:
     async def entry(request: web.Request) -> web.Response:
-        index = _int(request.match_info["index"], "index")
-        size = _int(request.query.get("size"), "size", required=False)
-        return json_response(await asyncio.to_thread(_entry, _log(ctx), index, size))  # type: ignore[arg-type]
+        q = parse_query(request, EntryQuery)
+        return json_response(await asyncio.to_thread(_entry, _log(ctx), q.index, q.size))
 
     async def consistency(request: web.Request) -> web.Response:
-        first = _int(request.query.get("first"), "first")
-        second = _int(request.query.get("second"), "second")
-        assert first is not None and second is not None
+        q = parse_query(request, ConsistencyQuery)
+        first, second = q.first, q.second
         if first > second:
             raise error(400, "bad_range", "first must not exceed second", "first")
         try:
@@ -84,22 +100,21 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
                                             proof=[base64.b64encode(h).decode() for h in proof]))
 
     async def bundle(request: web.Request) -> web.StreamResponse:
-        code = request.query.get("alert")
-        if not code:
-            raise error(400, "missing", "alert is required", "alert")
-        return await send_bundle(ctx, request, code)
+        return await send_bundle(ctx, request, parse_query(request, BundleQuery).alert)
 
     async def media(request: web.Request) -> web.StreamResponse:
-        return await send_media(ctx, request.match_info["sha256"])
+        return await send_media(ctx, parse_query(request, MediaQuery).sha256)
 
-    table.add("GET", "/api/evidence/entries/{index}", entry, roles=ENTRY_READERS, response=EvidenceEntryOut,
+    table.add("GET", "/api/evidence/entries/{index}", entry, roles=ENTRY_READERS, request=EntryQuery,
+              response=EvidenceEntryOut,
               summary="An evidence entry (bytes, leaf hash) with its inclusion proof against ?size= or the newest")
-    table.add("GET", "/api/evidence/consistency", consistency, roles=AUDITORS, response=ConsistencyOut,
+    table.add("GET", "/api/evidence/consistency", consistency, roles=AUDITORS, request=ConsistencyQuery,
+              response=ConsistencyOut,
               summary="Consistency proof between two checkpoint sizes (?first=&second=)")
-    table.add("GET", "/api/evidence/bundle", bundle, roles=AUDITORS,
+    table.add("GET", "/api/evidence/bundle", bundle, roles=AUDITORS, request=BundleQuery, errors=(409,),
               summary="An alert's offline-verifiable evidence bundle (zip) with its review decisions, as"
                       " `enforcegw evidence export --alert`")
-    table.add("GET", "/api/media/{sha256}", media, roles=MEDIA_READERS,
+    table.add("GET", "/api/media/{sha256}", media, roles=MEDIA_READERS, request=MediaQuery,
               summary="An original (window readings, image, video) by its SHA-256")
 
 

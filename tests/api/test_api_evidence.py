@@ -61,15 +61,15 @@ async def test_consistency_between_checkpoints(db_url: str, tmp_path: Path) -> N
 
 
 BAD = [
-    ("/api/evidence/entries/x", 400, "index"),
+    ("/api/evidence/entries/x", 422, "index"),  # parameters the document types are refused as it says: 422
     ("/api/evidence/entries/999", 404, None),
     ("/api/evidence/entries/0?size=77", 404, "size"),
-    ("/api/evidence/consistency?first=1", 400, "second"),
+    ("/api/evidence/consistency?first=1", 422, "second"),
     ("/api/evidence/consistency?first=2&second=1", 400, "first"),
     ("/api/evidence/consistency?first=1&second=5", 404, None),
-    ("/api/evidence/bundle", 400, "alert"),
+    ("/api/evidence/bundle", 422, "alert"),
     ("/api/evidence/bundle?alert=NOPE", 404, "alert"),
-    ("/api/media/xyz", 400, "sha256"),
+    ("/api/media/xyz", 422, "sha256"),
     (f"/api/media/{'0' * 64}", 404, None),
 ]
 
