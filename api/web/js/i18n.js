@@ -18,13 +18,17 @@ export function lang() {
 
 /** The language a fresh page starts in: the one chosen in this browser, else the configured default. */
 export function storedLang(fallback = "zh") {
+  return chosenLang() || (LANGS.includes(fallback) ? fallback : "zh");
+}
+
+/** The language chosen in this browser (the switch), or null when none was. */
+export function chosenLang() {
   try {
     const v = localStorage.getItem(LANG_KEY);
-    if (LANGS.includes(v)) return v;
+    return LANGS.includes(v) ? v : null;
   } catch {
-    // storage refused (private mode): the configured default then
+    return null; // storage refused (private mode): the configured default then
   }
-  return LANGS.includes(fallback) ? fallback : "zh";
 }
 
 async function fetchBundle(lng, bundle) {

@@ -4,14 +4,13 @@
 // put into words (refusalText) rather than status codes.
 
 import { ApiError, api, refusalText } from "./api.js";
-import { applyI18n, fmtTime, label, lang, loadMessages, setLang, setTimezone, storedLang, t, timeEl } from "./i18n.js";
+import { applyI18n, chosenLang, fmtTime, label, lang, loadMessages, setLang, setTimezone, t, timeEl } from "./i18n.js";
 import { KEYS, bindKeys } from "./keys.js";
 import { Queue, dismissMany, zoneNote } from "./queue.js";
 
 const REVIEWERS = new Set(["operator", "supervisor"]);
 const QUEUE_READERS = new Set(["operator", "supervisor", "auditor"]);
 const TOAST_MS = 6000;
-const STREAM_WAIT_MS = 3000;
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -61,7 +60,8 @@ export function toast(text, kind = "info", ms = TOAST_MS) {
 }
 
 function overlayOpen() {
-  return !$("overlay-help").hidden || !$("overlay-dialog").hidden;
+  // the detail pane's own dialogs are <dialog> elements
+  return !$("overlay-help").hidden || !$("overlay-dialog").hidden || !!document.querySelector("dialog[open]");
 }
 
 function showHelp() {
@@ -204,8 +204,8 @@ async function decideOpen(action) {
     const out = await post(code, action, body);
     if (out && out.alert) state.queue.updateAlert(out.alert);
     toast(t(action === "confirm" ? "act.confirmed" : "act.dismissed", { code }), "ok");
-    await showDetail(code);
     state.queue.move(1);
+    await refreshDetail(code);
   } catch (err) {
     toast(refusalText(err), "error");
   }
@@ -310,6 +310,21 @@ async function showDetail(code) {
   }
 }
 
+/** Show `code` again with what the store has now (the detail's own refresh keeps its scroll and parts). */
+async function refreshDetail(code) {
+  if (code !== state.detailCode) return;
+  $("detail-notice").hidden = true;
+  if (state.detail && typeof state.detail.refresh === "function") {
+    try {
+      await state.detail.refresh();
+      return;
+    } catch (exc) {
+      console.error(exc);
+    }
+  }
+  await showDetail(code);
+}
+
 function placeholderDetail(code) {
   const a = state.queue && state.queue.alert(code);
   const wrap = el("div", { class: "detail-placeholder" }, el("h2", { text: code }),
@@ -323,7 +338,7 @@ function placeholderDetail(code) {
     for (const [action, key] of [["claim", "act.claim"], ["confirm", "act.confirm"], ["dismiss", "act.dismiss"]]) {
       const b = el("button", { type: "button", class: action === "dismiss" ? "danger" : "ghost", text: t(key) });
       b.addEventListener("click", () => (action === "claim"
-        ? ensureClaim(code).then(() => showDetail(code), (e) => toast(refusalText(e), "error"))
+        ? ensureClaim(code).then(() => refreshDetail(code), (e) => toast(refusalText(e), "error"))
         : decideOpen(action)));
       bar.append(b);
     }
@@ -365,7 +380,7 @@ function route() {
   const views = allowedViews();
   const want = window.location.hash.replace("#", "");
   const view = views.includes(want) ? want : views[0];
-  if (view === state.view) return;
+  if (view === state.view) return null;
   state.view = view;
   for (const a of document.querySelectorAll(".sidenav [data-view]")) {
     a.classList.toggle("active", a.dataset.view === view);
@@ -377,8 +392,10 @@ function route() {
   document.querySelector(".detail-col").hidden = !queueView;
   $("tasks").hidden = queueView;
   document.querySelector(".workspace").dataset.view = queueView ? "queue" : "tasks";
-  if (queueView) state.queue.setMode(view === "legal" ? "legal" : "queue");
-  else showTasks();
+  if (!queueView) return showTasks();
+  // keys go to the list, not to the navigation link just clicked (Enter there would follow it again)
+  $("rows").focus({ preventScroll: true });
+  return state.queue.setMode(view === "legal" ? "legal" : "queue");
 }
 
 function showCounts(c) {
@@ -412,26 +429,26 @@ async function loadNames() {
   if (state.queue) state.queue.relabel();
 }
 
+/** Follow the change stream from now on. The first page of the queue loads at the same time, so whatever
+ * changed between that page's query and the stream's start is fetched again once the stream is live. */
 function startStream() {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, STREAM_WAIT_MS);
-    state.stream = api.stream(null, (ev) => {
-      state.queue.apply(ev);
-      const a = ev.data && ev.data.alert;
-      if (a && a.clue_code === state.detailCode) {
-        const by = a.review && a.review.reviewer;
-        if (by && by.token_id === state.me.token_id) return;
-        $("detail-notice-text").textContent = by ? t("pane.changed_by", { name: by.name })
-          : t(`pane.changed_${ev.type}`);
-        $("detail-notice").hidden = false;
-      }
-    }, (s) => {
-      setLive(s);
-      if (s !== "reconnecting") {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
+  let caughtUp = false;
+  state.stream = api.stream(null, (ev) => {
+    state.queue.apply(ev);
+    const a = ev.data && ev.data.alert;
+    if (a && a.clue_code === state.detailCode) {
+      const by = a.review && a.review.reviewer;
+      if (by && by.token_id === state.me.token_id) return;
+      $("detail-notice-text").textContent = by ? t("pane.changed_by", { name: by.name })
+        : t(`pane.changed_${ev.type}`);
+      $("detail-notice").hidden = false;
+    }
+  }, (s) => {
+    setLive(s);
+    if (s === "live" && !caughtUp) {
+      caughtUp = true;
+      state.queue.catchUp();
+    }
   });
 }
 
@@ -462,7 +479,8 @@ async function startApp(me) {
     a.hidden = !a.dataset.roles.split(" ").includes(me.role);
   }
   const readsQueue = QUEUE_READERS.has(me.role);
-  $("help-btn").hidden = !readsQueue;
+  for (const id of ["help-btn", "live"]) $(id).hidden = !readsQueue;
+  document.querySelector(".nav-hint").hidden = !readsQueue;
   if (readsQueue) {
     state.queue = new Queue({ api, me, names: state.names, canReview: canReview(),
       onOpen: (code) => openAlert(code), onCounts: showCounts, onError: (err) => toast(refusalText(err), "error") });
@@ -470,14 +488,13 @@ async function startApp(me) {
       text: zoneNote() }));
     emptyDetail();
     state.unbindKeys = bindKeys(keyHandlers, () => overlayOpen() || state.view === "tasks");
-    loadNames();
     setLive("connecting");
-    await startStream();
-  } else {
-    setLive("off");
+    startStream();
   }
   window.addEventListener("hashchange", route);
-  route();
+  const shown = route();
+  // names only dress the rows (device and zone names for ids): after the first page, not competing with it
+  if (readsQueue) Promise.resolve(shown).finally(loadNames);
 }
 
 function stopApp() {
@@ -514,15 +531,15 @@ function signInRefusal(err) {
   return refusalText(err);
 }
 
+async function enter({ me, err }) {
+  if (me) return startApp(me);
+  api.signOut();
+  showSignIn(signInRefusal(err));
+}
+
 async function trySignIn(token) {
   api.signIn(token);
-  try {
-    const me = await api.get("/api/me");
-    await startApp(me);
-  } catch (err) {
-    api.signOut();
-    showSignIn(signInRefusal(err));
-  }
+  await enter(await api.get("/api/me").then((me) => ({ me }), (err) => ({ err })));
 }
 
 function bindShell() {
@@ -555,7 +572,7 @@ function bindShell() {
   }
   $("bulk-dismiss").addEventListener("click", bulkDismiss);
   $("bulk-clear").addEventListener("click", () => state.queue && state.queue.clearSelection());
-  $("detail-notice-reload").addEventListener("click", () => state.detailCode && showDetail(state.detailCode));
+  $("detail-notice-reload").addEventListener("click", () => state.detailCode && refreshDetail(state.detailCode));
 }
 
 function relabel() {
@@ -576,18 +593,23 @@ function relabel() {
 }
 
 async function boot() {
-  try {
-    const r = await fetch("/api/console/config", { cache: "no-store" });
-    if (r.ok) state.config = await r.json();
-  } catch {
-    // the gateway is not answering: sign-in says so when it is tried
-  }
+  // The token's check, the settings and the messages load side by side: each is a round trip to the gateway.
+  const token = api.token();
+  const meReq = token ? api.get("/api/me").then((me) => ({ me }), (err) => ({ err })) : null;
+  const configReq = fetch("/api/console/config", { cache: "no-store" })
+    .then((r) => (r.ok ? r.json() : null), () => null);
+  const chosen = chosenLang();
+  const messagesReq = loadMessages(chosen || "zh");
+  const config = await configReq;
+  if (config) state.config = config;
   setTimezone(state.config.timezone || "Asia/Shanghai");
-  await loadMessages(storedLang(state.config.default_language));
+  await messagesReq;
+  const want = chosen || state.config.default_language || "zh";
+  if (want !== lang()) await loadMessages(want);
   bindShell();
   relabel();
   $("boot").remove();
-  if (api.token()) await trySignIn(api.token());
+  if (meReq) await enter(await meReq);
   else showSignIn();
 }
 

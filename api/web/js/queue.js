@@ -10,6 +10,7 @@ export const STATUSES = ["new", "in_review", "confirmed", "dismissed", "approved
 export const KINDS = ["construction_noise", "environmental_noise", "social_noise", "oil_fume", "dust", "air_quality",
   "water_quality", "wastewater_discharge", "sensor_exceedance"];
 export const FILTERS = ["kind", "source", "subject", "device", "zone", "from", "to"];
+const FIRST_PAGE = 50; // a screen and a half at 1080p: the first render waits for it
 const PAGE = 100;
 export const MAX_ROWS = 600;
 const COUNTS_EVERY_MS = 2000;
@@ -106,6 +107,7 @@ export class Queue {
     this.countsTimer = null;
     this.countsDirty = false;
     this.counts = null;
+    this.firstPage = null;
     this.el = {
       rows: document.getElementById("rows"), tabs: document.getElementById("tabs"),
       more: document.getElementById("more"), status: document.getElementById("queue-status"),
@@ -182,11 +184,12 @@ export class Queue {
     this.el.filtersActive.textContent = n ? String(n) : "";
   }
 
+  /** Show the queue or the legal-review queue; resolves when its first page is shown. */
   setMode(mode) {
-    if (mode === this.mode && this.rows.size) return;
+    if (mode === this.mode && this.firstPage) return this.firstPage;
     this.mode = mode;
     this.el.tabs.hidden = mode === "legal";
-    this.reload();
+    return this.reload();
   }
 
   /** The list query of the current view (without cursor and limit). */
@@ -231,14 +234,15 @@ export class Queue {
     this.showPill();
   }
 
-  async reload() {
+  reload() {
     this.seq += 1;
     this.loading = false;
     this.clear();
     this.el.rows.scrollTop = 0;
     this.showTabs();
     this.refreshCounts(true);
-    await this.loadMore();
+    this.firstPage = this.loadMore();
+    return this.firstPage;
   }
 
   async loadMore() {
@@ -252,7 +256,8 @@ export class Queue {
       // After rows were dropped the cursor points back before them: pages already shown add nothing, so read on.
       for (let guard = 0; added === 0 && this.next !== null && guard < 20; guard++) {
         const from = this.next;
-        const page = await this.api.get("/api/alerts", { ...this.params(), limit: PAGE,
+        const limit = this.order.length ? PAGE : FIRST_PAGE;
+        const page = await this.api.get("/api/alerts", { ...this.params(), limit,
           cursor: from === TOP ? undefined : from });
         if (seq !== this.seq) return;
         added = this.addPage(page.items, from);
@@ -420,6 +425,21 @@ export class Queue {
     this.refreshCounts();
   }
 
+  /** Fetch the top of the current view again and merge it as if streamed (rows changed before the stream began). */
+  async catchUp() {
+    const seq = this.seq;
+    try {
+      await this.firstPage; // not beside it: both would wait on the same gateway
+      if (seq !== this.seq) return;
+      const page = await this.api.get("/api/alerts", { ...this.params(), limit: FIRST_PAGE });
+      if (seq !== this.seq) return;
+      for (const a of page.items) this.pending.set(a.clue_code, a);
+      if (this.flushTimer === null) this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
+    } catch {
+      // the stream carries what follows; a row that changed just before it shows its change on the next event
+    }
+  }
+
   flush() {
     this.flushTimer = null;
     const batch = [...this.pending.values()];
@@ -508,11 +528,11 @@ export class Queue {
       const active = s === this.status;
       tab.classList.toggle("active", active);
       tab.setAttribute("aria-selected", String(active));
-      tab.querySelector(".count").textContent = c ? String(s ? c.by_status[s] ?? 0 : c.total) : "";
+      tab.querySelector(".count").textContent = c && s ? String(c.by_status[s] ?? 0) : "";
     }
     const legal = this.mode === "legal";
-    const n = c ? (legal ? c.queues.legal_review : null) : null;
-    this.el.title.textContent = legal ? t("queue.title_legal", { count: n ?? "…" }) : t("queue.title");
+    const n = c ? (legal ? c.queues.legal_review : c.total) : "…";
+    this.el.title.textContent = t(legal ? "queue.title_legal" : "queue.title", { count: n });
   }
 
   total() {
