@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from api.openapi import media_type
 from api.routes import PUBLIC
 from api.server import TABLE_KEY
 from testkit.api_harness import api_gateway
@@ -54,8 +55,11 @@ async def test_document_covers_every_route_with_its_roles_and_models(tmp_path: P
         assert set(op["responses"]) >= ({"401", "403", "429"} if spec.roles != PUBLIC else {"404"})
         if spec.response is not None:
             ok = op["responses"]["200" if spec.method == "GET" else "2XX"]
-            assert ok["content"]["application/json"]["schema"] == {
-                "$ref": f"#/components/schemas/{spec.response.__name__}"}
+            media = media_type(spec.response)
+            schema = ok["content"][media]["schema"]
+            if media == "text/event-stream":  # each event's data is the model
+                schema = schema["properties"]["data"]["contentSchema"]
+            assert schema == {"$ref": f"#/components/schemas/{spec.response.__name__}"}, spec.path
     audit = doc["paths"]["/api/audit-log"]["get"]
     assert {p["name"] for p in audit["parameters"]} == {"cursor", "limit"}
     schemas = doc["components"]["schemas"]
