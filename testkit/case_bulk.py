@@ -36,8 +36,9 @@ _DETAIL = {"standard": "GB 12523-2025", "clause": "4.1", "metric": "LAeq", "unit
 def bulk_tasks(db_url: str, n: int, system: CaseSystem, *, prefix: str, subject: tuple[str, str] = (
         "440605", "南海区综合行政执法局"), base_url: str = "http://127.0.0.1:8080") -> list[int]:
     """n ended, admissible noise alerts of `subject` (clue codes `prefix` + a number), a task for each and one
-    delivery to `system`, in one transaction; returns the delivery ids. The caller's system is the destination
-    whatever its match rules say (give it rules the tasks match if the gateway routes others there too)."""
+    delivery to `system`, in one transaction; returns the delivery ids. The caller's system
+    is the destination whatever its match rules say (give it rules the tasks match if the gateway routes others
+    there too)."""
     links = LinkSigner(LINK_KEY, base_url, 7 * 86400)
     start = datetime(2026, 12, 1, 15, 10, tzinfo=UTC)
     detail = json.dumps(_DETAIL)

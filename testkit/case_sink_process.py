@@ -5,6 +5,7 @@ gateway can be configured with a receiver that is not there yet (connection refu
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -25,25 +26,31 @@ class SinkProcess:
     stall_s: float = 0.0
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    opened_at: float | None = None  # Unix time its port first accepted a connection
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> SinkProcess:
-        """Start it and wait until it answers."""
+        """Start it, note when its port opens, and wait until it answers."""
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", "case-sink", "--port", str(self.port), "--secret", self.secret,
              "--data", str(self.data), "--stall-s", str(self.stall_s), "--log-level", "WARNING"], cwd=REPO)
         deadline = time.monotonic() + timeout
+        # a bare connect, polled often: the kernel accepts once the sink listens, however busy the sink is then
+        # (a sender waiting for the port floods it at once, which would delay an HTTP probe's answer)
         while True:
             try:
-                self.health()
-                return self
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                self.opened_at = time.time()
+                break
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(f"case-sink on port {self.port} did not start") from None
-                time.sleep(0.05)
+                time.sleep(0.002)
+        self.health()
+        return self
 
     def health(self) -> dict[str, Any]:
         """stored, in_flight, max_in_flight (the most requests it handled at once) and counts by outcome."""
