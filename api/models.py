@@ -4,11 +4,12 @@ the two never drift."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 
 from api.errors import ApiError
 
@@ -60,6 +61,11 @@ class AlertOut(_Out):
     case_ready: bool = False  # approved, or confirmed where no legal review is needed
 
 
+# A page cursor is the id the next page starts below, in decimal: any cursor the document calls valid is one the
+# queue can use, so a client never holds one it must not send.
+CURSOR = r"^[0-9]{1,18}$"
+
+
 class AlertQuery(BaseModel):
     """The queue's filters, as query parameters of GET /api/alerts (documented here; a value the queue cannot
     use is answered 400 naming the parameter)."""
@@ -76,7 +82,7 @@ class AlertQuery(BaseModel):
         " or confirmed where none is needed")
     from_: datetime | None = Field(default=None, alias="from", description="start_time at or after (with offset)")
     to: datetime | None = Field(default=None, description="start_time before (with offset)")
-    cursor: str | None = Field(default=None, description="`next` of the previous page")
+    cursor: str | None = Field(default=None, pattern=CURSOR, description="`next` of the previous page")
     limit: int = Field(default=50, ge=1, le=200)
 
 
@@ -210,8 +216,11 @@ class PublicDevicesOut(_Out):
     devices: list[PublicDeviceOut]
 
 
-# Free text of a decision goes into PostgreSQL text and jsonb, neither of which can hold a NUL character.
+# Free text of a decision goes into PostgreSQL text and jsonb, neither of which can hold a NUL character; a
+# reason must also be written out, i.e. hold something besides spaces (ASCII whitespace: JSON Schema's and
+# Python's ideas of Unicode whitespace differ, and the document and the check must agree).
 TEXT = r"^[^\x00]*$"
+WRITTEN = r"^[^\x00]*[^\x00\t\n\x0b\x0c\r ][^\x00]*$"
 
 
 class ConfirmIn(BaseModel):
@@ -220,21 +229,27 @@ class ConfirmIn(BaseModel):
 
 
 class DismissIn(BaseModel):
+    """The reason codes are configured (`api.review.dismiss_reasons`): `dismiss_in` makes the model that lists
+    them, for the route and its document."""
+
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(max_length=64, pattern=TEXT, description="A configured reason code (GET /api/review/reasons).")
+    reason: str = Field(max_length=64, description="A configured reason code (GET /api/review/reasons).")
     text: str | None = Field(default=None, max_length=4000, pattern=TEXT)
 
 
-def _written(value: str | None) -> str | None:
-    if value is not None and not value.strip():
-        raise ValueError("a reason must be written out, not left blank")
-    return value
+def dismiss_in(codes: Sequence[str]) -> type[DismissIn]:
+    """DismissIn whose reason is one of `codes`."""
+    reason = Literal[tuple(codes)]  # type: ignore[valid-type]
+    return create_model("DismissIn", __base__=DismissIn, __doc__=DismissIn.__doc__,
+                        reason=(reason, Field(description="A configured reason code (GET /api/review/reasons).")))
 
 
 class LegalReviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "if": {"properties": {"decision": {"const": "reject"}}},
+        "then": {"required": ["reason"], "properties": {"reason": {"type": "string"}}}})
     decision: Literal["approve", "reject"]
-    reason: str | None = Field(default=None, max_length=4000, pattern=TEXT, validate_default=True,
+    reason: str | None = Field(default=None, max_length=4000, pattern=WRITTEN, validate_default=True,
                                description="Why; required when rejecting.")
 
     @field_validator("reason")
@@ -242,19 +257,13 @@ class LegalReviewIn(BaseModel):
     def _reason(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None and info.data.get("decision") == "reject":
             raise ValueError("a rejection needs a written reason")
-        return _written(v)
+        return v
 
 
 class OverrideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=4000, pattern=TEXT,
+    reason: str = Field(max_length=4000, pattern=WRITTEN,
                         description="Why the alert may be confirmed although inadmissible (it becomes evidence).")
-
-    @field_validator("reason")
-    @classmethod
-    def _reason(cls, v: str) -> str:
-        _written(v)
-        return v
 
 
 class ReassignIn(BaseModel):

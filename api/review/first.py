@@ -16,7 +16,15 @@ from aiohttp import web
 
 from api.context import ApiContext
 from api.errors import parse_body
-from api.models import ConfirmIn, DismissIn, ReasonOut, ReviewDecisionOut, ReviewReasonsOut, error, json_response
+from api.models import (
+    ConfirmIn,
+    ReasonOut,
+    ReviewDecisionOut,
+    ReviewReasonsOut,
+    dismiss_in,
+    error,
+    json_response,
+)
 from api.review.core import REVIEWERS, About, Apply, Decision, Step, refuse_other_holder, require_holder, run
 from api.routes import QUEUE_READERS, RouteTable
 from gateway.config import Settings
@@ -102,6 +110,7 @@ def _confirm_record(settings: Settings) -> About:
 def register(table: RouteTable, ctx: ApiContext) -> None:
     config = ctx.settings.api.review
     reasons = config.dismiss_reasons
+    dismiss_model = dismiss_in(list(reasons))
 
     async def claim(request: web.Request) -> web.Response:
         return await run(ctx, request, _claim(config.lease_s))
@@ -116,14 +125,10 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
                                                 about=_confirm_record(ctx.settings)))
 
     async def dismiss(request: web.Request) -> web.Response:
-        body = await parse_body(request, DismissIn)
-        label = reasons.get(body.reason)
-        if label is None:
-            raise error(422, "invalid", f"reason: {body.reason!r} is not a dismiss reason here; one of "
-                        f"{', '.join(reasons)}", field="reason")
+        body = await parse_body(request, dismiss_model)
         return await run(ctx, request, Decision(
             "dismiss", _check_held, _first_decision("dismissed", ctx.settings),
-            {"reason": body.reason, "reason_label": label.model_dump(), "text": body.text}))
+            {"reason": body.reason, "reason_label": reasons[body.reason].model_dump(), "text": body.text}))
 
     async def review_reasons(_request: web.Request) -> web.Response:
         return json_response(ReviewReasonsOut(
@@ -140,7 +145,7 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
               summary="Confirm the alert (holder only): it then waits for a legal review if its item needs one, else"
                       " it is ready for a case task; 422 when inadmissible (without an override) or a quality"
                       " exceedance")
-    table.add("POST", f"{base}/dismiss", dismiss, roles=REVIEWERS, request=DismissIn, response=ReviewDecisionOut,
+    table.add("POST", f"{base}/dismiss", dismiss, roles=REVIEWERS, request=dismiss_model, response=ReviewDecisionOut,
               summary="Dismiss the alert with a reason from GET /api/review/reasons (holder only)")
     table.add("GET", "/api/review/reasons", review_reasons, roles=QUEUE_READERS, response=ReviewReasonsOut,
               summary="The dismiss reasons (code, zh and en labels, in the order to offer them) and the claim lease")

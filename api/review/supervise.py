@@ -64,13 +64,15 @@ def _reassign(body: ReassignIn, lease_s: float) -> Decision:
         token = s.conn.execute(
             "SELECT id, name, role, revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())"
             " FROM api_tokens WHERE id = %s", (body.token_id,)).fetchone()
+        # The body is well-formed; what refuses it is the token it names: not there (404), or not one a claim
+        # can be given to as the tokens stand (409).
         if token is None:
-            raise error(422, "unknown_token", f"there is no token {body.token_id}", field="token_id")
+            raise error(404, "unknown_token", f"there is no token {body.token_id}", field="token_id")
         if token[2] not in REVIEWERS:
-            raise error(422, "not_a_reviewer", f"token {body.token_id} ({token[1]}) has role {token[2]}; a claim"
+            raise error(409, "not_a_reviewer", f"token {body.token_id} ({token[1]}) has role {token[2]}; a claim"
                         f" goes to an {' or '.join(sorted(REVIEWERS))}", field="token_id")
         if not token[3]:
-            raise error(422, "token_inactive", f"token {body.token_id} ({token[1]}) is revoked or expired",
+            raise error(409, "token_inactive", f"token {body.token_id} ({token[1]}) is revoked or expired",
                         field="token_id")
         target.update(token_id=token[0], name=token[1], role=token[2])
 

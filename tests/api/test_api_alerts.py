@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -68,7 +67,7 @@ BAD = [
     ({"to": "2026-07-01T00:00:00"}, "to"), ({"cursor": "not-a-cursor"}, "cursor"),
     ({"cursor": base64.urlsafe_b64encode(b'{"id": "1"}').decode()}, "cursor"),
     ({"queue": "mine"}, "queue"), ({"status": "task_created"}, "status"), ({"device": "d\x001"}, "device"),
-    ({"cursor": base64.urlsafe_b64encode(b'{"id": 9223372036854775808}').decode()}, "cursor"),
+    ({"cursor": "9223372036854775808"}, "cursor"), ({"cursor": "-1"}, "cursor"),
 ]
 
 
@@ -138,32 +137,45 @@ async def test_cursor_pages_cover_everything_once(db_url: str, tmp_path: Path) -
     assert seen == [f"P-{i:02d}" for i in reversed(range(23))]
 
 
-async def test_a_page_is_fast_on_100k_alerts(db_url: str, tmp_path: Path) -> None:
+def rows_read(plan: dict) -> int:
+    """Rows the plan's scans read: those they returned and those their filters threw away."""
+    own = 0
+    if "Scan" in plan["Node Type"]:
+        own = (plan["Actual Rows"] + plan.get("Rows Removed by Filter", 0)) * plan["Actual Loops"]
+    return own + sum(rows_read(p) for p in plan.get("Plans", ()))
+
+
+PAGE_QUERIES = [{}, {"status": "new"}, {"device": "d2"}, {"subject": "440600", "status": "new"},
+                {"from": (T0 + timedelta(days=30)).isoformat(), "to": (T0 + timedelta(days=31)).isoformat()},
+                {"queue": "legal_review"}, {"queue": "case_ready"}]
+
+
+async def test_a_page_reads_a_few_pages_of_rows_among_100k_alerts(db_url: str, tmp_path: Path) -> None:
+    """What keeps a page fast as the store grows (the goal is p99 <= 50 ms; bench/console_bench.py times it): each
+    filter is answered from an index, reading rows near the page's size rather than walking the table."""
     add_device(db_url, "d1")
     add_device(db_url, "d2")
     with psycopg.connect(db_url) as conn:
+        (reviewer,) = conn.execute("INSERT INTO api_tokens (name, role, secret_sha256) VALUES"
+                                   " ('s', 'supervisor', sha256('x')) RETURNING id").fetchone()
         conn.execute(
             "INSERT INTO alerts (clue_code, engine_alert_id, source, kind, rule_id, device_id, subject_code,"
-            " start_time, peak_time, end_time, severity, admissible, status, detail)"
+            " start_time, peak_time, end_time, severity, admissible, status, legal_review_required,"
+            " legal_reviewer_token, legal_reviewer_name, legal_reviewed_at, detail)"
             " SELECT 'B-' || i, 'e-' || i, 'sensor', 'construction_noise', 'r', CASE WHEN i %% 7 = 0 THEN 'd2'"
-            " ELSE 'd1' END, '44060' || (i %% 5), %s + i * interval '1 minute',"
-            " %s + i * interval '1 minute', %s + i * interval '1 minute',"
-            " 'major', true, CASE WHEN i %% 10 = 0 THEN 'new' ELSE 'dismissed' END, '{}'"
-            " FROM generate_series(1, 100000) i", (T0, T0, T0))
+            " ELSE 'd1' END, '44060' || (i %% 5), %(t)s + i * interval '1 minute',"
+            " %(t)s + i * interval '1 minute', %(t)s + i * interval '1 minute', 'major', true, s.status,"
+            " s.status IN ('confirmed', 'approved'), CASE WHEN s.status = 'approved' THEN %(r)s END,"
+            " CASE WHEN s.status = 'approved' THEN 's' END, CASE WHEN s.status = 'approved' THEN %(t)s END, '{}'"
+            " FROM generate_series(1, 100000) i, LATERAL (SELECT CASE WHEN i %% 10 = 0 THEN 'new'"
+            " WHEN i %% 10 = 1 THEN 'confirmed' WHEN i %% 10 = 2 THEN 'approved' ELSE 'dismissed' END AS status) s",
+            {"t": T0, "r": reviewer})
         conn.execute("ANALYZE alerts")
-    queries = [{}, {"status": "new"}, {"device": "d2"}, {"subject": "440600", "status": "new"},
-               {"from": (T0 + timedelta(days=30)).isoformat(), "to": (T0 + timedelta(days=31)).isoformat()}]
-    async with read_client(db_url, tmp_path, alerts_read.register) as (client, _ctx):
-        for query in queries:
-            assert (await client.get("/api/alerts", params=query)).status == 200  # warm
-            took = []
-            for _ in range(5):
-                t = time.perf_counter()
-                resp = await client.get("/api/alerts", params={**query, "limit": "200"})
-                body = await resp.json()
-                took.append(time.perf_counter() - t)
-                assert len(body["items"]) == 200 and body["next"], query
-            assert min(took) < 0.05, (query, took)  # the goal is p99 <= 50 ms; bench/console.py measures it
+        for query in PAGE_QUERIES:
+            sql, params, limit = alerts_read.list_query({**query, "limit": "200"})
+            (plan,), = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params).fetchone()
+            assert plan["Plan"]["Actual Rows"] == limit + 1, query
+            assert rows_read(plan["Plan"]) <= 20 * (limit + 1), (query, rows_read(plan["Plan"]))
 
 
 async def test_one_alert_with_everything_a_reviewer_needs(db_url: str, tmp_path: Path) -> None:

@@ -177,11 +177,14 @@ async def test_the_dismiss_reasons_are_the_configured_ones(tmp_path: Path, db_ur
             served = await r.json()
         assert served == {"dismiss_reasons": [{"code": c, **labels} for c, labels in REASONS.items()],
                           "lease_s": 120.0}
+        async with api.request("GET", "/api/openapi.json") as r:
+            documented = (await r.json())["components"]["schemas"]["DismissIn"]["properties"]["reason"]
+        assert documented["enum"] == list(REASONS)
         seed_alert(api, "D-1")
         assert (await post(api, "D-1", "claim", "operator"))[0] == 200
         status, refused = await post(api, "D-1", "dismiss", "operator", {"reason": "false_detection"})
         assert (status, refused["error"]["code"], refused["error"]["field"]) == (422, "invalid", "reason")
-        assert "no_permit_needed, duplicate" in refused["error"]["message"]
+        assert "'no_permit_needed' or 'duplicate'" in refused["error"]["message"]
         status, done = await post(api, "D-1", "dismiss", "operator", {"reason": "no_permit_needed", "text": "site"})
         assert status == 200 and done["alert"]["status"] == "dismissed"
         assert done["review"]["reason_label"] == REASONS["no_permit_needed"]

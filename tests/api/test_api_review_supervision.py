@@ -123,11 +123,11 @@ GONE = {"revoked": "revoked_at = now()", "expired": "expires_at = now() - interv
 
 
 @pytest.mark.parametrize(("target", "status", "code"), [
-    ("auditor", 422, "not_a_reviewer"),
-    ("device", 422, "not_a_reviewer"),
-    ("revoked", 422, "token_inactive"),
-    ("expired", 422, "token_inactive"),
-    ("missing", 422, "unknown_token"),
+    ("auditor", 409, "not_a_reviewer"),
+    ("device", 409, "not_a_reviewer"),
+    ("revoked", 409, "token_inactive"),
+    ("expired", 409, "token_inactive"),
+    ("missing", 404, "unknown_token"),
     ("string", 422, "invalid"),
 ])
 async def test_a_claim_goes_only_to_an_active_reviewer(tmp_path: Path, db_url: str, mqtt_url: str, target: str,
