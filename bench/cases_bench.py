@@ -291,9 +291,10 @@ async def decide(base: str, operator: str, supervisor: str, alerts: list[Pending
 
 def latency_phase(cpu: Cpu, db: str, http: int, mqtt_port: int, sink: SinkProcess, tokens: tuple[str, str],
                   alerts: list[Pending], spacing: float, rate: float, bg_devices: int, label: str) -> dict:
-    bg_thread = None
+    bg_thread = background = None
     if rate:
-        background = Background(mqtt_port, bg_devices, rate, RAMP_S + len(alerts) * spacing + 15, NIGHT)
+        # room for decisions slower than their spacing; the load ends once the sink has every task
+        background = Background(mqtt_port, bg_devices, rate, RAMP_S + 3 * len(alerts) * spacing + 30, NIGHT)
         bg_thread = threading.Thread(target=background.run)
         bg_thread.start()
         time.sleep(RAMP_S)
@@ -307,7 +308,8 @@ def latency_phase(cpu: Cpu, db: str, http: int, mqtt_port: int, sink: SinkProces
         while len(got := {i: t for i, t in sink.received().items() if i in ids}) < len(ids) \
                 and time.monotonic() < deadline:
             time.sleep(0.2)
-    if bg_thread is not None:
+    if background is not None and bg_thread is not None:
+        background.seconds = 0.0  # its pacing loop reads this every step
         bg_thread.join()
     with psycopg.connect(db) as conn:
         attempts = {r[0]: (r[1], r[2]) for r in conn.execute(
