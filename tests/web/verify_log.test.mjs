@@ -7,6 +7,15 @@ import { test } from "node:test";
 import { b64decode, b64encode, bytesToHex, leafHash, parseCheckpoint, verifyEntry } from "../../api/web/js/verify.js";
 
 const F = JSON.parse(readFileSync(process.env.ENFORCEGW_LOG_FIXTURE, "utf8"));
+const MESSAGES = Object.fromEntries(["zh", "en"].map((lang) => [lang, JSON.parse(readFileSync(
+  new URL(`../../api/web/i18n/${lang}/verify.json`, import.meta.url), "utf8"))]));
+const seen = new Set(); // step.code of every step any test below produced: each must have words in both languages
+
+async function verified(args) {
+  const r = await verifyEntry(args);
+  for (const s of r.steps) seen.add(`verify.${s.step}.${s.code}`);
+  return r;
+}
 
 function input(e, change = {}) {
   return { entryB64: e.entry, index: e.index, proof: structuredClone(e.proof), vkey: F.vkey, leafHash: e.leaf_hash,
@@ -27,7 +36,7 @@ const withProof = (e, edit) => {
 
 test("every entry verifies, each step passing", async () => {
   for (const e of F.entries) {
-    const r = await verifyEntry(input(e));
+    const r = await verified(input(e));
     assert.equal(r.ok, true, JSON.stringify(r.steps));
     assert.equal(r.failed, null);
     assert.deepEqual(r.steps.map((s) => [s.step, s.ok]), [["key", true], ["signature", true], ["hash", true],
@@ -88,7 +97,7 @@ const TAMPERING = [
 for (const [what, change, step, code] of TAMPERING) {
   test(`altered: ${what} -> ${step} fails`, async () => {
     for (const e of F.entries) {
-      const r = await verifyEntry(input(e, change(e)));
+      const r = await verified(input(e, change(e)));
       assert.equal(r.ok, false);
       assert.equal(r.failed, step, JSON.stringify(r.steps));
       const named = r.steps.find((s) => s.step === step);
@@ -99,9 +108,16 @@ for (const [what, change, step, code] of TAMPERING) {
 }
 
 test("a pending entry (not yet in a checkpoint) does not verify", async () => {
-  const r = await verifyEntry({ entryB64: F.pending.entry, index: F.pending.index, proof: F.pending.proof,
+  const r = await verified({ entryB64: F.pending.entry, index: F.pending.index, proof: F.pending.proof,
     vkey: F.vkey, leafHash: F.pending.leaf_hash });
   assert.equal(r.ok, false);
   assert.deepEqual(r.steps.map((s) => [s.step, s.ok]), [["key", true], ["signature", false], ["hash", true],
     ["inclusion", false]]);
+});
+
+test("every step's outcome above has words in zh and en", () => {
+  assert.ok(seen.size >= 20, [...seen].join(" "));
+  for (const [lang, messages] of Object.entries(MESSAGES)) {
+    assert.deepEqual([...seen].filter((key) => !(key in messages)), [], lang);
+  }
 });

@@ -6,7 +6,8 @@
 import { STEPS, verifyEntry } from "./verify.js";
 
 // The console's detail and the public page both show this view; it brings its few rules with it instead of
-// depending on either page's stylesheet. Colours fall back to the console's variables.
+// depending on either page's stylesheet. Colours fall back to the console's variables. Rules start with .vf so
+// that a host page's list rules (the detail's evidence list styles its li) do not reach the steps.
 const RULES = `
 .vf { --vf-ok: var(--ok, #1a7f37); --vf-ok-soft: var(--ok-soft, #e3f4e8); --vf-bad: var(--bad, #c0262d);
   --vf-bad-soft: var(--bad-soft, #fde7e8); --vf-muted: var(--muted, #5f6b7a); --vf-line: var(--line, #d9dee5);
@@ -17,8 +18,8 @@ const RULES = `
 .vf-summary[data-state="ok"] { color: var(--vf-ok); }
 .vf-summary[data-state="fail"] { color: var(--vf-bad); }
 .vf-summary[data-state="running"], .vf-summary[data-state="pending"] { color: var(--vf-muted); }
-.vf-steps { list-style: none; margin: 0; padding: 0; display: grid; gap: 2px; }
-.vf-step { display: grid; grid-template-columns: 1.6em minmax(7em, max-content) 1fr; gap: var(--vf-gap);
+.vf .vf-steps { list-style: none; margin: 0; padding: 0; display: grid; gap: 2px; }
+.vf .vf-step { display: grid; grid-template-columns: 1.6em minmax(7em, max-content) 1fr; gap: var(--vf-gap);
   align-items: baseline; padding: 2px 4px; border-radius: 4px; }
 .vf-step[data-ok="true"] .vf-mark { color: var(--vf-ok); }
 .vf-step[data-ok="false"] { background: var(--vf-bad-soft); }
