@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from ingest.decode import (
     DEFAULT_LIMITS,
@@ -193,8 +194,9 @@ class SensorReadingPayload(BaseModel):
         description="RFC 3339 date-time with zone ('Z' or '+hh:mm'), or epoch s/ms (2015..2100)"
     )
     seq: int | None = Field(default=None, ge=0, le=_INT64_MAX, description="device message sequence number")
-    readings: dict[str, float] = Field(
-        min_length=1, description="metric name ([A-Za-z][A-Za-z0-9_.-]{0,63}) -> finite number"
+    readings: dict[Annotated[str, StringConstraints(pattern=rf"^{METRIC_RE.pattern}$")], float] = Field(
+        min_length=1, description="metric name ([A-Za-z][A-Za-z0-9_.-]{0,63}) -> finite number",
+        json_schema_extra={"additionalProperties": False},  # a name outside the pattern is refused (bad_metric)
     )
 
 
