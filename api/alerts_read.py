@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 
 from api.context import ApiContext
 from api.models import (
+    CURSOR,
     AlertDetailOut,
     AlertOut,
     AlertPage,
@@ -47,17 +48,13 @@ _EQUAL = {"status": "status", "kind": "kind", "source": "source", "category": "c
 
 
 def encode_cursor(alert_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"id": alert_id}).encode()).decode().rstrip("=")
+    return str(alert_id)
 
 
 def decode_cursor(cursor: str) -> int:
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["id"]
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise error(400, "bad_cursor", "cursor is not one this API returned", "cursor") from exc
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+    if not re.fullmatch(CURSOR, cursor):
         raise error(400, "bad_cursor", "cursor is not one this API returned", "cursor")
-    return value
+    return int(cursor)
 
 
 def _time(q: Any, name: str) -> datetime | None:
