@@ -17,7 +17,7 @@ from api.alerts_read import decode_cursor, encode_cursor
 from api.context import ApiContext, audit_note, principal
 from api.errors import parse_body, parse_query
 from api.filters import where_clauses
-from api.models import error, json_response
+from api.models import CURSOR, error, json_response
 from api.routes import PUBLIC, RouteTable
 from gateway.cases.deliveries import retry_task
 from gateway.cases.task import task_schema
@@ -88,7 +88,7 @@ class TaskQuery(BaseModel):
     clue_code: str | None = Field(default=None, max_length=200, description="The task of this clue.")
     from_: datetime | None = Field(default=None, alias="from", description="Made at or after (ISO 8601, offset).")
     to: datetime | None = Field(default=None, description="Made before (ISO 8601 with offset).")
-    cursor: str | None = Field(default=None, max_length=200, description="`next` of the previous page.")
+    cursor: str | None = Field(default=None, pattern=CURSOR, description="`next` of the previous page.")
     limit: int = Field(default=50, ge=1, le=200, description="Page size.")
 
 
