@@ -208,6 +208,7 @@ async function decideOpen(action) {
     await refreshDetail(code);
   } catch (err) {
     toast(refusalText(err), "error");
+    refreshDetail(code); // the claim before a refused decision may have changed what the pane shows
   }
 }
 

@@ -69,9 +69,9 @@ function newer(incoming, known) {
 
 const ROW = document.createElement("template");
 ROW.innerHTML = '<li class="row" role="option" aria-selected="false"><span class="r-mark"></span>'
-  + '<span class="r-code"></span><span class="r-sev"></span><span class="r-status"><span class="r-st"></span>'
-  + '<span class="r-claim"></span></span><span class="r-adm"></span><span class="r-meta"><span class="r-kind"></span>'
-  + '<span class="r-device"></span><span class="r-zone"></span></span><time class="r-time"></time></li>';
+  + '<span class="r-code"></span><span class="r-sev"></span><span class="r-st"></span><span class="r-adm"></span>'
+  + '<span class="r-meta"><span class="r-kind"></span><span class="r-device"></span><span class="r-zone"></span>'
+  + '<span class="r-claim"></span></span><time class="r-time"></time></li>';
 
 export class Queue {
   /** `names` = {devices: Map, zones: Map} of display names; `onOpen(code, alert)` shows an alert;
