@@ -170,7 +170,9 @@ async function renderMap() {
     valid: cssVar("--pub-ok", "#1a7f37"), expired: cssVar("--pub-bad", "#c0262d"),
     missing: cssVar("--pub-warn", "#9a6700"), na: cssVar("--pub-accent", "#1f6feb"),
   };
+  // The view is fitted to the devices (the district's outline around them), or to the district without any.
   const bounds = L.latLngBounds([]);
+  const district = L.latLngBounds([]);
   const layers = [];
   const features = state.boundaries?.features || [];
   if (features.length) {
@@ -186,7 +188,7 @@ async function renderMap() {
       },
     });
     layers.push(base);
-    bounds.extend(base.getBounds());
+    district.extend(base.getBounds());
   }
   for (const d of state.devices) {
     if (d.lon === null || d.lat === null) continue;
@@ -200,8 +202,9 @@ async function renderMap() {
     layers.push(marker);
     bounds.extend(at);
   }
-  if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 16 });
-  else map.setView([23.03, 113.14], 12);
+  if (bounds.isValid()) map.fitBounds(bounds, { padding: [32, 32], maxZoom: 16 });
+  else if (district.isValid()) map.fitBounds(district, { padding: [8, 8] });
+  else map.setView([35, 105], 4);
   // Paths are added once the map has a view: Leaflet clips them against the renderer's bounds.
   for (const layer of layers) layer.addTo(map);
   legend(L, colour).addTo(map);
