@@ -98,6 +98,7 @@ export class Queue {
     this.selected = new Set();
     this.next = TOP;
     this.minId = Infinity;
+    this.topComplete = true; // the list's top is the newest alert of the view (no newer rows were dropped)
     this.seq = 0;
     this.loading = false;
     this.failed = null;
@@ -140,8 +141,10 @@ export class Queue {
       this.el.rows.scrollTop = 0;
       this.reload();
     }, { signal });
+    // Older pages join the end of the list only in id order; in the other orders "more" is the button.
     rows.addEventListener("scroll", () => {
-      if (this.next !== null && rows.scrollTop + rows.clientHeight > rows.scrollHeight - 200) this.loadMore();
+      if (this.sort === "newest" && this.next !== null
+          && rows.scrollTop + rows.clientHeight > rows.scrollHeight - 200) this.loadMore();
     }, { passive: true, signal });
     filtersToggle.addEventListener("click", () => {
       filters.hidden = !filters.hidden;
@@ -227,6 +230,7 @@ export class Queue {
     this.cursorCode = null;
     this.next = TOP;
     this.minId = Infinity;
+    this.topComplete = true;
     this.unshown.clear();
     this.pending.clear();
     this.failed = null;
@@ -263,6 +267,8 @@ export class Queue {
         added = this.addPage(page.items, from);
         this.next = page.next || null;
       }
+      this.trimNewest();
+      this.showPill();
     } catch (err) {
       if (seq !== this.seq) return;
       this.failed = err;
@@ -382,7 +388,8 @@ export class Queue {
     const frag = document.createDocumentFragment();
     for (const r of list) frag.append(r.el);
     this.el.rows.append(frag);
-    if (this.cursorCode) this.setCursor(this.cursorCode);
+    this.el.rows.scrollTop = 0;
+    if (this.order.length) this.setCursor(this.order[0], false);
   }
 
   relabel() {
@@ -394,24 +401,31 @@ export class Queue {
     this.showPill();
   }
 
-  /** Drop the oldest rows over the cap (never the open, focused or selected ones); "more" brings them back. */
+  /** Rows over the cap, `newest` or oldest first, never the open, focused or selected ones. */
+  excess(newest) {
+    const n = this.rows.size - MAX_ROWS;
+    if (n <= 0) return [];
+    const byId = [...this.rows.values()].sort((x, y) => (newest ? y.alert.id - x.alert.id : x.alert.id - y.alert.id));
+    const keep = (code) => code === this.openCode || code === this.cursorCode || this.selected.has(code);
+    return byId.filter((r) => !keep(r.alert.clue_code)).slice(0, n);
+  }
+
+  /** Live rows arrived at the top: drop the oldest over the cap; "more" brings them back. */
   trim() {
-    if (this.rows.size <= MAX_ROWS) return;
-    const byId = [...this.rows.values()].sort((x, y) => x.alert.id - y.alert.id);
-    let excess = this.rows.size - MAX_ROWS;
-    let last = null;
-    for (const r of byId) {
-      if (excess <= 0) break;
-      const code = r.alert.clue_code;
-      if (code === this.openCode || code === this.cursorCode || this.selected.has(code)) continue;
-      this.remove(code);
-      last = r;
-      excess -= 1;
-    }
-    if (last !== null) {
-      this.next = last.from;
+    const drop = this.excess(false);
+    for (const r of drop) this.remove(r.alert.clue_code);
+    if (drop.length) {
+      this.next = drop[drop.length - 1].from;
       this.minId = Math.min(...[...this.rows.values()].map((r) => r.alert.id), Infinity);
     }
+  }
+
+  /** Older pages were read: drop the newest over the cap; the top is then no longer the newest (the pill says
+   * so and reloads from it). */
+  trimNewest() {
+    const drop = this.excess(true);
+    for (const r of drop) this.remove(r.alert.clue_code);
+    if (drop.length) this.topComplete = false;
   }
 
   // ---- live changes ----------------------------------------------------------------------------------------
@@ -454,7 +468,7 @@ export class Queue {
       if (!this.matches(a)) continue;
       // Older than every row loaded while more pages follow: it shows when paging reaches it.
       if (this.next !== null && a.id < this.minId) continue;
-      if (!atTop || this.sort === "oldest") {
+      if (!atTop || !this.topComplete || this.sort === "oldest") {
         if (this.unshown.size < UNSHOWN_MAX) this.unshown.add(a.clue_code);
         continue;
       }
@@ -555,8 +569,9 @@ export class Queue {
 
   showPill() {
     const n = this.unshown.size;
-    this.el.pill.hidden = n === 0;
-    this.el.pill.textContent = n ? t("queue.new_pill", { count: n >= UNSHOWN_MAX ? `${UNSHOWN_MAX}+` : n }) : "";
+    this.el.pill.hidden = n === 0 && this.topComplete;
+    this.el.pill.textContent = n ? t("queue.new_pill", { count: n >= UNSHOWN_MAX ? `${UNSHOWN_MAX}+` : n })
+      : this.topComplete ? "" : t("queue.newest_pill");
   }
 
   // ---- cursor, opening, selection --------------------------------------------------------------------------
@@ -577,7 +592,7 @@ export class Queue {
     let i = this.order.indexOf(this.cursorCode);
     i = i < 0 ? (delta > 0 ? 0 : this.order.length - 1) : Math.max(0, Math.min(this.order.length - 1, i + delta));
     this.setCursor(this.order[i]);
-    if (i >= this.order.length - 5) this.loadMore();
+    if (this.sort === "newest" && i >= this.order.length - 5) this.loadMore();
   }
 
   current() {
