@@ -27,7 +27,7 @@ from api.models import AlertOut, ReviewDecisionOut, error, json_response
 from evidence.entry import Entry
 from evidence.log import EvidenceLog
 from gateway.alerts.store import record_change
-from gateway.store.audit_log import AuditEntry
+from gateway.store.audit_log import AuditEntry, record_sync
 
 REVIEWERS = frozenset({"operator", "supervisor"})
 SUPERVISORS = frozenset({"supervisor"})
@@ -98,14 +98,6 @@ def _evidence_refs(conn: psycopg.Connection, row: dict) -> list[dict[str, Any]]:
             for role, idx in wanted]
 
 
-def _record_audit(conn: psycopg.Connection, e: AuditEntry) -> None:
-    # gateway.store.audit_log.record is async; this is its insert on the decision's sync connection.
-    conn.execute(
-        "INSERT INTO audit_log (token_id, token_name, role, action, target, result, status, address)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        (e.token_id, e.token_name, e.role, e.action, e.target, e.result, e.status, e.address))
-
-
 def decide(pool: ConnectionPool, log: EvidenceLog, code: str, who: Principal, decision: Decision, *,
            audit: AuditEntry | None = None, on_ready: Sequence[OnReady] = ()) -> ReviewDecisionOut:
     """One decision in one transaction (sync: run it in a thread). A refusal raises before anything is written."""
@@ -121,7 +113,7 @@ def decide(pool: ConnectionPool, log: EvidenceLog, code: str, who: Principal, de
         after = cur.execute(f"UPDATE alerts SET {sets}, updated_at = now() WHERE id = %s RETURNING *",
                             [*params, row["id"]]).fetchone()
         if audit is not None:
-            _record_audit(conn, audit)
+            record_sync(conn, audit)
         refs = _evidence_refs(conn, after)
         review = {"decision": decision.name, **decision.detail, **about, "status": after["status"],
                   "time": now.isoformat(), "reviewer": person(who), "alert_evidence": refs}

@@ -37,12 +37,24 @@ class AuditRow:
 _COLUMNS = "id, time, token_id, token_name, role, action, target, result, status, address"
 
 
+_INSERT = ("INSERT INTO audit_log (token_id, token_name, role, action, target, result, status, address)"
+           " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id")
+
+
+def _values(e: AuditEntry) -> tuple:
+    return (e.token_id, e.token_name, e.role, e.action, e.target, e.result, e.status, e.address)
+
+
 async def record(conn: psycopg.AsyncConnection, e: AuditEntry) -> int:
-    cur = await conn.execute(
-        "INSERT INTO audit_log (token_id, token_name, role, action, target, result, status, address)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (e.token_id, e.token_name, e.role, e.action, e.target, e.result, e.status, e.address))
+    cur = await conn.execute(_INSERT, _values(e))
     row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def record_sync(conn: psycopg.Connection, e: AuditEntry) -> int:
+    """`record` on a sync connection, e.g. inside a review decision's own transaction."""
+    row = conn.execute(_INSERT, _values(e)).fetchone()
     assert row is not None
     return int(row[0])
 
