@@ -52,7 +52,7 @@ function dateEl(iso) {
   return node;
 }
 
-export function calibration(d, now = Date.now()) {
+function calibration(d, now = Date.now()) {
   if (d.calibration_valid) return "valid";
   if (d.calibration_cert && d.calibration_valid_until && Date.parse(d.calibration_valid_until) <= now) {
     return "expired";
