@@ -52,11 +52,10 @@ function dateEl(iso) {
   return node;
 }
 
-function calibration(d, now = Date.now()) {
+// The server's verdict (calibration_valid, by its clock), never the browser's clock.
+function calibration(d) {
   if (d.calibration_valid) return "valid";
-  if (d.calibration_cert && d.calibration_valid_until && Date.parse(d.calibration_valid_until) <= now) {
-    return "expired";
-  }
+  if (d.calibration_cert && d.calibration_valid_until) return "expired";
   if (!d.calibration_cert && NOT_MEASURING.has(d.kind)) return "na";
   return "missing";
 }
