@@ -18,6 +18,9 @@ from api.models import json_response
 from api.routes import PUBLIC, QUEUE_READERS, ROLES, RouteTable
 
 MAP_READERS = QUEUE_READERS | {"admin"}
+# Published to anyone: administrative boundaries (the offline base map) and where drones patrol (art. 41 asks
+# that where monitoring happens be made public, as fixed device locations are).
+PUBLIC_ZONE_KINDS = ("jurisdiction", "patrol_area")
 MAX_TRACK_POINTS = 20_000
 STATUSES = ("new", "in_review", "confirmed", "dismissed", "approved", "rejected")
 
@@ -115,19 +118,20 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
                 queues[name] += m
         return json_response(CountsOut(by_status=by_status, queues=queues, total=sum(by_status.values())))
 
-    async def _zones(kind: str | None) -> GeoJsonOut:
+    async def _zones(kinds: list[str] | None) -> GeoJsonOut:
         async with ctx.pool.connection() as conn:
             rows = await (await conn.execute(
-                "SELECT id, kind, name, subject_code, spec FROM zones WHERE %s::text IS NULL OR kind = %s"
-                " ORDER BY priority DESC, id", (kind, kind))).fetchall()
+                "SELECT id, kind, name, subject_code, spec FROM zones WHERE %s::text[] IS NULL OR kind = ANY(%s)"
+                " ORDER BY priority DESC, id", (kinds, kinds))).fetchall()
         return GeoJsonOut(type="FeatureCollection", features=[_feature(*r) for r in rows])
 
     async def zones(request: web.Request) -> web.Response:
-        out = await _zones(parse_query(request, ZonesQuery).kind)
+        kind = parse_query(request, ZonesQuery).kind
+        out = await _zones(None if kind is None else [kind])
         return web.Response(text=out.model_dump_json(exclude_none=True), content_type="application/geo+json")
 
     async def boundaries(_request: web.Request) -> web.Response:
-        out = await _zones("jurisdiction")  # administrative boundaries are public: the offline base map
+        out = await _zones(list(PUBLIC_ZONE_KINDS))
         return web.Response(text=out.model_dump_json(exclude_none=True), content_type="application/geo+json")
 
     async def track(request: web.Request) -> web.Response:
@@ -161,6 +165,6 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
               response=GeoJsonOut, summary="A device's positions (poses with a fix) in a time range as a GeoJSON "
               "LineString, times and heights in its properties")
     table.add("GET", "/api/public/boundaries", boundaries, roles=PUBLIC, response=GeoJsonOut,
-              summary="Jurisdiction boundaries as GeoJSON: the public page's and the console's offline base map")
+              summary="Jurisdiction boundaries and drone patrol areas as GeoJSON (public, art. 41); the offline base")
     table.add("GET", "/api/console/config", console_config, roles=PUBLIC, response=ConsoleConfigOut,
               summary="The console's settings: base-map tile template and its CRS, time zone, default language")

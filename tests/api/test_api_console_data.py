@@ -49,6 +49,9 @@ async def test_zones_boundaries_and_track(tmp_path: Path, db_url: str, mqtt_url:
     t0 = datetime(2026, 12, 1, 12, tzinfo=UTC)
     with psycopg.connect(db_url) as conn:
         conn.execute("INSERT INTO devices (id, kind, name) VALUES ('uav1', 'drone', 'M30T')")
+        conn.execute("INSERT INTO zones (id, kind, name, spec) VALUES ('patrol-1', 'patrol_area', '巡查区', %s)",
+                     (json.dumps({"id": "patrol-1", "kind": "patrol_area", "name": "巡查区", "geometry": {
+                         "type": "Polygon", "coordinates": [[[113, 23], [113.1, 23], [113.1, 23.1], [113, 23]]]}}),))
         for i in range(5):
             conn.execute("INSERT INTO poses (time, device_id, lat, lon, has_fix, alt_rel_m, source, received_at)"
                          " VALUES (%s, 'uav1', %s, %s, %s, 80, 'test', now())",
@@ -73,7 +76,7 @@ async def test_zones_boundaries_and_track(tmp_path: Path, db_url: str, mqtt_url:
             assert r.status == 400 and (await r.json())["error"]["field"] == "from"
     assert [f["id"] for f in zones["features"]] == ["cs-1"]
     assert zones["features"][0]["properties"]["enforcement_items"] == ["C-NOISE-NIGHT"]
-    assert [f["properties"]["kind"] for f in public["features"]] == ["jurisdiction"]
+    assert sorted(f["properties"]["kind"] for f in public["features"]) == ["jurisdiction", "patrol_area"]
     assert track["geometry"]["type"] == "LineString" and len(track["geometry"]["coordinates"]) == 4  # no fix: out
     assert track["geometry"]["coordinates"][0] == [113.1, 23.0]
 
