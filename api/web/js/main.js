@@ -5,19 +5,21 @@
 
 import { ApiError, api, refusalText } from "./api.js";
 import { applyI18n, chosenLang, fmtTime, label, lang, loadMessages, setLang, setTimezone, t, timeEl } from "./i18n.js";
-import { KEYS, bindKeys } from "./keys.js";
-import { Queue, dismissMany, zoneNote } from "./queue.js";
+import { bindKeys } from "./keys.js";
+import { dismissMany } from "./bulk.js";
+import { bulkResultDialog, closeDialog, dialogOpen, el, overlayOpen, reasonDialog, showHelp, toast } from "./dialogs.js";
+import { zoneNote } from "./filters.js";
+import { Queue } from "./queue.js";
 
 const REVIEWERS = new Set(["operator", "supervisor"]);
 const QUEUE_READERS = new Set(["operator", "supervisor", "auditor"]);
-const TOAST_MS = 6000;
 const $ = (id) => document.getElementById(id);
 
 const state = {
   config: { timezone: "Asia/Shanghai", default_language: "zh", tile_url: null, tile_crs: "wgs84" },
   me: null, queue: null, stream: null, unbindKeys: null, view: null,
   detail: null, detailSeq: 0, detailCode: null, tasks: null, modules: {}, reasons: null,
-  names: { devices: new Map(), zones: new Map() }, dialog: null,
+  names: { devices: new Map(), zones: new Map() },
 };
 
 const canReview = () => !!state.me && REVIEWERS.has(state.me.role);
@@ -36,85 +38,6 @@ function optional(name) {
 
 function ctx() {
   return { api, me: state.me, t, fmtTime, timeEl, refusalText, config: state.config, onChanged };
-}
-
-// ---- toasts and dialogs -------------------------------------------------------------------------------------
-
-export function toast(text, kind = "info", ms = TOAST_MS) {
-  const el = document.createElement("div");
-  el.className = `toast toast-${kind}`;
-  el.setAttribute("role", kind === "error" ? "alert" : "status");
-  el.textContent = text;
-  const close = document.createElement("button");
-  close.type = "button";
-  close.className = "toast-close";
-  close.textContent = "×";
-  close.title = t("close");
-  close.addEventListener("click", () => el.remove());
-  el.append(close);
-  const box = $("toasts");
-  box.append(el);
-  while (box.children.length > 5) box.firstElementChild.remove();
-  setTimeout(() => el.remove(), kind === "error" ? ms * 2 : ms);
-  return el;
-}
-
-function overlayOpen() {
-  // the detail pane's own dialogs are <dialog> elements
-  return !$("overlay-help").hidden || !$("overlay-dialog").hidden || !!document.querySelector("dialog[open]");
-}
-
-function showHelp() {
-  const dl = $("help-keys");
-  dl.replaceChildren();
-  for (const k of KEYS) {
-    const dt = document.createElement("dt");
-    for (const key of k.keys) {
-      const kbd = document.createElement("kbd");
-      kbd.textContent = key === "Escape" ? "Esc" : key;
-      dt.append(kbd);
-    }
-    const dd = document.createElement("dd");
-    dd.textContent = t(k.help);
-    dl.append(dt, dd);
-  }
-  $("overlay-help").hidden = false;
-  $("overlay-help").querySelector("[data-close]").focus();
-}
-
-/** Show `build(dialogEl, done)` in the dialog overlay; resolves with what `done` is given (null on Esc). */
-function dialog(build) {
-  closeDialog(null);
-  const box = $("dialog");
-  box.replaceChildren();
-  return new Promise((resolve) => {
-    state.dialog = { resolve, back: document.activeElement };
-    build(box, (value) => closeDialog(value));
-    $("overlay-dialog").hidden = false;
-    const first = box.querySelector("input, textarea, button");
-    if (first) first.focus();
-  });
-}
-
-function closeDialog(value) {
-  const d = state.dialog;
-  if (!d) return;
-  state.dialog = null;
-  $("overlay-dialog").hidden = true;
-  $("dialog").replaceChildren();
-  if (d.back && d.back.focus) d.back.focus();
-  d.resolve(value);
-}
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "text") node.textContent = v;
-    else if (k === "class") node.className = v;
-    else node.setAttribute(k, v);
-  }
-  node.append(...children);
-  return node;
 }
 
 async function reviewReasons() {
@@ -136,36 +59,7 @@ async function pickDismissReason(count = 1) {
     toast(refusalText(err), "error");
     return null;
   }
-  return dialog((box, done) => {
-    const form = el("form", { class: "reason-form" });
-    form.append(el("h2", { text: t(count > 1 ? "dismiss.title_many" : "dismiss.title", { count }) }));
-    const list = el("div", { class: "reason-list", role: "radiogroup" });
-    reasons.forEach((r, i) => {
-      const input = el("input", { type: "radio", name: "reason", value: r.code });
-      if (i === 0) input.checked = true;
-      list.append(el("label", {}, input, el("kbd", { text: String(i + 1) }), el("span", { text: r[lang()] || r.zh })));
-    });
-    const text = el("textarea", { name: "text", rows: "2", maxlength: "4000" });
-    text.placeholder = t("dismiss.text");
-    const ok = el("button", { type: "submit", class: "danger", text: t("dismiss.submit") });
-    const cancel = el("button", { type: "button", class: "ghost", text: t("cancel") });
-    cancel.addEventListener("click", () => done(null));
-    form.append(list, text, el("div", { class: "dialog-buttons" }, cancel, ok));
-    form.addEventListener("keydown", (e) => {
-      const n = Number(e.key);
-      if (e.target.tagName !== "TEXTAREA" && n >= 1 && n <= reasons.length) {
-        e.preventDefault();
-        form.elements.reason[n - 1].checked = true;
-        form.elements.reason[n - 1].focus();
-      }
-    });
-    form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      const picked = form.querySelector("input[name=reason]:checked");
-      if (picked) done({ reason: picked.value, text: text.value.trim() || null });
-    });
-    box.append(form);
-  });
+  return reasonDialog(reasons, count);
 }
 
 // ---- review actions -----------------------------------------------------------------------------------------
@@ -248,16 +142,7 @@ async function bulkDismiss() {
   const refused = results.filter((r) => !r.ok);
   const ok = results.length - refused.length;
   if (!refused.length) return toast(t("bulk.done", { count: ok }), "ok");
-  await dialog((box, done) => {
-    box.append(el("h2", { text: t("bulk.result", { ok, refused: refused.length }) }));
-    const list = el("ul", { class: "bulk-results" });
-    for (const r of refused) {
-      list.append(el("li", {}, el("code", { text: r.code }), el("span", { text: refusalText(r.error) })));
-    }
-    const close = el("button", { type: "button", class: "primary", text: t("close") });
-    close.addEventListener("click", () => done(null));
-    box.append(list, el("p", { class: "muted", text: t("bulk.kept") }), el("div", { class: "dialog-buttons" }, close));
-  });
+  await bulkResultDialog(ok, refused);
 }
 
 function onChanged(code) {
@@ -463,7 +348,7 @@ const keyHandlers = {
   help: () => showHelp(),
   escape: () => {
     if (!$("overlay-help").hidden) $("overlay-help").hidden = true;
-    else if (state.dialog) closeDialog(null);
+    else if (dialogOpen()) closeDialog(null);
     else if (state.queue && state.queue.selected.size) state.queue.clearSelection();
   },
 };

@@ -3,13 +3,10 @@
 // more than MAX_ROWS rows (the oldest are dropped and come back through "more"), so a shift of live events at
 // several alerts a second keeps the page as light as at its start.
 
-import { fmtTime, getTimezone, label, t, zonedToIso } from "./i18n.js";
+import { fillKinds, inView, readFilters, viewParams } from "./filters.js";
+import { t } from "./i18n.js";
+import { Seen, fillRow, newRow } from "./rows.js";
 
-export const STATUSES = ["new", "in_review", "confirmed", "dismissed", "approved", "rejected"];
-// The kinds gateway/alerts/naming.py gives; a kind the gateway adds later still shows, under its code.
-export const KINDS = ["construction_noise", "environmental_noise", "social_noise", "oil_fume", "dust", "air_quality",
-  "water_quality", "wastewater_discharge", "sensor_exceedance"];
-export const FILTERS = ["kind", "source", "subject", "device", "zone", "from", "to"];
 const FIRST_PAGE = 50; // a screen and a half at 1080p: the first render waits for it
 const PAGE = 100;
 export const MAX_ROWS = 600;
@@ -17,61 +14,14 @@ const COUNTS_EVERY_MS = 2000;
 const FLUSH_MS = 60;
 const TOP_PX = 48;
 const SEVERITY = { high: 3, medium: 2, low: 1 };
-const SEEN_KEY = "enforcegw.seen";
-const SEEN_MAX = 20000;
 const UNSHOWN_MAX = 10000;
 const TOP = "\u0000top"; // "page from the newest": no API cursor can be this
-
-/** Clue codes this browser has opened (the unread marker), newest last, bounded. */
-class Seen {
-  constructor() {
-    this.codes = new Set();
-    this.timer = null;
-    try {
-      const raw = JSON.parse(localStorage.getItem(SEEN_KEY) || "[]");
-      if (Array.isArray(raw)) for (const c of raw.slice(-SEEN_MAX)) this.codes.add(String(c));
-    } catch {
-      // unreadable: every alert counts as unread again
-    }
-  }
-
-  has(code) {
-    return this.codes.has(code);
-  }
-
-  add(code) {
-    this.codes.delete(code);
-    this.codes.add(code);
-    if (this.codes.size > SEEN_MAX) this.codes.delete(this.codes.values().next().value);
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.save(), 500);
-  }
-
-  save() {
-    try {
-      localStorage.setItem(SEEN_KEY, JSON.stringify([...this.codes]));
-    } catch {
-      // storage full or refused: the marker lasts for this page only
-    }
-  }
-}
-
-function claimHolder(a, now = Date.now()) {
-  if (!a.claimed_by_name || !a.claim_expires_at) return null;
-  return Date.parse(a.claim_expires_at) > now ? a.claimed_by_name : null;
-}
 
 function newer(incoming, known) {
   const a = Date.parse(incoming.updated_at);
   const b = Date.parse(known.updated_at);
   return Number.isNaN(a) || Number.isNaN(b) || a >= b;
 }
-
-const ROW = document.createElement("template");
-ROW.innerHTML = '<li class="row" role="option" aria-selected="false"><span class="r-mark"></span>'
-  + '<span class="r-code"></span><span class="r-sev"></span><span class="r-st"></span><span class="r-adm"></span>'
-  + '<span class="r-meta"><span class="r-kind"></span><span class="r-device"></span><span class="r-zone"></span>'
-  + '<span class="r-claim"></span></span><time class="r-time"></time></li>';
 
 export class Queue {
   /** `names` = {devices: Map, zones: Map} of display names; `onOpen(code, alert)` shows an alert;
@@ -167,23 +117,12 @@ export class Queue {
   }
 
   fillKinds() {
-    const select = this.el.filters.elements.kind;
-    const keep = select.value;
-    while (select.options.length > 1) select.remove(1);
-    for (const k of KINDS) select.add(new Option(label("kind", k), k));
-    select.value = keep;
+    fillKinds(this.el.filters.elements.kind);
   }
 
   readFilters() {
-    const f = this.el.filters.elements;
-    const out = {};
-    for (const name of FILTERS) {
-      const raw = (f[name].value || "").trim();
-      if (!raw) continue;
-      out[name] = name === "from" || name === "to" ? zonedToIso(raw.length === 16 ? `${raw}:00` : raw) : raw;
-    }
-    this.filters = out;
-    const n = Object.keys(out).length;
+    this.filters = readFilters(this.el.filters);
+    const n = Object.keys(this.filters).length;
     this.el.filtersActive.textContent = n ? String(n) : "";
   }
 
@@ -197,26 +136,11 @@ export class Queue {
 
   /** The list query of the current view (without cursor and limit). */
   params() {
-    const p = { ...this.filters };
-    if (this.mode === "legal") p.queue = "legal_review";
-    else if (this.status) p.status = this.status;
-    return p;
+    return viewParams(this);
   }
 
   matches(a) {
-    if (this.mode === "legal") {
-      if (a.status !== "confirmed" || a.legal_review_required === false) return false;
-    } else if (this.status && a.status !== this.status) return false;
-    const f = this.filters;
-    if (f.kind && a.kind !== f.kind) return false;
-    if (f.source && a.source !== f.source) return false;
-    if (f.subject && a.subject_code !== f.subject) return false;
-    if (f.device && a.device_id !== f.device) return false;
-    if (f.zone && a.zone_id !== f.zone) return false;
-    const start = Date.parse(a.start_time);
-    if (f.from && start < Date.parse(f.from)) return false;
-    if (f.to && start >= Date.parse(f.to)) return false;
-    return true;
+    return inView(a, this);
   }
 
   // ---- loading ----------------------------------------------------------------------------------------------
@@ -306,49 +230,14 @@ export class Queue {
   // ---- rows ------------------------------------------------------------------------------------------------
 
   rowEl(a) {
-    const el = ROW.content.firstElementChild.cloneNode(true);
-    el.dataset.code = a.clue_code;
-    el.id = `row-${a.id}`;
+    const el = newRow(a);
     this.fill(el, a);
     return el;
   }
 
   fill(el, a) {
-    const code = a.clue_code;
-    el.classList.toggle("unread", !this.seen.has(code));
-    el.classList.toggle("selected", this.selected.has(code));
-    el.classList.toggle("stale", !this.matches(a));
-    el.setAttribute("aria-selected", String(this.selected.has(code)));
-    el.title = el.classList.contains("stale") ? t("queue.stale", { status: label("status", a.status) }) : "";
-    el.querySelector(".r-mark").title = this.seen.has(code) ? "" : t("queue.unread");
-    el.querySelector(".r-code").textContent = code;
-    const sev = el.querySelector(".r-sev");
-    sev.className = `r-sev sev-${a.severity}`;
-    sev.textContent = label("severity", a.severity);
-    const st = el.querySelector(".r-st");
-    st.className = `r-st st-${a.status}`;
-    st.textContent = label("status", a.status);
-    const holder = a.status === "in_review" ? claimHolder(a) : null;
-    const mine = holder !== null && a.claimed_by_token === this.me.token_id;
-    el.querySelector(".r-claim").textContent = holder === null ? ""
-      : mine ? t("queue.claimed_by_me") : t("queue.claimed_by", { name: holder });
-    const adm = el.querySelector(".r-adm");
-    adm.className = `r-adm ${a.admissible ? "adm-yes" : "adm-no"}`;
-    adm.textContent = a.admissible ? t("queue.admissible") : t("queue.inadmissible");
-    adm.title = a.admissible ? "" : (a.inadmissible_reasons || []).map((r) => label("inadmissible", r))
-      .join(t("list.sep"));
-    el.querySelector(".r-kind").textContent = label("kind", a.kind);
-    const dev = el.querySelector(".r-device");
-    dev.textContent = this.names.devices.get(a.device_id) || a.device_id;
-    dev.title = a.device_id;
-    const zone = el.querySelector(".r-zone");
-    zone.textContent = a.zone_id ? this.names.zones.get(a.zone_id) || a.zone_id : t("queue.no_zone");
-    zone.title = a.zone_id || "";
-    const time = el.querySelector(".r-time");
-    const ft = fmtTime(a.start_time);
-    time.textContent = ft.text;
-    time.title = ft.title;
-    time.dateTime = a.start_time;
+    fillRow(el, a, { seen: this.seen.has(a.clue_code), selected: this.selected.has(a.clue_code),
+      stale: !this.matches(a), me: this.me, names: this.names });
   }
 
   compare(a, b) {
@@ -696,49 +585,4 @@ export class Queue {
     this.seen.save();
     this.clear();
   }
-}
-
-/** The time zone note under the filters (their times are read in the console's zone, not the browser's). */
-export function zoneNote() {
-  return t("filter.tz", { tz: getTimezone() });
-}
-
-/** Dismiss each alert with one reason: claim, then dismiss; a dismissal refused after the claim gives the
- * claim back. Resolves to one result per alert: {code, ok, step, error}. */
-export async function dismissMany(api, alerts, { reason, text }, onProgress = () => {}, parallel = 3) {
-  const results = [];
-  const queue = [...alerts];
-  let done = 0;
-  const one = async (a) => {
-    const code = a.clue_code;
-    const path = `/api/alerts/${encodeURIComponent(code)}`;
-    try {
-      await api.post(`${path}/claim`);
-    } catch (error) {
-      return { code, ok: false, step: "claim", error };
-    }
-    try {
-      const out = await api.post(`${path}/dismiss`, text ? { reason, text } : { reason });
-      return { code, ok: true, alert: out && out.alert };
-    } catch (error) {
-      try {
-        await api.post(`${path}/release`);
-      } catch {
-        // the lease runs out by itself
-      }
-      return { code, ok: false, step: "dismiss", error };
-    }
-  };
-  const worker = async () => {
-    while (queue.length) {
-      const a = queue.shift();
-      const r = await one(a);
-      results.push(r);
-      done += 1;
-      onProgress(done, alerts.length, r);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, alerts.length) }, worker));
-  const rank = new Map(alerts.map((a, i) => [a.clue_code, i]));
-  return results.sort((x, y) => rank.get(x.code) - rank.get(y.code));
 }
