@@ -220,6 +220,19 @@ def _fuzz(operation: APIOperation, live: Live, refused: dict[tuple[int, str], st
     one()
 
 
+# Refusals of schema-valid requests that a schema cannot prevent, each with why; any other is a document that
+# promises more than its route takes.
+BEYOND_SCHEMA: dict[tuple[str, int, str], str] = {
+    ("GET /api/evidence/consistency", 400, "bad_range"):
+        "first must not exceed second: a relation between two parameters, which JSON Schema cannot state",
+    ("POST /api/ingest/readings", 422, "bad_timestamp"):
+        "the accepted times move with the clock (ingest.max_future_skew_s) and epoch values are seconds or "
+        "milliseconds by magnitude, as over MQTT",
+    ("POST /api/ingest/readings", 422, "wrong_type"):
+        "seq is an integer written without a fraction, as over MQTT; JSON Schema counts 1.0 as an integer",
+}
+
+
 def test_every_operation_answers_as_documented(api_schema: BaseSchema, live: Live,
                                                subtests: pytest.Subtests) -> None:
     """Two subtests per operation in the served document (the stream apart), so every failing one shows: its
@@ -234,7 +247,8 @@ def test_every_operation_answers_as_documented(api_schema: BaseSchema, live: Liv
         with subtests.test(msg=f"{operation.label} answers as documented"):
             _fuzz(operation, live, refused)
         with subtests.test(msg=f"{operation.label} accepts what the document calls valid"):
-            assert not refused, "\n\n".join(refused.values())
+            unexpected = {k: v for k, v in refused.items() if (operation.label, *k) not in BEYOND_SCHEMA}
+            assert not unexpected, "\n\n".join(unexpected.values())
     assert len(fuzzed) >= 15, fuzzed
 
 
