@@ -171,7 +171,7 @@ export async function renderChart(el, chartData, opts = {}) {
     return [lo - pad, hi + pad];
   };
   const win = opts.window || {};
-  const height = opts.height || 220;
+  const height = opts.height || 200;
   const options = {
     width: Math.max(240, el.clientWidth || 480),
     height,
@@ -179,7 +179,7 @@ export async function renderChart(el, chartData, opts = {}) {
     scales: { x: { time: true }, y: { range } },
     series,
     axes: [
-      { values: timeTicks(tz), stroke: cssVar(el, "--dt-fg-muted", "#57606a"), size: 36 },
+      { values: timeTicks(tz), stroke: cssVar(el, "--dt-fg-muted", "#57606a"), size: 36, space: 80 },
       { label: unit || "", stroke: cssVar(el, "--dt-fg-muted", "#57606a"), size: 52 },
     ],
     legend: { live: true },

@@ -4,7 +4,7 @@
 // decision again; a refusal comes back in words (ctx.refusalText), never as a bare status code.
 
 import { renderChart } from "./chart.js";
-import { h, tr, langOf, fmtSize, fetchBlob, download, modal, askText } from "./detail_ui.js";
+import { h, tr, langOf, fmtNum, fmtSize, fetchBlob, download, modal, askText } from "./detail_ui.js";
 import { renderMap } from "./map.js";
 
 const TRACK_KINDS = new Set(["drone", "dock"]);
@@ -159,7 +159,7 @@ async function bodyFor(action, alert, ctx) {
 }
 
 function reasonText(ctx, code) {
-  return tr(ctx, `detail.inadmissible.${code}`, {}, code);
+  return tr(ctx, `inadmissible.${code}`, {}, code);
 }
 
 function time(ctx, iso) {
@@ -182,11 +182,11 @@ function header(d, ctx) {
   const a = d.alert;
   const head = h("header", { class: "dt-head" },
     h("div", { class: "dt-title" },
-      h("h2", {}, tr(ctx, `detail.kind.${a.kind}`, {}, a.kind)),
+      h("h2", {}, tr(ctx, `kind.${a.kind}`, {}, a.kind)),
       h("span", { class: "dt-code" }, a.clue_code)),
     h("div", { class: "dt-badges" },
-      badge(tr(ctx, `detail.status.${a.status}`, {}, a.status), `status-${a.status}`),
-      badge(tr(ctx, `detail.severity.${a.severity}`, {}, a.severity), `sev-${a.severity}`),
+      badge(tr(ctx, `status.${a.status}`, {}, a.status), `status-${a.status}`),
+      badge(tr(ctx, `severity.${a.severity}`, {}, a.severity), `sev-${a.severity}`),
       a.category === "quality_exceedance" ? badge(ctx.t("detail.category.quality_exceedance"), "info") : null,
       a.admissible ? badge(ctx.t("detail.admissible"), "ok") : badge(ctx.t("detail.inadmissible_badge"), "bad"),
       a.end_time ? null : badge(ctx.t("detail.ongoing"), "live")));
@@ -205,8 +205,8 @@ function summaryLine(d, ctx) {
   const unit = det.unit ? ` ${det.unit}` : "";
   const parts = [];
   if (det.peak_value != null && det.limit_value != null) {
-    parts.push(h("strong", {}, ctx.t(det.comparison === "min" ? "detail.summary_below" : "detail.summary_above", {
-      value: `${det.peak_value}${unit}`, limit: `${det.limit_value}${unit}` })));
+    parts.push(h("strong", { title: String(det.peak_value) }, ctx.t(det.comparison === "min" ? "detail.summary_below"
+      : "detail.summary_above", { value: `${fmtNum(det.peak_value)}${unit}`, limit: `${fmtNum(det.limit_value)}${unit}` })));
   }
   if (d.zone) parts.push(h("span", {}, d.zone.name));
   parts.push(h("span", {}, ctx.timeEl(a.start_time), " – ", a.end_time ? ctx.timeEl(a.end_time) : ctx.t("detail.ongoing")));
@@ -235,7 +235,7 @@ function admissibility(a, ctx) {
 function facts(d, ctx) {
   const a = d.alert;
   const det = a.detail || {};
-  const value = (v) => (v == null ? "" : `${v}${det.unit ? ` ${det.unit}` : ""}`);
+  const value = (v) => (v == null ? "" : `${fmtNum(v)}${det.unit ? ` ${det.unit}` : ""}`);
   const where = [];
   if (d.zone) where.push(...fact(ctx.t("detail.zone"), d.zone.name, " ", h("span", { class: "dt-muted" },
     tr(ctx, `detail.zone_kind.${d.zone.kind}`, {}, d.zone.kind))));
@@ -243,7 +243,8 @@ function facts(d, ctx) {
   return h("div", { class: "dt-facts" },
     section(ctx.t("detail.what"), "dt-what", h("dl", {},
       fact(ctx.t("detail.standard"), [det.standard, det.clause].filter(Boolean).join(" ") || ctx.t("detail.none")),
-      det.limit_value != null ? fact(ctx.t("detail.measured"), h("strong", {}, value(det.peak_value)), " / ",
+      det.limit_value != null ? fact(ctx.t("detail.measured"), h("strong", { title: String(det.peak_value) },
+        value(det.peak_value)), " / ",
         ctx.t(`detail.limit_${det.comparison === "min" ? "min" : "max"}`, { limit: value(det.limit_value) })) : null,
       det.averaging ? fact(ctx.t("detail.method"), ctx.t("detail.averaging", {
         averaging: tr(ctx, `detail.averaging.${det.averaging}`, {}, det.averaging),
@@ -320,9 +321,9 @@ function reviewLine(r, ctx) {
   const who = rv.reviewer || {};
   return h("tr", { dataset: { decision: rv.decision } },
     h("td", {}, ctx.timeEl(rv.time || r.time)),
-    h("td", {}, who.name || "", " ", h("span", { class: "dt-muted" }, tr(ctx, `detail.role.${who.role}`, {}, who.role || ""))),
+    h("td", {}, who.name || "", " ", h("span", { class: "dt-muted" }, tr(ctx, `role.${who.role}`, {}, who.role || ""))),
     h("td", {}, tr(ctx, key, {}, rv.decision)),
-    h("td", {}, tr(ctx, `detail.status.${rv.status}`, {}, rv.status || "")),
+    h("td", {}, tr(ctx, `status.${rv.status}`, {}, rv.status || "")),
     h("td", { class: "dt-why" }, why.join(" — ")));
 }
 
@@ -340,13 +341,20 @@ function evidenceSection(d, ctx, verifiers) {
   const list = h("ul", { class: "dt-evidence-list" });
   for (const e of d.evidence) {
     const out = h("div", { class: "dt-verify-out" });
-    const button = h("button", { type: "button", class: "dt-btn dt-btn-small", disabled: !e.proof }, ctx.t("detail.verify"));
+    // Also while the entry awaits its checkpoint: the verifier says so, and it may have one by now.
+    const button = h("button", { type: "button", class: "dt-btn dt-btn-small dt-verify" }, ctx.t("detail.verify"));
+    let shown = null;
     button.addEventListener("click", async () => {
       button.disabled = true;
       try {
         const mod = await import("./verify_view.js");
-        const handle = await mod.renderVerify(out, e, ctx);
-        if (handle && typeof handle.destroy === "function") verifiers.push(handle);
+        if (shown) {
+          shown.destroy();
+          verifiers.splice(verifiers.indexOf(shown), 1);
+        }
+        shown = await mod.renderVerify(out, e, ctx);
+        if (shown && typeof shown.destroy === "function") verifiers.push(shown);
+        else shown = null;
       } catch (err) {
         out.replaceChildren(h("p", { class: "dt-muted" }, ctx.t("detail.verify_unavailable"), " ", String(err.message || err)));
       } finally {
@@ -357,7 +365,7 @@ function evidenceSection(d, ctx, verifiers) {
       h("span", { class: "dt-ev-role" }, tr(ctx, `detail.evidence_role.${e.role}`, {}, e.role)),
       h("code", {}, `#${e.index}`),
       e.leaf_hash ? h("code", { class: "dt-hash", title: e.leaf_hash }, e.leaf_hash.slice(0, 16) + "…")
-        : h("span", { class: "dt-muted" }, e.pending || ctx.t("detail.pending")),
+        : h("span", { class: "dt-muted", title: e.pending || "" }, ctx.t("detail.pending")),
       button, out));
   }
   return section(ctx.t("detail.evidence"), "dt-evidence", list);
@@ -417,7 +425,7 @@ export async function renderDetail(el, code, ctx) {
     urls = [];
   };
 
-  async function paint(flash = null) {
+  async function paint(flash = null, refused = false) {
     const mine = ++generation;
     let d;
     try {
@@ -440,7 +448,11 @@ export async function renderDetail(el, code, ctx) {
         section(ctx.t("detail.map"), "dt-map-section", mapEl)),
       facts(d, ctx), mediaSection(d, ctx, urls), historySection(d, ctx), evidenceSection(d, ctx, parts));
     el.replaceChildren(root);
-    if (flash) bar.querySelector(".dt-message").textContent = flash;
+    if (flash) {
+      const message = bar.querySelector(".dt-message");
+      message.textContent = flash;
+      message.classList.toggle("dt-refused", refused);
+    }
     const det = d.alert.detail || {};
     const drawn = await Promise.allSettled([
       d.chart.metric || d.chart.points.length ? renderChart(chartEl, d.chart, { t: ctx.t, fmtTime: ctx.fmtTime,
@@ -476,8 +488,11 @@ export async function renderDetail(el, code, ctx) {
     try {
       await decide(code, action, body, ctx);
     } catch (err) {
+      const words = ctx.refusalText(err);
+      // A refusal about the alert's state (held by someone else, decided meanwhile) shows the state now.
+      if (err.status >= 400 && err.status < 500 && !destroyed) return paint(words, true);
       if (message) {
-        message.textContent = ctx.refusalText(err);
+        message.textContent = words;
         message.classList.add("dt-refused");
       }
       buttons.forEach((b) => { b.disabled = false; });

@@ -37,6 +37,14 @@ export function langOf(ctx) {
   return (l || "zh").toLowerCase().startsWith("en") ? "en" : "zh";
 }
 
+/** A measured value for reading: 1 decimal from 10 up, 2 from 1, else 3 significant digits (the exact value is
+ * in the evidence entry and in the element's title where it is shown). */
+export function fmtNum(v) {
+  if (typeof v !== "number" || !Number.isFinite(v) || Number.isInteger(v)) return String(v);
+  const a = Math.abs(v);
+  return String(a >= 10 ? +v.toFixed(1) : a >= 1 ? +v.toFixed(2) : +v.toPrecision(3));
+}
+
 export function fmtSize(n) {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;

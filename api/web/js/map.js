@@ -220,7 +220,7 @@ export async function renderMap(el, { zone = null, device = null, point = null, 
   if (keys.length) legend(L, t, keys).addTo(map);
   if (bounds.isValid()) {
     // A site alone says little: keep its surroundings (with the offline base, the district's outline) in view.
-    map.fitBounds(bounds, { padding: [24, 24], maxZoom: tiles ? 17 : 15 });
+    map.fitBounds(bounds, { padding: [24, 24], maxZoom: tiles ? 17 : 16 });
   } else if (base) map.fitBounds(base.getBounds(), { padding: [8, 8] });
   else map.setView([35, 105], 4);
   for (const layer of layers) layer.addTo(map);

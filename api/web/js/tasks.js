@@ -8,6 +8,7 @@ const STATES = ["pending", "delivering", "delivered", "acknowledged", "push_fail
 const SYSTEM_READERS = new Set(["supervisor", "auditor", "admin"]);
 const SYSTEM_ENABLERS = new Set(["supervisor", "admin"]);
 const REFRESH_MS = 15_000;
+const WAITING = new Set(["pending", "delivering"]); // states in which a next attempt is due
 
 function stateBadge(ctx, state) {
   return h("span", { class: `dt-badge dt-badge-task-${state}`, dataset: { state } }, tr(ctx, `tasks.state.${state}`, {}, state));
@@ -39,7 +40,8 @@ function deliveryDetail(ctx, d) {
       h("dt", {}, ctx.t("tasks.webhook_id")), h("dd", {}, h("code", {}, d.webhook_id)),
       h("dt", {}, ctx.t("tasks.delivered_at")), h("dd", {}, time(ctx, d.delivered_at)),
       h("dt", {}, ctx.t("tasks.acknowledged_at")), h("dd", {}, time(ctx, d.acknowledged_at)),
-      d.next_attempt_at ? [h("dt", {}, ctx.t("tasks.next_attempt")), h("dd", {}, ctx.timeEl(d.next_attempt_at))] : null,
+      d.next_attempt_at && WAITING.has(d.state)
+        ? [h("dt", {}, ctx.t("tasks.next_attempt")), h("dd", {}, ctx.timeEl(d.next_attempt_at))] : null,
       d.last_error ? [h("dt", {}, ctx.t("tasks.last_error")), h("dd", { class: "dt-why" }, d.last_error)] : null),
     attemptsTable(ctx, d));
 }
@@ -102,21 +104,22 @@ export async function renderTasks(el, ctx) {
       : h("span", {}, task.clue_code);
     const toggle = h("button", { type: "button", class: "dt-btn dt-btn-small", "aria-expanded": String(open.has(task.task_id)) },
       ctx.t(open.has(task.task_id) ? "tasks.hide_attempts" : "tasks.show_attempts", { n: attempts }));
-    const actions = h("td", { class: "dt-task-actions" }, toggle);
+    const buttons = h("div", { class: "dt-task-actions" }, toggle);
+    const actions = h("td", {}, buttons);
     if (role === "supervisor" && failed) {
       const b = h("button", { type: "button", class: "dt-btn dt-btn-small dt-btn-primary dt-retry" }, ctx.t("tasks.retry"));
       b.addEventListener("click", () => retry(task, b));
-      actions.append(b);
+      buttons.append(b);
     }
     const tr0 = h("tr", { dataset: { task: task.task_id } },
       h("td", {}, ctx.timeEl(task.created_at)),
       h("td", {}, h("code", {}, task.task_id), task.item_code ? h("div", { class: "dt-muted" }, task.item_code) : null),
       h("td", {}, clue),
       h("td", {}, task.subject_code),
-      h("td", { class: "dt-deliveries" }, task.unrouted ? stateBadge(ctx, "unrouted")
+      h("td", {}, h("div", { class: "dt-deliveries" }, task.unrouted ? stateBadge(ctx, "unrouted")
         : task.deliveries.map((d) => h("span", { class: "dt-delivery-badge" }, h("span", {}, d.system), " ",
           stateBadge(ctx, d.state), d.receiver_ref ? h("span", { class: "dt-ref", title: ctx.t("tasks.receiver_ref") },
-            d.receiver_ref) : null))),
+            d.receiver_ref) : null)))),
       actions);
     const detail = h("tr", { class: "dt-task-detail", hidden: !open.has(task.task_id) },
       h("td", { colspan: 6 }, h("p", { class: "dt-muted" }, ctx.t("detail.loading"))));
@@ -159,10 +162,13 @@ export async function renderTasks(el, ctx) {
   }
 
   function systemRow(s) {
-    const status = !s.enabled ? h("span", {}, stateBadge(ctx, "disabled"), " ", ctx.t("tasks.sys_off_in_config"))
-      : s.disabled_reason ? h("span", {}, stateBadge(ctx, "disabled"), " ", ctx.t("tasks.sys_disabled_since"), " ",
-        time(ctx, s.disabled_at), h("div", { class: "dt-why" }, s.disabled_reason))
-        : h("span", {}, h("span", { class: "dt-badge dt-badge-ok" }, ctx.t("tasks.sys_enabled")));
+    const status = h("div", {});
+    if (!s.enabled) status.append(h("div", {}, stateBadge(ctx, "disabled"), " ", ctx.t("tasks.sys_off_in_config")));
+    if (s.disabled_reason) {
+      status.append(h("div", {}, stateBadge(ctx, "disabled"), " ", ctx.t("tasks.sys_disabled_since"), " ",
+        time(ctx, s.disabled_at)), h("div", { class: "dt-why" }, s.disabled_reason));
+    }
+    if (s.enabled && !s.disabled_reason) status.append(h("span", { class: "dt-badge dt-badge-ok" }, ctx.t("tasks.sys_enabled")));
     const counts = Object.entries(s.deliveries).map(([k, n]) => h("span", { class: "dt-count" }, stateBadge(ctx, k), ` ${n}`));
     const actions = h("td");
     if (SYSTEM_ENABLERS.has(role) && s.disabled_reason) {
@@ -181,7 +187,7 @@ export async function renderTasks(el, ctx) {
       actions.append(b);
     }
     return h("tr", { dataset: { system: s.name } }, h("td", {}, h("strong", {}, s.name), h("div", { class: "dt-muted" }, s.url)),
-      h("td", {}, status), h("td", { class: "dt-counts" }, counts.length ? counts : "—"), actions);
+      h("td", {}, status), h("td", {}, h("div", { class: "dt-counts" }, counts.length ? counts : "—")), actions);
   }
 
   async function refresh(append = false) {
