@@ -10,6 +10,7 @@ import { dismissMany } from "./bulk.js";
 import { bulkResultDialog, closeDialog, dialogOpen, el, overlayOpen, reasonDialog, showHelp, toast } from "./dialogs.js";
 import { zoneNote } from "./filters.js";
 import { Queue } from "./queue.js";
+import { heldBy } from "./rows.js";
 
 const REVIEWERS = new Set(["operator", "supervisor"]);
 const QUEUE_READERS = new Set(["operator", "supervisor", "auditor"]);
@@ -70,15 +71,10 @@ async function post(code, action, body) {
   return api.post(`/api/alerts/${encodeURIComponent(code)}/${action}`, body);
 }
 
-function holderOf(a) {
-  if (!a || a.status !== "in_review" || !a.claim_expires_at) return null;
-  return Date.parse(a.claim_expires_at) > Date.now() ? a.claimed_by_token : null;
-}
-
 /** Claim `code` unless this reviewer holds it already; throws the refusal. */
 async function ensureClaim(code) {
   const a = state.queue && state.queue.alert(code);
-  if (a && holderOf(a) === state.me.token_id) return a;
+  if (a && heldBy(a, state.me)) return a;
   const out = await post(code, "claim");
   if (out && out.alert) state.queue.updateAlert(out.alert);
   return out && out.alert;

@@ -54,6 +54,13 @@ export function claimHolder(a, now = Date.now()) {
   return Date.parse(a.claim_expires_at) > now ? a.claimed_by_name : null;
 }
 
+/** Whether `me` holds the alert's claim now. Pages of GET /api/alerts name the holder but not their token (the
+ * stream's rows have both), so without the token the name decides. */
+export function heldBy(a, me, now = Date.now()) {
+  if (claimHolder(a, now) === null) return false;
+  return a.claimed_by_token != null ? a.claimed_by_token === me.token_id : a.claimed_by_name === me.name;
+}
+
 export function newRow(a) {
   const el = ROW.content.firstElementChild.cloneNode(true);
   el.dataset.code = a.clue_code;
@@ -78,9 +85,8 @@ export function fillRow(el, a, { seen, selected, stale, me, names }) {
   st.className = `r-st st-${a.status}`;
   st.textContent = label("status", a.status);
   const holder = claimHolder(a);
-  const mine = holder !== null && a.claimed_by_token === me.token_id;
   el.querySelector(".r-claim").textContent = holder === null ? ""
-    : mine ? t("queue.claimed_by_me") : t("queue.claimed_by", { name: holder });
+    : heldBy(a, me) ? t("queue.claimed_by_me") : t("queue.claimed_by", { name: holder });
   const adm = el.querySelector(".r-adm");
   adm.className = `r-adm ${a.admissible ? "adm-yes" : "adm-no"}`;
   adm.textContent = a.admissible ? t("queue.admissible") : t("queue.inadmissible");
