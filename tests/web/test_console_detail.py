@@ -10,6 +10,8 @@ pane without driving the queue."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -22,6 +24,8 @@ import pytest
 import pytest_asyncio
 
 from api.site import CSP, WEB
+from evidence.entry import Entry
+from evidence.log import MediaInput
 from gateway.cases.config import CaseSystem
 from geo.crs import wgs84_to_gcj02
 from testkit.alert_scenes import LEGAL, NOISE, setup_site
@@ -30,6 +34,7 @@ from testkit.case_tasks import SECRET, make_tasks
 from testkit.databases import create_database, drop_database
 from testkit.geo_testdata import cases
 from testkit.paths import REPO
+from testkit.read_api import add_alert
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "build" / "test-shots" / "console-detail"
@@ -438,6 +443,38 @@ async def test_a_refusal_is_shown_in_words(browser: Any, api: ApiGateway, refusa
     assert words in text, text  # the words of the refusal (who holds it, which reason, the principle) ...
     assert refusal not in text and not any(s in text for s in ("403", "409", "422")), text  # ... not its code
     assert body["alert"]["status"] == status
+
+
+# ------------------------------------------------------------------------------------ media and evidence
+
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJ"
+                       "RU5ErkJggg==")  # one pixel
+
+
+async def test_an_image_is_shown_and_the_entry_verifies_in_the_page(browser: Any, api: ApiGateway) -> None:
+    log = api.gw.evidence
+    assert log is not None
+    opened = await asyncio.to_thread(log.append, Entry(entry_type="evidence", device_id=NOISE["id"], capture_time=T0,
+                                                       payload={"clue_code": "IMG-1"}),
+                                     [MediaInput("snapshot", "image/png", PNG),
+                                      MediaInput("window_readings", "application/x-ndjson", b'{"LAeq": 60}\n')])
+    with psycopg.connect(api.db_url) as conn:
+        add_alert(conn, "IMG-1", NOISE["id"], T0, zone_id="cs-1", evidence_open_idx=opened.index)
+    await asyncio.to_thread(log.checkpoint)
+    async with detail_page(browser, api, "operator", "IMG-1") as page:
+        image = page.locator(".dt-media img")
+        await page.wait_for_function("() => { const i = document.querySelector('.dt-media img');"
+                                     " return i && i.complete && i.naturalWidth > 0; }")
+        src = await image.get_attribute("src")
+        links = await page.locator(".dt-media li").count()
+        await page.click(f".dt-evidence-list li[data-index='{opened.index}'] .dt-verify")
+        verdict = page.locator(".dt-verify-out .vf-summary:is([data-state='ok'], [data-state='fail'])")
+        await verdict.wait_for()
+        state = await verdict.get_attribute("data-state")
+        await shoot(page, "media-and-verify")
+    assert src.startswith("blob:")  # fetched with the token (an <img src> cannot send one), shown from memory
+    assert links == 2  # the image, and the readings as a download
+    assert state == "ok"
 
 
 # --------------------------------------------------------------------------------------------- no leaks
