@@ -99,10 +99,14 @@ def list_query(q: Any) -> tuple[str, list[Any], int]:
         if t is not None:
             where.append(f"start_time {op} %s")
             params.append(t)
-    if "cursor" in q:
-        where.append("id < %s")
+    order = q.get("order", "newest")
+    if order not in ("newest", "oldest"):
+        raise error(400, "bad_filter", "order must be newest or oldest", "order")
+    if "cursor" in q:  # the next page continues past the cursor in the page's own order
+        where.append("id < %s" if order == "newest" else "id > %s")
         params.append(decode_cursor(q["cursor"]))
-    sql = "SELECT * FROM alerts" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT %s"
+    sql = ("SELECT * FROM alerts" + (" WHERE " + " AND ".join(where) if where else "")
+           + (" ORDER BY id DESC" if order == "newest" else " ORDER BY id") + " LIMIT %s")
     return sql, [*params, limit + 1], limit
 
 

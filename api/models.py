@@ -46,6 +46,7 @@ class AlertOut(_Out):
     updated_at: datetime
     detail: dict[str, Any]
     claimed_by_name: str | None = None  # who holds the alert in review while claim_expires_at runs
+    claimed_by_token: int | None = None  # the holder's token id: "claimed by me" without comparing names
     claim_expires_at: datetime | None = None
     first_reviewer_token: int | None = None  # who confirmed or dismissed it (a legal reviewer must differ)
     first_reviewer_name: str | None = None
@@ -82,6 +83,8 @@ class AlertQuery(BaseModel):
         " or confirmed where none is needed")
     from_: datetime | None = Field(default=None, alias="from", description="start_time at or after (with offset)")
     to: datetime | None = Field(default=None, description="start_time before (with offset)")
+    order: Literal["newest", "oldest"] = Field(default="newest", description="newest (id descending) or oldest "
+                                               "first; a cursor continues in the order it was given with")
     cursor: str | None = Field(default=None, pattern=CURSOR, description="`next` of the previous page")
     limit: int = Field(default=50, ge=1, le=200)
 

@@ -24,7 +24,7 @@ from gateway.cases.task import task_schema
 
 log = structlog.get_logger(__name__)
 
-TASK_READERS = frozenset({"supervisor", "auditor", "operator"})
+TASK_READERS = frozenset({"supervisor", "auditor", "operator", "admin"})
 DeliveryState = Literal["pending", "delivering", "delivered", "acknowledged", "push_failed", "disabled"]
 
 

@@ -121,20 +121,23 @@ async def test_the_legal_review_queue_and_the_case_ready_list(db_url: str, tmp_p
                 assert not any(a["case_ready"] for a in items)
 
 
-async def test_cursor_pages_cover_everything_once(db_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("order", [None, "newest", "oldest"])
+async def test_cursor_pages_cover_everything_once(db_url: str, tmp_path: Path, order: str | None) -> None:
     add_device(db_url, "d1")
     with psycopg.connect(db_url) as conn:
         for i in range(23):
             add_alert(conn, f"P-{i:02d}", "d1", T0 + timedelta(minutes=i))
+    base = {"limit": "5", **({"order": order} if order else {})}
     async with read_client(db_url, tmp_path, alerts_read.register) as (client, _ctx):
-        seen, params = [], {"limit": "5"}
+        seen, params = [], dict(base)
         while True:
             body = await (await client.get("/api/alerts", params=params)).json()
             seen += [a["clue_code"] for a in body["items"]]
             if body["next"] is None:
                 break
-            params = {"limit": "5", "cursor": body["next"]}
-    assert seen == [f"P-{i:02d}" for i in reversed(range(23))]
+            params = {**base, "cursor": body["next"]}
+    codes = [f"P-{i:02d}" for i in range(23)]
+    assert seen == (codes if order == "oldest" else codes[::-1])
 
 
 def rows_read(plan: dict) -> int:
@@ -232,7 +235,7 @@ async def test_unknown_alert_is_404_json(db_url: str, tmp_path: Path, code: str)
 
 def test_the_documented_filters_are_the_ones_the_queue_reads() -> None:
     schema = AlertQuery.model_json_schema()["properties"]
-    assert set(schema) == {*alerts_read._EQUAL, "queue", "from", "to", "cursor", "limit"}
+    assert set(schema) == {*alerts_read._EQUAL, "queue", "from", "to", "order", "cursor", "limit"}
     for name, values in {**alerts_read._ENUMS, "queue": tuple(alerts_read.QUEUES)}.items():
         (enum,) = [s["enum"] for s in schema[name]["anyOf"] if "enum" in s]
         assert tuple(enum) == values, name
