@@ -4,8 +4,8 @@
 // decision again; a refusal comes back in words (ctx.refusalText), never as a bare status code.
 
 import { renderChart } from "./chart.js";
-import { admissibility, evidenceSection, facts, header, historySection, leaseLive, mediaSection, reasonText, section }
-  from "./detail_sections.js";
+import { admissibility, evidenceSection, facts, header, historySection, leaseLive, mediaSection, overrideCovers,
+  reasonText, section } from "./detail_sections.js";
 import { h, langOf, modal, askText } from "./detail_ui.js";
 import { renderMap } from "./map.js";
 
@@ -30,13 +30,6 @@ function cached(ctx, path, params) {
   cache.set(key, { at: Date.now(), value });
   value.catch(() => cache.delete(key));
   return value;
-}
-
-function overrideCovers(alert) {
-  const reasons = alert.inadmissible_reasons && alert.inadmissible_reasons.length
-    ? alert.inadmissible_reasons : ["unstated"];
-  const covered = new Set(alert.override_reasons || []);
-  return reasons.every((r) => covered.has(r));
 }
 
 /** The review actions `me` (/api/me) may take on `alert` now, in the order the console offers them. */

@@ -9,6 +9,14 @@ export function leaseLive(alert, now) {
   return Boolean(alert.claimed_by_name && alert.claim_expires_at && Date.parse(alert.claim_expires_at) > now);
 }
 
+/** Whether a supervisor's override covers every reason the alert is inadmissible for (so it may be confirmed). */
+export function overrideCovers(alert) {
+  const reasons = alert.inadmissible_reasons && alert.inadmissible_reasons.length
+    ? alert.inadmissible_reasons : ["unstated"];
+  const covered = new Set(alert.override_reasons || []);
+  return reasons.every((r) => covered.has(r));
+}
+
 export function reasonText(ctx, code) {
   return tr(ctx, `inadmissible.${code}`, {}, code);
 }
@@ -40,7 +48,7 @@ export function header(d, ctx) {
       badge(tr(ctx, `severity.${a.severity}`, {}, a.severity), `sev-${a.severity}`),
       a.category === "quality_exceedance" ? badge(ctx.t("detail.category.quality_exceedance"), "info") : null,
       a.admissible ? badge(ctx.t("detail.admissible"), "ok") : badge(ctx.t("detail.inadmissible_badge"), "bad"),
-      a.end_time ? null : badge(ctx.t("detail.ongoing"), "live")));
+      a.end_time ? null : badge(ctx.t("detail.ongoing_badge"), "live")));
   head.append(summaryLine(d, ctx));
   if (leaseLive(a, Date.now())) {
     head.append(h("p", { class: "dt-claim" }, ctx.t("detail.claimed_by", { name: a.claimed_by_name }), " ",
@@ -69,7 +77,7 @@ function summaryLine(d, ctx) {
 
 export function admissibility(a, ctx) {
   if (a.admissible && !a.override_name) return null;
-  const box = h("div", { class: a.admissible ? "dt-note" : "dt-warn", role: "note" });
+  const box = h("div", { class: a.admissible || overrideCovers(a) ? "dt-note" : "dt-warn", role: "note" });
   if (!a.admissible) {
     box.append(h("strong", {}, ctx.t("detail.inadmissible_title")),
       h("ul", {}, (a.inadmissible_reasons.length ? a.inadmissible_reasons : ["unstated"])
