@@ -12,7 +12,8 @@ from aiohttp import web
 
 WEB = Path(str(resources.files("api").joinpath("web")))
 # Leaflet positions its panes with inline styles; tiles may come from a configured provider.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https: "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; media-src 'self' blob:; "
+       "img-src 'self' data: blob: https: "
        "http:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
 
