@@ -31,13 +31,17 @@ class Claimed:
     first_attempt_at: datetime
 
 
+# The due rows are picked once, in a materialized CTE: as `d.id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` a
+# nested-loop plan (the one a connection's cached plan gets when it was made while the table was nearly empty)
+# rescans the subquery for every outer row, each rescan locking further rows, and one claim takes every due row.
 _CLAIM = """
-UPDATE case_deliveries d SET state = 'delivering', attempts = d.attempts + 1, next_attempt_at = now() + %(lease)s,
-       first_attempt_at = coalesce(d.first_attempt_at, now()), last_attempt_at = now(), updated_at = now()
-FROM case_tasks t
-WHERE t.id = d.task_id AND d.id IN (
+WITH due AS MATERIALIZED (
     SELECT id FROM case_deliveries WHERE system = %(system)s AND state IN ('pending', 'delivering')
     AND next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+UPDATE case_deliveries d SET state = 'delivering', attempts = d.attempts + 1, next_attempt_at = now() + %(lease)s,
+       first_attempt_at = coalesce(d.first_attempt_at, now()), last_attempt_at = now(), updated_at = now()
+FROM due, case_tasks t
+WHERE d.id = due.id AND t.id = d.task_id
 RETURNING d.id, d.task_id, t.task_id, t.clue_code, d.system, d.webhook_id, d.body, d.attempts, d.first_attempt_at
 """
 
