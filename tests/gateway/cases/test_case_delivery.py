@@ -213,3 +213,16 @@ async def test_the_first_success_after_an_outage_makes_the_rest_due_at_once(db_u
     waits = _rows(db_url, "SELECT extract(epoch FROM a.started_at - f.started_at) FROM case_attempts a"
                   " JOIN case_attempts f ON f.delivery_id = a.delivery_id AND f.n = 1 WHERE a.n = 2")
     assert len(waits) == 6 and max(w for (w,) in waits) < 60
+
+
+def test_a_claim_takes_at_most_its_limit_even_with_a_plan_cached_on_an_empty_table(db_url: str) -> None:
+    from gateway.cases.deliveries import claim_due
+
+    system = _system("many", "http://127.0.0.1:1/")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for _ in range(8):  # past the executions after which psycopg prepares and PostgreSQL caches a plan
+            assert claim_due(conn, "many", 16, timedelta(seconds=60)) == []
+        make_tasks(db_url, 200, [system])
+        claimed = claim_due(conn, "many", 16, timedelta(seconds=60))
+        again = claim_due(conn, "many", 16, timedelta(seconds=60))
+    assert len(claimed) == 16 and len(again) == 16 and not {c.id for c in claimed} & {c.id for c in again}
