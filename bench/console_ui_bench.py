@@ -259,12 +259,11 @@ def detail_part(run: Run, db: str, reps: int, evidence: list[tuple[int, int]]) -
     page = ctx.new_page()
     page.goto(run.base + "/")
     wait_rows(page)
-    raw_page = ctx.new_page()
-    raw_page.goto(run.base + "/web/i18n/zh/console.json")
     first, later, raw = [], [], []
     for k in range(reps):
+        # from the console's own page: a second page would hide it, and a hidden page draws no frames
         raw_code = detail_alert(db, 2 * k, evidence[2 * k])
-        raw.append(raw_page.evaluate(RAW_DETAIL, [run.token, raw_code]))
+        raw.append(page.evaluate(RAW_DETAIL, [run.token, raw_code]))
         code = detail_alert(db, 2 * k + 1, evidence[2 * k + 1])
         page.wait_for_selector(f'#rows li.row[data-code="{code}"]', timeout=WAIT_MS)  # arrived live
         got = page.evaluate(OPEN_DETAIL, code)
