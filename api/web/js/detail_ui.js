@@ -116,7 +116,8 @@ export function askText(ctx, { title, label, required = false, hint = null, subm
   return modal(ctx, {
     title, submit, build(form) {
       const area = h("textarea", { rows: 4, maxlength: 4000, required, "aria-label": label });
-      form.append(hint ? h("p", { class: "dt-dialog-hint" }, hint) : null, h("label", {}, label, area));
+      if (hint) form.append(h("p", { class: "dt-dialog-hint" }, hint));  // DOM append() would write "null"
+      form.append(h("label", {}, label, area));
       return () => {
         const text = area.value.trim();
         if (required && !text) throw new Error(ctx.t("detail.reason_required"));

@@ -388,6 +388,8 @@ function stopApp() {
   if (state.queue) state.queue.destroy();
   const tz = $("filter-tz");
   if (tz) tz.remove();
+  const toasts = $("toasts");  // the next person at this screen must not read what the last one did
+  if (toasts) toasts.replaceChildren();
   Object.assign(state, { me: null, queue: null, stream: null, unbindKeys: null, view: null, detail: null,
     detailCode: null, tasks: null, reasons: null });
   $("app").hidden = true;
