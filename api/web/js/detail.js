@@ -169,7 +169,10 @@ function actionBar(d, ctx, run) {
     hints.push(ctx.t("detail.hint_held", { name: a.claimed_by_name }));
   }
   const message = h("p", { class: "dt-message", role: "status", "aria-live": "polite" });
-  return h("div", { class: "dt-actions-wrap" }, bar, hints.map((x) => h("p", { class: "dt-hint" }, x)), message);
+  // With nothing to do or say the bar is not sticky, so no empty band floats over the pane as it scrolls.
+  const idle = !actions.length && !hints.length;
+  return h("div", { class: `dt-actions-wrap${idle ? " dt-actions-idle" : ""}` }, bar,
+    hints.map((x) => h("p", { class: "dt-hint" }, x)), message);
 }
 
 async function mapInputs(d, ctx) {
