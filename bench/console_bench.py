@@ -7,10 +7,11 @@ One gateway with the console API (`python -m api.main run`, real HTTP on a free 
 and its own Mosquitto (docker/mosquitto.conf), then:
   1. SSE latency: MQTT publish of the reading that opens an alert (GB 12523-2011 night LAmax, per sample: one
      reading over 70 dB(A) opens it) -> its `new` event at the clients of GET /api/alerts/stream, in a process of
-     their own (testkit/sse_fleet.py). First 1 client and no load (raw), then --clients clients under --rate
-     readings/s of background MQTT ingest from --bg-devices sensors (bench/rules_latency.py's mosquitto_pub
-     load). The same alerts' `enf/alerts/...` MQTT messages are timed beside them (the sink the rules bench times).
-     Goal: p99 <= 300 ms.
+     their own (testkit/sse_fleet.py). Four runs: 1 client and no load (the raw limit), --clients clients and no
+     load, 1 client under --rate readings/s of background MQTT ingest from --bg-devices sensors
+     (bench/rules_latency.py's mosquitto_pub load), then --clients clients under that load (the goal's case).
+     The same alerts' `enf/alerts/...` MQTT messages are timed beside them (the sink the rules bench times), so
+     the stream's own share shows apart from the alert pipeline's. Goal: p99 <= 300 ms.
   2. GET /api/alerts with --alerts alerts in the store (COPY, testkit/alert_bulk.py): p50/p99 of the first page,
      filtered pages and cursor pages over HTTP, against the same SQL run directly. Goal: p99 <= 50 ms.
   3. Review decisions: claim + confirm / claim + dismiss pairs from concurrent operators (a token each), every
@@ -166,11 +167,14 @@ def sse_phase(procs: Procs, http: int, mqtt_port: int, pub: Publisher, token: st
     every = [(t - sent[d]) * 1000 for d in timed for t in data["sse"].get(d, [])]
     slowest = [(max(data["sse"][d]) - sent[d]) * 1000 for d in timed if len(data["sse"].get(d, [])) == clients]
     mqtt_ms = [(data["mqtt"][d] - sent[d]) * 1000 for d in timed if d in data["mqtt"]]
+    # the stream's own share: each delivery after the same alert's MQTT message (both sinks run after the commit)
+    behind = [(t - data["mqtt"][d]) * 1000 for d in timed if d in data["mqtt"] for t in data["sse"].get(d, [])]
     return {"label": label, "clients": clients, "alerts": n, "asked_rate": rate, "rate": achieved if rate else 0.0,
             "deliveries": len(every), "expected": n * clients, "complete": len(slowest),
             "p50": pct(every, 0.5), "p99": pct(every, 0.99), "max": max(every, default=float("nan")),
             "slowest_p50": pct(slowest, 0.5), "slowest_p99": pct(slowest, 0.99),
-            "mqtt_p50": pct(mqtt_ms, 0.5), "mqtt_p99": pct(mqtt_ms, 0.99), "mqtt_n": len(mqtt_ms)}
+            "mqtt_p50": pct(mqtt_ms, 0.5), "mqtt_p99": pct(mqtt_ms, 0.99), "mqtt_n": len(mqtt_ms),
+            "behind_p50": pct(behind, 0.5), "behind_p99": pct(behind, 0.99)}
 
 
 # --------------------------------------------------------------------------------------- 2. GET /api/alerts
@@ -371,8 +375,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=200, help="SSE clients under load")
     ap.add_argument("--rate", type=float, default=5000.0, help="background readings/s under load")
     ap.add_argument("--bg-devices", type=int, default=50, help="sensors sending the background load")
-    ap.add_argument("--triggers", type=int, help="alerts timed under load (default 300, quick 60)")
-    ap.add_argument("--raw-triggers", type=int, help="alerts timed with 1 client and no load (default 100, quick 30)")
+    ap.add_argument("--triggers", type=int, help="alerts timed with all clients under load (default 300, quick 60)")
+    ap.add_argument("--raw-triggers", type=int, help="alerts timed in each other SSE run (default 100, quick 30)")
     ap.add_argument("--spacing", type=float, default=0.25, help="seconds between alert-opening readings")
     ap.add_argument("--alerts", type=int, help="alerts in the store for the list (default 100,000, quick 20,000)")
     ap.add_argument("--requests", type=int, help="requests per list query (default 300, quick 60)")
@@ -386,7 +390,7 @@ def main() -> None:
     n_alerts = args.alerts or (20_000 if quick else 100_000)
     requests = args.requests or (60 if quick else 300)
     seconds = args.seconds or (5.0 if quick else 15.0)
-    n_trig = 2 * WARMUP + raw_triggers + triggers
+    n_trig = 4 * WARMUP + 3 * raw_triggers + triggers
 
     server, db = bench_database(args.database_url)
     fleet_token, operators = setup(db, args.bg_devices, n_trig, args.operators)
@@ -407,12 +411,17 @@ def main() -> None:
                 while metric(http, "enforcegw_readings_stored_total") < n_trig:
                     time.sleep(0.1)
                 if "sse" in parts:
-                    out["sse"] = [
-                        sse_phase(procs, http, port, pub, fleet_token, 0, raw_triggers, 1, args.spacing, 0.0, 0,
-                                  "SSE, 1 client, no load"),
-                        sse_phase(procs, http, port, pub, fleet_token, WARMUP + raw_triggers, triggers,
-                                  args.clients, args.spacing, args.rate, args.bg_devices,
-                                  f"SSE, {args.clients} clients, load")]
+                    # (clients, background readings/s, alerts timed): the raw limit, each half of the load
+                    # alone, then both, which is the figure the goal is about
+                    runs = [(1, 0.0, raw_triggers), (args.clients, 0.0, raw_triggers),
+                            (1, args.rate, raw_triggers), (args.clients, args.rate, triggers)]
+                    out["sse"], first = [], 0
+                    for clients, rate, n in runs:
+                        label = f"{clients} client{'s' if clients > 1 else ''}, " + (
+                            f"{rate:,.0f} readings/s" if rate else "no load")
+                        out["sse"].append(sse_phase(procs, http, port, pub, fleet_token, first, n, clients,
+                                                    args.spacing, rate, args.bg_devices, label))
+                        first += WARMUP + n
                 if parts & {"queue", "decisions"}:
                     out["queue"] = queue_phase(procs, db, http, operators[0], n_alerts, requests, "queue" in parts)
                 if "decisions" in parts:
@@ -426,7 +435,7 @@ def main() -> None:
     finally:
         drop_database(server, db)
     if "sse" in parts:
-        report_sse(*out["sse"])
+        report_sse(out["sse"])
     if "queue" in parts:
         report_queue(out["queue"], n_alerts)
     if "decisions" in parts:
@@ -434,16 +443,17 @@ def main() -> None:
     report_cpu(procs)
 
 
-def report_sse(raw: dict, load: dict) -> None:
-    t = Table("SSE: publish -> `new` event", "clients", "background readings/s", "deliveries", "p50 ms", "p99 ms",
-              "max ms", "slowest client p99 ms", "MQTT sink p50 / p99 ms", "p99 / raw p99",
-              title="1. live queue (GET /api/alerts/stream)")
-    for r in (raw, load):
-        t.add_row(r["label"], str(r["clients"]),
-                  f"{r['rate']:,.0f} (asked {r['asked_rate']:,.0f})" if r["asked_rate"] else "none",
+def report_sse(runs: list[dict]) -> None:
+    raw, load = runs[0], runs[-1]
+    t = Table("SSE clients, load asked", "readings/s achieved", "deliveries", "p50 ms", "p99 ms",
+              "max ms", "slowest client p99 ms", "MQTT sink p50 / p99 ms", "SSE after MQTT p50 / p99 ms",
+              "p99 / raw p99",
+              title="1. live queue: publish of the opening reading -> its `new` event on GET /api/alerts/stream")
+    for r in runs:
+        t.add_row(r["label"], f"{r['rate']:,.0f}" if r["asked_rate"] else "-",
                   f"{r['deliveries']:,} of {r['expected']:,}", f"{r['p50']:.0f}", f"{r['p99']:.0f}",
                   f"{r['max']:.0f}", f"{r['slowest_p99']:.0f}", f"{r['mqtt_p50']:.0f} / {r['mqtt_p99']:.0f}",
-                  f"{r['p99'] / raw['p99']:.2f}")
+                  f"{r['behind_p50']:.0f} / {r['behind_p99']:.0f}", f"{r['p99'] / raw['p99']:.2f}")
     console.print(t)
     met = load["p99"] <= 300 and load["deliveries"] == load["expected"]
     console.print(f"goal p99 <= 300 ms with {load['clients']} clients under load, every event delivered: "
