@@ -9,7 +9,7 @@ and its own Mosquitto (docker/mosquitto.conf), then:
      reading over 70 dB(A) opens it) -> its `new` event at the clients of GET /api/alerts/stream, in a process of
      their own (testkit/sse_fleet.py). Four runs: 1 client and no load (the raw limit), --clients clients and no
      load, 1 client under --rate readings/s of background MQTT ingest from --bg-devices sensors
-     (bench/rules_latency.py's mosquitto_pub load), then --clients clients under that load (the goal's case).
+     (testkit/reading_load.py: mosquitto_pub processes), then --clients clients under that load (the goal's case).
      The same alerts' `enf/alerts/...` MQTT messages are timed beside them (the sink the rules bench times), so
      the stream's own share shows apart from the alert pipeline's. Goal: p99 <= 300 ms.
   2. GET /api/alerts with --alerts alerts in the store (COPY, testkit/alert_bulk.py): p50/p99 of the first page,
@@ -42,7 +42,6 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from rich.console import Console
 from rich.table import Table
-from rules_latency import LEGAL, Background
 from tqdm import tqdm
 
 from api.alerts_read import encode_cursor, list_query
@@ -57,11 +56,13 @@ from gateway.store.tokens import create_token
 from gateway.store.zones import upsert_zones
 from geo.geojson_io import load_zones
 from testkit.alert_bulk import bulk_alerts
+from testkit.alert_scenes import LEGAL
 from testkit.cpu_share import Classify, shares, snapshot
 from testkit.databases import bench_database, create_database, drop_database
 from testkit.gateway_harness import Publisher
 from testkit.gateway_http import metric, wait_gateway
 from testkit.paths import REPO
+from testkit.reading_load import PacedLoad
 from testkit.services import free_port, mosquitto_process
 from testkit.sse_fleet import FleetProcess
 
@@ -137,13 +138,16 @@ def setup(db: str, n_bg: int, n_trig: int, n_operators: int) -> tuple[str, list[
 # ------------------------------------------------------------------------------------------- 1. SSE latency
 
 def sse_phase(procs: Procs, http: int, mqtt_port: int, pub: Publisher, token: str, first: int, n: int,
-              clients: int, spacing: float, rate: float, bg_devices: int, label: str) -> dict:
-    """Time trigger devices first..first+WARMUP+n-1; the first WARMUP are not counted."""
+              clients: int, spacing: float, rate: float, bg: dict[str, Any], label: str) -> dict:
+    """Time trigger devices first..first+WARMUP+n-1; the first WARMUP are not counted. `bg`: the background's
+    devices and where its stream stands (seq, time), carried from one loaded run to the next."""
     fleet = FleetProcess(f"http://127.0.0.1:{http}", token, clients, mqtt_port).start()
     procs.fleet = fleet.proc.pid
-    bg_thread = background = None
+    bg_thread = None
     if rate:
-        background = Background(mqtt_port, bg_devices, rate, RAMP_S + (WARMUP + n) * spacing + 10, NIGHT)
+        background = PacedLoad(mqtt_port, bg["devices"], rate, RAMP_S + (WARMUP + n) * spacing + 10, bg["time"],
+                               bg["seq"])
+        bg["seq"], bg["time"] = background.next_seq, background.end_time
         bg_thread = threading.Thread(target=background.run)
         bg_thread.start()
         time.sleep(RAMP_S)
@@ -395,6 +399,7 @@ def main() -> None:
     server, db = bench_database(args.database_url)
     fleet_token, operators = setup(db, args.bg_devices, n_trig, args.operators)
     procs = Procs(db)
+    bg = {"devices": [f"bg-{i}" for i in range(args.bg_devices)], "seq": 0, "time": NIGHT}
     broker = mosquitto_process()
     out: dict[str, Any] = {}
     try:
@@ -420,7 +425,7 @@ def main() -> None:
                         label = f"{clients} client{'s' if clients > 1 else ''}, " + (
                             f"{rate:,.0f} readings/s" if rate else "no load")
                         out["sse"].append(sse_phase(procs, http, port, pub, fleet_token, first, n, clients,
-                                                    args.spacing, rate, args.bg_devices, label))
+                                                    args.spacing, rate, bg, label))
                         first += WARMUP + n
                 if parts & {"queue", "decisions"}:
                     out["queue"] = queue_phase(procs, db, http, operators[0], n_alerts, requests, "queue" in parts)
