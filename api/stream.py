@@ -10,9 +10,9 @@ its own: it writes one row at a time and a slow reader only slows itself.
 from __future__ import annotations
 
 import asyncio
-import collections
+import bisect
 import contextlib
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from aiohttp import web
 
@@ -45,7 +45,11 @@ class ChangeHub:
 
     def __init__(self, ctx: ApiContext, *, ring: int = RING) -> None:
         self.ctx = ctx
-        self.ring: collections.deque[Row] = collections.deque()
+        # The newest changes, encoded once as the events every client sends: ids ascending beside their bytes, so
+        # a client finds where it stands by bisection, not by scanning the ring on every change (200 clients x
+        # 1,024 rows per change was most of a loaded gateway's stream latency).
+        self.ids: list[int] = []
+        self.events: list[bytes] = []
         self.ring_max = ring
         self.floor: int | None = None  # every row with id > floor (up to `last`) is in the ring
         self.last = 0
@@ -59,11 +63,15 @@ class ChangeHub:
             rows = await (await conn.execute(_SELECT, (after, limit))).fetchall()
         return [(r[0], r[1], r[2]) for r in rows]
 
-    def after(self, last: int) -> list[Row] | None:
-        """Rows after `last` from the ring, or None when the ring does not reach back that far."""
+    def after(self, last: int) -> tuple[list[bytes], int] | None:
+        """The encoded events after `last` from the ring and the id of the newest, or None when the ring does not
+        reach back that far."""
         if self.floor is None or last < self.floor:
             return None
-        return [r for r in self.ring if r[0] > last] if last < self.last else []
+        if last >= self.last:
+            return [], last
+        i = bisect.bisect_right(self.ids, last)
+        return self.events[i:], self.ids[-1]
 
     def waiter(self) -> asyncio.Event:
         return self._changed
@@ -78,11 +86,14 @@ class ChangeHub:
             while True:
                 rows = await self.page(self.last)
                 for row in rows:
-                    self.ring.append(row)
+                    self.ids.append(row[0])
+                    self.events.append(_event(row))
                     self.last = row[0]
                     new = True
-                while len(self.ring) > self.ring_max:
-                    self.floor = self.ring.popleft()[0]
+                if len(self.ids) > 2 * self.ring_max:  # trimmed in halves: amortised O(1) a row
+                    cut = len(self.ids) - self.ring_max
+                    self.floor = self.ids[cut - 1]
+                    del self.ids[:cut], self.events[:cut]
                 if len(rows) < PAGE:
                     break
             if new:
@@ -100,7 +111,8 @@ class ChangeHub:
         if self.clients == 0 and self._listener is not None:
             listener, self._listener = self._listener, None
             self.floor = None  # unheard while nobody listens: rebuilt from the store on the next join
-            self.ring.clear()
+            self.ids.clear()
+            self.events.clear()
             await listener.stop()
 
 
@@ -160,22 +172,26 @@ def register(table: RouteTable, ctx: ApiContext, *, heartbeat_s: float = HEARTBE
 async def _serve(hub: ChangeHub, resp: web.StreamResponse, last: int, heartbeat_s: float) -> None:
     while True:
         waiter = hub.waiter()  # taken before looking, so a change landing in between still wakes us
-        rows: list[Any] | None = hub.after(last)
+        cached = hub.after(last)
         full_page = False
-        if rows is None:
+        if cached is None:  # behind the ring: page from the store
             rows = await hub.page(last)
             full_page = len(rows) == PAGE
-        for row in rows:
-            await resp.write(_event(row))
-            last = row[0]
-        if full_page or rows:
+            events = [_event(row) for row in rows]
+            newest = rows[-1][0] if rows else last
+        else:
+            events, newest = cached
+        if events:
+            await resp.write(b"".join(events))  # one write for what is pending: a slow reader only slows itself
+            last = newest
+        if full_page or events:
             continue
         if await _woken(waiter, hub.ctx.closing, heartbeat_s) is hub.ctx.closing:
             return
         if not waiter.is_set():
             await resp.write(b": heartbeat\n\n")
             # a NOTIFY lost while the listener reconnected is caught here at the latest
-            if hub.after(last) == [] and hub.floor is not None:
+            if hub.after(last) == ([], last) and hub.floor is not None:
                 with contextlib.suppress(Exception):
                     await hub.refresh()
 
