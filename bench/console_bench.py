@@ -69,6 +69,7 @@ from testkit.sse_fleet import FleetProcess
 console = Console(width=130)
 WARMUP = 10  # alerts per SSE phase before timing: the first pay for cold caches and first writes
 RAMP_S = 10.0  # background load before the first timed alert, so the ingest has reached its steady state
+TAIL_S = 4.0  # and after the last, so that alert is delivered under the same load
 # A night while GB 12523-2011 was in force, whose night LAmax is the per-sample rule the triggers cross.
 NIGHT = datetime(2025, 12, 30, 22, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -145,7 +146,7 @@ def sse_phase(procs: Procs, http: int, mqtt_port: int, pub: Publisher, token: st
     procs.fleet = fleet.proc.pid
     bg_thread = None
     if rate:
-        background = PacedLoad(mqtt_port, bg["devices"], rate, RAMP_S + (WARMUP + n) * spacing + 10, bg["time"],
+        background = PacedLoad(mqtt_port, bg["devices"], rate, RAMP_S + (WARMUP + n) * spacing + TAIL_S, bg["time"],
                                bg["seq"])
         bg["seq"], bg["time"] = background.next_seq, background.end_time
         bg_thread = threading.Thread(target=background.run)
@@ -385,7 +386,8 @@ def main() -> None:
     ap.add_argument("--alerts", type=int, help="alerts in the store for the list (default 100,000, quick 20,000)")
     ap.add_argument("--requests", type=int, help="requests per list query (default 300, quick 60)")
     ap.add_argument("--operators", type=int, default=8, help="concurrent deciding operators")
-    ap.add_argument("--seconds", type=float, help="decision and raw append measurement time (default 15, quick 5)")
+    ap.add_argument("--seconds", type=float, help="decision measurement time (default 15, quick 5)")
+    ap.add_argument("--append-seconds", type=float, help="time of each raw append measurement (default 8, quick 3)")
     ap.add_argument("--database-url", help="server to create the bench databases on (default: the test server)")
     args = ap.parse_args()
     quick, parts = args.quick, set(args.only or PARTS)
@@ -394,6 +396,7 @@ def main() -> None:
     n_alerts = args.alerts or (20_000 if quick else 100_000)
     requests = args.requests or (60 if quick else 300)
     seconds = args.seconds or (5.0 if quick else 15.0)
+    append_seconds = args.append_seconds or (3.0 if quick else 8.0)
     n_trig = 4 * WARMUP + 3 * raw_triggers + triggers
 
     server, db = bench_database(args.database_url)
@@ -436,7 +439,7 @@ def main() -> None:
                 gw.terminate()
                 gw.wait(60)
         if "decisions" in parts:
-            out["appends"] = raw_appends(procs, server, seconds)
+            out["appends"] = raw_appends(procs, server, append_seconds)
     finally:
         drop_database(server, db)
     if "sse" in parts:
