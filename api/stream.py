@@ -57,6 +57,7 @@ class ChangeHub:
         self._changed = asyncio.Event()
         self._listener: NotifyListener | None = None
         self._lock = asyncio.Lock()
+        self._stopping: set[asyncio.Task] = set()  # listeners being stopped (kept referenced until done)
 
     async def page(self, after: int, limit: int = PAGE) -> list[Row]:
         async with self.ctx.pool.connection() as conn:
@@ -113,7 +114,11 @@ class ChangeHub:
             self.floor = None  # unheard while nobody listens: rebuilt from the store on the next join
             self.ids.clear()
             self.events.clear()
-            await listener.stop()
+            # Stopped beside the request, not in it: a listener slow to cancel (mid-connect, mid-refresh) must not
+            # hold the last client's handler, and with it a server stop, for aiohttp's whole shutdown timeout.
+            stopping = asyncio.create_task(listener.stop())
+            self._stopping.add(stopping)
+            stopping.add_done_callback(self._stopping.discard)
 
 
 def _start_id(request: web.Request) -> int | None:
