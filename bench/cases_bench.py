@@ -28,12 +28,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,10 +39,8 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import psycopg
-import yaml
+from cases_report import OUTAGE_S, STALL_S, console, report_cpu, report_latency, report_recovery, report_throughput
 from psycopg.conninfo import conninfo_to_dict
-from rich.console import Console
-from rich.table import Table
 from rules_latency import LEGAL, Background
 from tqdm import tqdm
 
@@ -58,22 +53,19 @@ from gateway.store.migrate import apply_migrations
 from gateway.store.tokens import create_token
 from gateway.store.zones import upsert_zones
 from geo.geojson_io import load_zones
+from testkit.bench_gateway import load_avg, pct, start_gateway, stop_gateway
 from testkit.case_bulk import bulk_tasks
 from testkit.case_outage import simulate_outage
 from testkit.case_sink_process import SinkProcess
 from testkit.case_tasks import SECRET
-from testkit.cpu_share import shares, snapshot
+from testkit.cpu_share import CpuAccount
 from testkit.databases import bench_database, drop_database
 from testkit.gateway_harness import Publisher
-from testkit.gateway_http import metric, wait_gateway
-from testkit.paths import REPO
-from testkit.services import free_port, mosquitto_process
+from testkit.gateway_http import metric
+from testkit.services import mosquitto_process
 
-console = Console(width=130)
 WARMUP = 10  # decisions per latency phase before timing: the first pay for cold caches and plans
 RAMP_S = 10.0  # background load before the first timed decision, so the ingest has reached its steady state
-STALL_S = 0.2
-OUTAGE_S = 600.0
 # A night while GB 12523-2011 was in force: its night LAmax is per sample, so one reading opens an alert.
 NIGHT = datetime(2025, 12, 30, 22, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
 LEGAL_ITEM, DIRECT_ITEM = "C-NOISE-NIGHT", "C-NOISE-DAY"
@@ -84,57 +76,6 @@ ITEMS = {LEGAL_ITEM: {"name": "夜间施工噪声扰民", "legal_basis": "《中
 # the systems of parts 2 and 3 take the tasks of a district each, so no decision of part 1 reaches them
 SUBJECTS = {"slow": ("440604", "禅城区综合行政执法局"), "instant": ("440606", "顺德区综合行政执法局"),
             "recover": ("440607", "三水区综合行政执法局")}
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(len(s) * q))]
-
-
-class Cpu:
-    """Where the CPU went in each measurement (testkit/cpu_share.py), by process group."""
-
-    def __init__(self, db: str) -> None:
-        self.dbname = conninfo_to_dict(db)["dbname"]
-        self.gateway = self.broker = 0
-        self.rows: list[tuple[str, float, dict[str, float]]] = []
-
-    def classify(self, pid: int, comm: str, cmdline: str) -> str:
-        if pid == self.gateway:
-            return "gateway + API"
-        if pid == self.broker:
-            return "mosquitto"
-        if pid == os.getpid():
-            return "bench (HTTP client)"
-        if "case-sink" in cmdline:
-            return "case-sink"
-        if comm == "mosquitto_pub":
-            return "load (mosquitto_pub)"
-        if comm == "postgres" or cmdline.startswith("postgres"):
-            return "postgres, bench db" if self.dbname in cmdline else "postgres, others + shared"
-        return "other processes"
-
-    def measure(self, name: str) -> _Measure:
-        return _Measure(self, name)
-
-
-class _Measure:
-    def __init__(self, cpu: Cpu, name: str) -> None:
-        self.cpu, self.name = cpu, name
-
-    def __enter__(self) -> _Measure:
-        self.before = snapshot(self.cpu.classify)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        busy, by_group = shares(self.before, snapshot(self.cpu.classify))
-        self.cpu.rows.append((self.name, busy, by_group))
-
-
-def load_avg() -> str:
-    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 # -------------------------------------------------------------------------------------------------- setup
@@ -178,23 +119,14 @@ def setup(db: str, n_bg: int, n_trig: int) -> tuple[str, str]:
     return operator, supervisor
 
 
+def gateway_config(sinks: dict[str, SinkProcess]) -> dict[str, Any]:
+    return {"api": {"review": {"lease_s": 3600}}, "enforcement": {"items": ITEMS},
+            "cases": {"systems": [system(name, sink) for name, sink in sinks.items()]}}
+
+
 def system(name: str, sink: SinkProcess) -> dict[str, Any]:
     match = [{"items": list(ITEMS)}] if name == "live" else [{"subjects": [SUBJECTS[name][0]]}]
     return {"name": name, "url": sink.url + "/tasks", "secret": SECRET, "ack_path": "case_no", "match": match}
-
-
-def start_gateway(db: str, mqtt_url: str, tmp: str, sinks: dict[str, SinkProcess]) -> tuple[subprocess.Popen, int]:
-    http = free_port()
-    config = Path(tmp) / "gateway.yaml"
-    config.write_text(yaml.safe_dump({
-        "data_dir": str(Path(tmp) / "data"), "database": {"url": db},
-        "mqtt": {"url": mqtt_url, "client_id": f"bench-{uuid.uuid4().hex[:6]}"},
-        "api": {"listen": f"127.0.0.1:{http}", "review": {"lease_s": 3600}}, "log": {"level": "WARNING"},
-        "enforcement": {"items": ITEMS},
-        "cases": {"systems": [system(name, sink) for name, sink in sinks.items()]}}, allow_unicode=True))
-    gw = subprocess.Popen([sys.executable, "-m", "api.main", "-c", str(config), "run"], cwd=REPO)
-    wait_gateway(http)
-    return gw, http
 
 
 def vacuum(db: str) -> None:
@@ -289,7 +221,7 @@ async def decide(base: str, operator: str, supervisor: str, alerts: list[Pending
     return out
 
 
-def latency_phase(cpu: Cpu, db: str, http: int, mqtt_port: int, sink: SinkProcess, tokens: tuple[str, str],
+def latency_phase(cpu: CpuAccount, db: str, http: int, mqtt_port: int, sink: SinkProcess, tokens: tuple[str, str],
                   alerts: list[Pending], spacing: float, rate: float, bg_devices: int, label: str) -> dict:
     bg_thread = background = None
     if rate:
@@ -352,7 +284,7 @@ def requests_in_flight(db: str, name: str) -> tuple[float, int]:
     return (area / busy if busy else 0.0), most
 
 
-def throughput_phase(cpu: Cpu, db: str, sink: SinkProcess, name: str, n: int, label: str) -> dict:
+def throughput_phase(cpu: CpuAccount, db: str, sink: SinkProcess, name: str, n: int, label: str) -> dict:
     sys_cfg = CaseSystem.model_validate({"name": name, "url": sink.url, "secret": SECRET})
     vacuum(db)
     with sink, cpu.measure(label):
@@ -371,7 +303,7 @@ def throughput_phase(cpu: Cpu, db: str, sink: SinkProcess, name: str, n: int, la
 
 # ----------------------------------------------------------------------------------------------- 3. recovery
 
-def recovery_phase(cpu: Cpu, db: str, sink: SinkProcess, n: int) -> dict:
+def recovery_phase(cpu: CpuAccount, db: str, sink: SinkProcess, n: int) -> dict:
     name = "recover"
     sys_cfg = CaseSystem.model_validate({"name": name, "url": sink.url, "secret": SECRET})
     vacuum(db)
@@ -438,15 +370,16 @@ def main() -> None:
     console.print(f"load average at start (1/5/15 min): {load_avg()} on {os.cpu_count()} cores")
     server, db = bench_database(args.database_url)
     tokens = setup(db, args.bg_devices, n_trig)
-    cpu = Cpu(db)
+    cpu = CpuAccount(conninfo_to_dict(db)["dbname"], cmdline_groups={"case-sink": "case-sink"})
+    cpu.named[os.getpid()] = "bench (HTTP client)"
     out: dict[str, Any] = {}
     broker = mosquitto_process()
     try:
         with tempfile.TemporaryDirectory() as tmp, broker as mqtt_url:
             sinks = {name: SinkProcess(SECRET, Path(tmp) / f"{name}.jsonl", stall_s=STALL_S if name == "slow" else 0)
                      for name in ("live", "slow", "instant", "recover")}
-            gw, http = start_gateway(db, mqtt_url, tmp, sinks)
-            cpu.gateway, cpu.broker = gw.pid, broker.proc.pid
+            gw, http = start_gateway(db, mqtt_url, Path(tmp), gateway_config(sinks))
+            cpu.named.update({gw.pid: "gateway + API", broker.proc.pid: "mosquitto"})
             pub = Publisher(mqtt_url)
             try:
                 if "latency" in parts:
@@ -473,8 +406,7 @@ def main() -> None:
                 pub.close()
                 for s in sinks.values():
                     s.stop()
-                gw.terminate()
-                gw.wait(60)
+                stop_gateway(gw)
     finally:
         drop_database(server, db)
     if "latency" in out:
@@ -484,73 +416,6 @@ def main() -> None:
     if "recovery" in out:
         report_recovery(out["recovery"], out["throughput"][1])
     report_cpu(cpu)
-
-
-def report_latency(raw: dict, load: dict) -> None:
-    t = Table("final decision", "background readings/s", "tasks at sink", "p50 ms", "p99 ms", "max ms",
-              "p99 / raw p99", "decision answered p50 / p99", "POST -> sent p50 / p99", "request p50 / p99",
-              title="1. final review decision (HTTP POST) -> the sink holding the task")
-    for phase in (raw, load):
-        for name, r in phase["rows"].items():
-            rr = raw["rows"][name]
-            t.add_row(name, f"{phase['rate']:,.0f} (asked {phase['asked_rate']:,.0f})" if phase["asked_rate"]
-                      else "none", f"{r['received']} of {r['n']}", f"{r['p50']:.0f}", f"{r['p99']:.0f}",
-                      f"{r['max']:.0f}", f"{r['p99'] / rr['p99']:.2f}",
-                      f"{r['answer_p50']:.0f} / {r['answer_p99']:.0f}",
-                      f"{r['send_p50']:.0f} / {r['send_p99']:.0f}", f"{r['request_p50']:.0f} / {r['request_p99']:.0f}")
-    console.print(t)
-    both = load["rows"]["both"]
-    met = both["p99"] <= 1000 and both["received"] == both["n"]
-    console.print(f"goal p99 <= 1 s under load, every task at the sink: {'met' if met else 'NOT met'} "
-                  f"(p99 {both['p99']:.0f} ms over {both['n']} decisions). 'request' is the gateway's own POST to "
-                  "the sink (attempt latency), the raw cost of one delivery")
-
-
-def report_throughput(slow: dict, instant: dict) -> None:
-    t = Table("receiver", "tasks", "delivered", "seconds", "tasks/s", "first after ms", "max_in_flight",
-              "requests open, mean / most", "sink handled at once", "bound tasks/s", "tasks/s / bound",
-              title="2. throughput, tasks made at once")
-    for r, bound, label in ((slow, slow["max_in_flight"] / STALL_S, f"max_in_flight / {STALL_S:g} s"),
-                            (instant, None, "")):
-        t.add_row(r["label"], f"{r['n']:,}", f"{r['done']:,}", f"{r['elapsed']:.1f}", f"{r['rate']:,.1f}",
-                  f"{r['first_s'] * 1000:.0f}", str(r["max_in_flight"]), f"{r['sent_mean']:.1f} / {r['sent_most']}",
-                  str(r["sink_max_in_flight"]),
-                  f"{bound:,.0f} ({label})" if bound else "-", f"{r['rate'] / bound:.2f}" if bound else "-")
-    console.print(t)
-    console.print(f"goal >= 50 tasks/s to a 200 ms sink: {'met' if slow['rate'] >= 50 else 'NOT met'} "
-                  f"({slow['rate']:.1f}); duplicates at the sinks: {slow['duplicates'] + instant['duplicates']}")
-
-
-def report_recovery(r: dict, instant: dict) -> None:
-    o = r["outage"]
-    bound = r["n"] / instant["rate"]
-    t = Table("measure", "value", title=f"3. recovery: {r['n']:,} deliveries pending after a "
-              f"{OUTAGE_S / 60:.0f}-minute outage")
-    t.add_row("tasks made (COPY, one transaction)", f"{r['made_s']:.1f} s")
-    t.add_row("worker failing on each while the port is closed",
-              f"{r['failed_s']:.1f} s, {r['attempts_while_down']:,} attempts "
-              f"({r['attempts_while_down'] / r['failed_s']:,.0f}/s)")
-    t.add_row("rows as the outage left them: attempts -> deliveries",
-              ", ".join(f"{a}: {n:,}" for a, n in o.attempts.items()))
-    t.add_row("next attempt due in (s, soonest / latest)", f"{o.due_in_s[0]:.2f} / {o.due_in_s[1]:,.0f}")
-    t.add_row("first delivery after the sink opened", f"{r['first_s'] * 1000:.0f} ms")
-    t.add_row("drain: sink open -> all delivered", f"{r['drain_s']:.1f} s ({r['done']:,} of {r['n']:,})")
-    t.add_row("bound: pending / instant throughput of 2", f"{bound:.1f} s ({instant['rate']:,.0f} tasks/s)")
-    t.add_row("drain / bound", f"{r['drain_s'] / bound:.2f}")
-    t.add_row("requests open during the drain, mean / most", f"{r['sent_mean']:.1f} / {r['sent_most']}")
-    t.add_row("push_failed / duplicates at the sink / sink at once",
-              f"{r['push_failed']} / {r['duplicates']} / {r['sink_max_in_flight']}")
-    console.print(t)
-
-
-def report_cpu(cpu: Cpu) -> None:
-    groups = sorted({g for _, _, by in cpu.rows for g, v in by.items() if v >= 0.005})
-    t = Table("measurement", "cores busy", *groups,
-              title=f"CPU during each measurement, cores of {os.cpu_count()} (others' processes share this machine)")
-    for name, busy, by in cpu.rows:
-        t.add_row(name, f"{busy:.2f}", *(f"{by.get(g, 0.0):.2f}" for g in groups))
-    console.print(t)
-    console.print(f"load average at the end (1/5/15 min): {load_avg()}")
 
 
 if __name__ == "__main__":

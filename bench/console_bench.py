@@ -25,12 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,13 +54,13 @@ from gateway.store.zones import upsert_zones
 from geo.geojson_io import load_zones
 from testkit.alert_bulk import bulk_alerts
 from testkit.alert_scenes import LEGAL
-from testkit.cpu_share import Classify, shares, snapshot
+from testkit.bench_gateway import pct, print_cpu, start_gateway, stop_gateway
+from testkit.cpu_share import CpuAccount
 from testkit.databases import bench_database, create_database, drop_database
 from testkit.gateway_harness import Publisher
-from testkit.gateway_http import metric, wait_gateway
-from testkit.paths import REPO
+from testkit.gateway_http import metric
 from testkit.reading_load import PacedLoad
-from testkit.services import free_port, mosquitto_process
+from testkit.services import mosquitto_process
 from testkit.sse_fleet import FleetProcess
 
 console = Console(width=130)
@@ -72,49 +69,6 @@ RAMP_S = 10.0  # background load before the first timed alert, so the ingest has
 TAIL_S = 4.0  # and after the last, so that alert is delivered under the same load
 # A night while GB 12523-2011 was in force, whose night LAmax is the per-sample rule the triggers cross.
 NIGHT = datetime(2025, 12, 30, 22, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
-
-
-class Procs:
-    """The bench's processes, to say where the CPU went in each measurement (testkit/cpu_share.py)."""
-
-    def __init__(self, db: str) -> None:
-        self.dbname = conninfo_to_dict(db)["dbname"]
-        self.gateway = self.broker = self.fleet = 0
-        self.cpu: list[tuple[str, float, dict[str, float]]] = []  # (measurement, cores busy, by group)
-
-    def classify(self, pid: int, comm: str, cmdline: str) -> str:
-        named = {self.gateway: "gateway + API", self.fleet: "SSE clients", self.broker: "mosquitto",
-                 os.getpid(): "bench (publisher, HTTP clients)"}
-        if pid in named:
-            return named[pid]
-        if comm == "mosquitto_pub":
-            return "load (mosquitto_pub)"
-        if comm == "postgres" or cmdline.startswith("postgres"):
-            return "postgres, bench db" if self.dbname in cmdline else "postgres, others + shared"
-        return "other processes"
-
-    def measure(self, name: str) -> Measure:
-        return Measure(self, name, self.classify)
-
-
-class Measure:
-    def __init__(self, procs: Procs, name: str, classify: Classify) -> None:
-        self.procs, self.name, self.classify = procs, name, classify
-
-    def __enter__(self) -> Measure:
-        self.before = snapshot(self.classify)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        busy, by_group = shares(self.before, snapshot(self.classify))
-        self.procs.cpu.append((self.name, busy, by_group))
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(len(s) * q))]
 
 
 def setup(db: str, n_bg: int, n_trig: int, n_operators: int) -> tuple[str, list[str]]:
@@ -138,12 +92,12 @@ def setup(db: str, n_bg: int, n_trig: int, n_operators: int) -> tuple[str, list[
 
 # ------------------------------------------------------------------------------------------- 1. SSE latency
 
-def sse_phase(procs: Procs, http: int, mqtt_port: int, pub: Publisher, token: str, first: int, n: int,
+def sse_phase(cpu: CpuAccount, http: int, mqtt_port: int, pub: Publisher, token: str, first: int, n: int,
               clients: int, spacing: float, rate: float, bg: dict[str, Any], label: str) -> dict:
     """Time trigger devices first..first+WARMUP+n-1; the first WARMUP are not counted. `bg`: the background's
     devices and where its stream stands (seq, time), carried from one loaded run to the next."""
     fleet = FleetProcess(f"http://127.0.0.1:{http}", token, clients, mqtt_port).start()
-    procs.fleet = fleet.proc.pid
+    cpu.named[fleet.proc.pid] = "SSE clients"
     bg_thread = None
     if rate:
         background = PacedLoad(mqtt_port, bg["devices"], rate, RAMP_S + (WARMUP + n) * spacing + TAIL_S, bg["time"],
@@ -154,7 +108,7 @@ def sse_phase(procs: Procs, http: int, mqtt_port: int, pub: Publisher, token: st
         time.sleep(RAMP_S)
     stored0, t_load = metric(http, "enforcegw_readings_stored_total"), time.monotonic()
     sent: dict[str, float] = {}
-    with procs.measure(label):
+    with cpu.measure(label):
         for k in tqdm(range(WARMUP + n), desc=label, unit="alert"):
             dev = f"trig-{first + k}"
             body = {"ts": (NIGHT + timedelta(seconds=30 + first + k)).isoformat(), "seq": 1,
@@ -241,7 +195,7 @@ def sql_times(db: str, params: list[dict[str, str]]) -> list[float]:
     return out
 
 
-def queue_phase(procs: Procs, db: str, http: int, token: str, n_alerts: int, requests: int,
+def queue_phase(cpu: CpuAccount, db: str, http: int, token: str, n_alerts: int, requests: int,
                 timed: bool = True) -> list[tuple[str, dict]]:
     """Fill the store; then, if `timed`, time the list (decisions need the filled store, not the timing)."""
     with psycopg.connect(db) as conn:
@@ -253,7 +207,7 @@ def queue_phase(procs: Procs, db: str, http: int, token: str, n_alerts: int, req
     rows: list[tuple[str, dict]] = []
     if not timed:
         return rows
-    with procs.measure("GET /api/alerts and its SQL"):
+    with cpu.measure("GET /api/alerts and its SQL"):
         for name, params in tqdm(queue_queries(db, requests), desc="GET /api/alerts", unit="query"):
             api = asyncio.run(http_times(f"http://127.0.0.1:{http}", token, params))
             raw = sql_times(db, params)
@@ -297,7 +251,7 @@ async def decisions(base: str, tokens: list[str], codes: list[str], seconds: flo
             "errors": counts["errors"], "p50": pct(lat, 0.5), "p99": pct(lat, 0.99), "pairs": counts["pairs"]}
 
 
-def decision_phase(procs: Procs, db: str, http: int, tokens: list[str], seconds: float) -> dict:
+def decision_phase(cpu: CpuAccount, db: str, http: int, tokens: list[str], seconds: float) -> dict:
     with psycopg.connect(db) as conn:
         codes = [r[0] for r in conn.execute(
             "SELECT clue_code FROM alerts WHERE status = 'new' AND admissible AND category = 'violation'"
@@ -312,7 +266,7 @@ def decision_phase(procs: Procs, db: str, http: int, tokens: list[str], seconds:
     ticker = threading.Thread(target=tick)
     ticker.start()
     try:
-        with procs.measure("decisions"):
+        with cpu.measure("decisions"):
             return asyncio.run(decisions(f"http://127.0.0.1:{http}", tokens, codes, seconds))
     finally:
         done.set()
@@ -329,10 +283,10 @@ def review_entry(i: int, refs: list[int]) -> Entry:
                                      "alert_evidence": [{"index": 0, "role": "open", "leaf_hash": "ab" * 32}]})
 
 
-def raw_appends(procs: Procs, server: str, seconds: float) -> dict:
+def raw_appends(cpu: CpuAccount, server: str, seconds: float) -> dict:
     """Evidence appends on a database of their own, with the sequencer integrating and signing alongside."""
     db = create_database(server, "enforcegw_bench")
-    procs.dbname = conninfo_to_dict(db)["dbname"]
+    cpu.dbname = conninfo_to_dict(db)["dbname"]
     try:
         apply_migrations(db, allow_timescale=False)
         with tempfile.TemporaryDirectory() as tmp, \
@@ -345,7 +299,7 @@ def raw_appends(procs: Procs, server: str, seconds: float) -> dict:
             for name, batch in (("single", 1), ("batched", 256)):
                 n, t = 0, time.perf_counter()
                 with tqdm(desc=f"raw appends ({name})", unit="entry") as bar, \
-                        procs.measure(f"raw appends ({name})"):
+                        cpu.measure(f"raw appends ({name})"):
                     while time.perf_counter() - t < seconds:
                         log.append_many([review_entry(n + k, [0]) for k in range(batch)])
                         n += batch
@@ -359,16 +313,6 @@ def raw_appends(procs: Procs, server: str, seconds: float) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ running
-
-def start_gateway(db: str, mqtt_url: str, tmp: str) -> tuple[subprocess.Popen, int]:
-    http = free_port()
-    env = {**os.environ, "ENFORCEGW_DATABASE__URL": db, "ENFORCEGW_MQTT__URL": mqtt_url,
-           "ENFORCEGW_API__LISTEN": f"127.0.0.1:{http}", "ENFORCEGW_DATA_DIR": tmp, "ENFORCEGW_LOG__LEVEL": "WARNING",
-           "ENFORCEGW_MQTT__CLIENT_ID": f"bench-{uuid.uuid4().hex[:6]}"}
-    gw = subprocess.Popen([sys.executable, "-m", "api.main", "run"], env=env, cwd=REPO)
-    wait_gateway(http)
-    return gw, http
-
 
 PARTS = ("sse", "queue", "decisions")
 
@@ -401,15 +345,16 @@ def main() -> None:
 
     server, db = bench_database(args.database_url)
     fleet_token, operators = setup(db, args.bg_devices, n_trig, args.operators)
-    procs = Procs(db)
+    cpu = CpuAccount(conninfo_to_dict(db)["dbname"])
+    cpu.named[os.getpid()] = "bench (publisher, HTTP clients)"
     bg = {"devices": [f"bg-{i}" for i in range(args.bg_devices)], "seq": 0, "time": NIGHT}
     broker = mosquitto_process()
     out: dict[str, Any] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp, broker as mqtt_url:
             port = int(mqtt_url.rsplit(":", 1)[1])
-            gw, http = start_gateway(db, mqtt_url, tmp)
-            procs.gateway, procs.broker = gw.pid, broker.proc.pid
+            gw, http = start_gateway(db, mqtt_url, Path(tmp))
+            cpu.named.update({gw.pid: "gateway + API", broker.proc.pid: "mosquitto"})
             pub = Publisher(mqtt_url)
             try:
                 # one quiet reading per trigger device first, so the timed one is not the device's first
@@ -427,19 +372,18 @@ def main() -> None:
                     for clients, rate, n in runs:
                         label = f"{clients} client{'s' if clients > 1 else ''}, " + (
                             f"{rate:,.0f} readings/s" if rate else "no load")
-                        out["sse"].append(sse_phase(procs, http, port, pub, fleet_token, first, n, clients,
+                        out["sse"].append(sse_phase(cpu, http, port, pub, fleet_token, first, n, clients,
                                                     args.spacing, rate, bg, label))
                         first += WARMUP + n
                 if parts & {"queue", "decisions"}:
-                    out["queue"] = queue_phase(procs, db, http, operators[0], n_alerts, requests, "queue" in parts)
+                    out["queue"] = queue_phase(cpu, db, http, operators[0], n_alerts, requests, "queue" in parts)
                 if "decisions" in parts:
-                    out["decisions"] = decision_phase(procs, db, http, operators, seconds)
+                    out["decisions"] = decision_phase(cpu, db, http, operators, seconds)
             finally:
                 pub.close()
-                gw.terminate()
-                gw.wait(60)
+                stop_gateway(gw)
         if "decisions" in parts:
-            out["appends"] = raw_appends(procs, server, append_seconds)
+            out["appends"] = raw_appends(cpu, server, append_seconds)
     finally:
         drop_database(server, db)
     if "sse" in parts:
@@ -448,7 +392,7 @@ def main() -> None:
         report_queue(out["queue"], n_alerts)
     if "decisions" in parts:
         report_decisions(out["decisions"], out["appends"], args.operators)
-    report_cpu(procs)
+    report_cpu(cpu)
 
 
 def report_sse(runs: list[dict]) -> None:
@@ -492,13 +436,8 @@ def report_decisions(decided: dict, appends: dict, operators: int) -> None:
                   f"{decided['pairs']:,} pairs, {decided['errors']} refused or failed")
 
 
-def report_cpu(procs: Procs) -> None:
-    groups = sorted({g for _, _, by in procs.cpu for g, v in by.items() if v >= 0.005})
-    t = Table("measurement", "cores busy", *groups,
-              title=f"CPU during each measurement, cores of {os.cpu_count()} (others' processes share this machine)")
-    for name, busy, by in procs.cpu:
-        t.add_row(name, f"{busy:.2f}", *(f"{by.get(g, 0.0):.2f}" for g in groups))
-    console.print(t)
+def report_cpu(cpu: CpuAccount) -> None:
+    print_cpu(console, cpu)
 
 
 if __name__ == "__main__":

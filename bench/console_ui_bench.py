@@ -31,12 +31,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,13 +56,12 @@ from gateway.store.zones import upsert_zones
 from geo.geojson_io import load_zones
 from testkit.alert_bulk import bulk_alerts
 from testkit.alert_scenes import LEGAL
+from testkit.bench_gateway import start_gateway, stop_gateway
 from testkit.cpu_share import shares, snapshot
 from testkit.databases import bench_database, drop_database
-from testkit.gateway_http import wait_gateway
 from testkit.live_alerts import LiveAlerts, live_number
-from testkit.paths import REPO
 from testkit.read_api import add_alert
-from testkit.services import free_port, mosquitto_process
+from testkit.services import mosquitto_process
 
 console = Console(width=130)
 CHROMIUM = "/usr/bin/chromium"
@@ -185,25 +181,6 @@ def detail_alert(db: str, k: int, evidence: tuple[int, int]) -> str:
         add_alert(conn, code, DETAIL_DEVICE, start, end_time=end, zone_id="site-1", lon=SITE[0] + 0.005,
                   lat=SITE[1] + 0.005, evidence_open_idx=evidence[0], evidence_end_idx=evidence[1])
     return code
-
-
-def start_gateway(db: str, mqtt_url: str, data_dir: Path) -> tuple[subprocess.Popen, int]:
-    http = free_port()
-    env = {**os.environ, "ENFORCEGW_DATABASE__URL": db, "ENFORCEGW_MQTT__URL": mqtt_url,
-           "ENFORCEGW_API__LISTEN": f"127.0.0.1:{http}", "ENFORCEGW_DATA_DIR": str(data_dir),
-           "ENFORCEGW_LOG__LEVEL": "WARNING", "ENFORCEGW_MQTT__CLIENT_ID": f"bench-{uuid.uuid4().hex[:6]}"}
-    gw = subprocess.Popen([sys.executable, "-m", "api.main", "run"], env=env, cwd=REPO)
-    wait_gateway(http)
-    return gw, http
-
-
-def stop_gateway(gw: subprocess.Popen) -> None:
-    gw.terminate()
-    try:
-        gw.wait(60)
-    except subprocess.TimeoutExpired:
-        gw.kill()
-        gw.wait()
 
 
 # ------------------------------------------------------------------------------------------------ the page
@@ -388,7 +365,7 @@ def main() -> None:
         bulk_alerts(db, args.alerts, [d for d, _, _ in devices])
         console.print(f"{args.alerts:,} alerts COPYed and analysed in {time.perf_counter() - t:.1f} s")
         with tempfile.TemporaryDirectory() as tmp, mosquitto_process() as mqtt_url:
-            evidence = detail_evidence(db, Path(tmp), 2 * reps)
+            evidence = detail_evidence(db, Path(tmp) / "data", 2 * reps)  # the gateway's data_dir
             gw, http = start_gateway(db, mqtt_url, Path(tmp))
             live = LiveAlerts(db, devices, zone_id="site-1", rate=args.rate, end_share=args.end_share).start()
             try:

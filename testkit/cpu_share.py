@@ -5,7 +5,8 @@ says whether others were using the cores at the time."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,3 +55,42 @@ def shares(before: Snapshot, after: Snapshot) -> tuple[float, dict[str, float]]:
     busy = (after.busy - before.busy) / wall
     out["other (unattributed)"] = max(0.0, busy - sum(out.values()))
     return busy, out
+
+
+class CpuAccount:
+    """A benchmark's CPU table: `named` pids (the gateway, the broker, the bench itself ...) and command-line
+    substrings name their groups, PostgreSQL is split into the bench's database and the rest, anything else is
+    'other processes'; `measure(name)` adds one row for the window it encloses."""
+
+    def __init__(self, dbname: str, *, cmdline_groups: dict[str, str] | None = None) -> None:
+        self.dbname = dbname
+        self.named: dict[int, str] = {}
+        self.cmdline_groups = cmdline_groups or {}
+        self.rows: list[tuple[str, float, dict[str, float]]] = []  # (measurement, cores busy, by group)
+
+    def classify(self, pid: int, comm: str, cmdline: str) -> str:
+        if pid in self.named:
+            return self.named[pid]
+        for needle, group in self.cmdline_groups.items():
+            if needle in cmdline:
+                return group
+        if comm == "mosquitto_pub":
+            return "load (mosquitto_pub)"
+        if comm == "postgres" or cmdline.startswith("postgres"):
+            return "postgres, bench db" if self.dbname in cmdline else "postgres, others + shared"
+        return "other processes"
+
+    @contextmanager
+    def measure(self, name: str) -> Iterator[None]:
+        before = snapshot(self.classify)
+        try:
+            yield
+        finally:
+            busy, by_group = shares(before, snapshot(self.classify))
+            self.rows.append((name, busy, by_group))
+
+    def table(self) -> tuple[list[str], list[list[str]]]:
+        """Column groups (those that used at least 0.005 cores somewhere) and one row of figures per window."""
+        groups = sorted({g for _, _, by in self.rows for g, v in by.items() if v >= 0.005})
+        return groups, [[name, f"{busy:.2f}", *(f"{by.get(g, 0.0):.2f}" for g in groups)]
+                        for name, busy, by in self.rows]

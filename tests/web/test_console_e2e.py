@@ -25,16 +25,15 @@ from gateway.cases.signing import WebhookSecret
 from gateway.cases.sink import CaseSink
 from testkit.alert_scenes import LEGAL, NOISE, alerts, ended, levels, night_base, setup_site
 from testkit.api_harness import ApiGateway, api_gateway
+from testkit.browser import chromium, needs_chromium
 from testkit.gateway_harness import Publisher, wait_for
 from testkit.paths import REPO
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "test-artifacts" / "console"
 VIEWPORTS = [(1366, 768), (1920, 1080)]
 WAIT_MS = 30_000
 pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
-                                 "(apt-get install chromium; make test installs it)")]
+              needs_chromium]
 
 SECRET = "whsec_" + base64.b64encode(b"the-city-case-system-secret-32b").decode()
 ITEM = {"name": "夜间施工噪声扰民", "legal_basis": "《中华人民共和国噪声污染防治法》第八十一条", "legal_review": True}
@@ -109,7 +108,7 @@ def _altered(body: bytes) -> bytes:
 
 async def test_operator_confirms_supervisor_approves_task_acknowledged_entry_verified(
         tmp_path: Path, db_url: str, private_mosquitto: str) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     setup_site(db_url, {**NOISE, **LEGAL})
     systems = [{"name": "city", "url": "", "secret": SECRET, "ack_path": "case_no",
@@ -118,8 +117,7 @@ async def test_operator_confirms_supervisor_approves_task_acknowledged_entry_ver
         systems[0]["url"] = city.url + "/tasks"
         async with api_gateway(tmp_path, db_url, private_mosquitto, enforcement={"items": {"C-NOISE-NIGHT": ITEM}},
                                cases={"systems": systems, "poll_s": 0.2},
-                               evidence={"checkpoint_interval_s": 0.5}) as api, async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=str(CHROMIUM))
+                               evidence={"checkpoint_interval_s": 0.5}) as api, chromium() as browser:
             try:
                 context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
                 page = await context.new_page()

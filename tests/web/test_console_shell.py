@@ -12,7 +12,6 @@ import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -21,15 +20,14 @@ import pytest_asyncio
 
 from gateway.store.tokens import revoke_token
 from testkit.api_harness import T0, ApiGateway, api_gateway, post, seed_alert
+from testkit.browser import chromium, needs_chromium
 from testkit.databases import create_database, drop_database
 from testkit.paths import REPO
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "build" / "test-shots" / "console-shell"
 WEB = REPO / "api" / "web"
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module"),
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
-                                 "(apt-get install chromium; make test installs it)")]
+              needs_chromium]
 WAIT_MS = 20_000
 
 
@@ -109,12 +107,8 @@ async def api(pg_server_url: str, migrated_template: str, mqtt_url: str,
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=str(CHROMIUM))
+    async with chromium() as b:
         yield b
-        await b.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

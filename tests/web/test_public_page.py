@@ -7,11 +7,10 @@ is altered on the way (route interception). Screenshots go to build/test-shots/p
 from __future__ import annotations
 
 import base64
-import contextlib
 import itertools
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +22,14 @@ from evidence.entry import Entry
 from evidence.signer import NoteSigner
 from testkit.alert_scenes import setup_site
 from testkit.api_harness import ApiGateway, api_gateway, seed_alert
+from testkit.browser import chromium, needs_chromium
+from testkit.browser import shoot as browser_shoot
 from testkit.gateway_harness import wait_for
 from testkit.paths import REPO
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "build" / "test-shots" / "public"
 pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
-                                 "(apt-get install chromium; make test installs it)")]
+              needs_chromium]
 
 MESSAGES = {lang: {**json.loads((WEB / "i18n" / lang / "public.json").read_text(encoding="utf-8")),
                    **json.loads((WEB / "i18n" / lang / "verify.json").read_text(encoding="utf-8"))}
@@ -55,21 +54,8 @@ FIXED = sum(1 for spec, _ in DEVICES.values() if spec.get("location"))
 VIEWPORTS = {"1366": (1366, 768), "1920": (1920, 1080), "phone": (390, 844)}
 
 
-@contextlib.asynccontextmanager
-async def chromium() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=str(CHROMIUM))
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
 async def shoot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    await browser_shoot(page, SHOTS, name)
 
 
 def public_scene(api: ApiGateway) -> None:
