@@ -13,7 +13,7 @@ $(BIN)/python:
 # headers or OpenSSL headers it is skipped with a warning and the audit runs its pure-Python paths.
 $(STAMP): pyproject.toml setup.py evidence/audit/_scan.c | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,video]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -24,6 +24,11 @@ tools:
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	    (apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null) || \
 	    echo "mosquitto not installed: broker tests will be skipped"; }
+	@# Video source tests serve streams with Debian's ffmpeg (RTMP/HTTP-FLV/HLS servers of its own).
+	@command -v ffmpeg >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq && apt-get install -y -qq ffmpeg >/dev/null) || \
+	    echo "ffmpeg not installed: stream server tests will be skipped"; }
 	@# The console's browser tests drive Debian's Chromium through Playwright (its own browser download needs the
 	@# internet); Noto CJK so Chinese renders in the screenshots.
 	@{ command -v chromium >/dev/null 2>&1 && [ -d /usr/share/fonts/opentype/noto ]; } || \

@@ -28,6 +28,7 @@ from gateway.config_checks import (
     check_topic_filter,
 )
 from gateway.errors import GatewayError
+from ingest.video.config import VideoConfig
 
 ReasonCode = Annotated[str, AfterValidator(check_reason_code)]
 ItemCode = Annotated[str, AfterValidator(check_item_code)]
@@ -323,6 +324,9 @@ class Settings(BaseSettings):
     )
     cases: CasesConfig = Field(
         default_factory=CasesConfig, description="Case systems reviewed clues are pushed to as tasks."
+    )
+    video: VideoConfig = Field(
+        default_factory=VideoConfig, description="Video streams, the media server in front, DJI live, pose pairing."
     )
 
     @classmethod
