@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "gateway.commands.permits",
     "gateway.commands.tokens",
     "gateway.commands.case_sink",
+    "gateway.commands.streams",
 ]
 
 
