@@ -1,0 +1,81 @@
+"""Test video: H.264 files and JPEG frames with the frame number drawn in, so a test can tell which frames arrived.
+
+Each frame has a moving pattern (a bar sweeping across, so consecutive frames differ and the encoder does real
+work) and its number twice: as text for a person looking at it, and as a row of black/white cells along the top
+(bit i of the number in cell i, most significant first) that `frame_number` reads back after lossy coding.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+BITS = 16  # cells in the number strip: numbers up to 65,535
+STRIP_H = 16  # strip height in pixels
+
+
+def draw_frame(n: int, width: int, height: int) -> np.ndarray:
+    """Frame `n` (BGR uint8): dark background, a grey bar sweeping left to right, the number as text and strip."""
+    img = np.full((height, width, 3), 32, np.uint8)
+    x = (n * 8) % max(width, 1)
+    cv2.rectangle(img, (x, STRIP_H), (min(x + width // 10, width - 1), height - 1), (160, 160, 160), -1)
+    cv2.circle(img, (width // 2, height // 2), height // 6, (40, 40 + (n * 5) % 200, 220), -1)
+    cell = width // BITS
+    for i in range(BITS):
+        bit = (n >> (BITS - 1 - i)) & 1
+        img[:STRIP_H, i * cell:(i + 1) * cell] = 255 if bit else 0
+    scale = max(height / 360.0, 0.4)
+    cv2.putText(img, f"#{n}", (8, STRIP_H + int(40 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 1.2 * scale,
+                (255, 255, 255), max(int(2 * scale), 1), cv2.LINE_AA)
+    return img
+
+
+def frame_number(image: np.ndarray) -> int:
+    """The number `draw_frame` drew into `image` (read from the strip's cell centres)."""
+    width = image.shape[1]
+    cell = width // BITS
+    n = 0
+    for i in range(BITS):
+        patch = image[STRIP_H // 4: 3 * STRIP_H // 4, i * cell + cell // 4: (i + 1) * cell - cell // 4]
+        n = (n << 1) | int(patch.mean() > 127)
+    return n
+
+
+def make_h264(path: Path, *, width: int = 320, height: int = 240, fps: int = 25, seconds: float = 4.0,
+              gop: int | None = None, creation_time: datetime | None = None, container: str = "mp4") -> Path:
+    """Write an H.264 file of `seconds` at `fps` (libx264, ultrafast, no B-frames); `gop` frames between key
+    frames (default one per second); `creation_time` goes into the container's metadata as cameras write it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n_frames = round(seconds * fps)
+    with av.open(str(path), mode="w", format=container) as out:
+        if creation_time is not None:
+            out.metadata["creation_time"] = creation_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        stream.options = {"preset": "ultrafast", "g": str(gop or fps), "bf": "0"}
+        for n in range(n_frames):
+            frame = av.VideoFrame.from_ndarray(draw_frame(n, width, height), format="bgr24")
+            frame.pts = n
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def jpeg_frames(count: int, *, width: int = 320, height: int = 240, quality: int = 80) -> list[bytes]:
+    """`count` JPEG-encoded frames numbered 0..count-1, for the MJPEG test server."""
+    out = []
+    for n in range(count):
+        ok, buf = cv2.imencode(".jpg", draw_frame(n, width, height), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        out.append(buf.tobytes())
+    return out
