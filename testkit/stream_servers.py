@@ -50,17 +50,19 @@ class MjpegServer:
 
     `drop_after`: close each connection after that many parts; then, with `refuse_for_s`, close the listener so
     connections are refused for that long. `corrupt_every`: every n-th part's body is garbage. `timestamps`:
-    parts carry `X-Timestamp` (Unix seconds). `content_length=False`: parts without Content-Length."""
+    parts carry `X-Timestamp` (Unix seconds). `content_length=False`: parts without Content-Length.
+    `stall_after`: after that many parts the connection stays open and silent."""
 
     def __init__(self, frames: Sequence[bytes], *, fps: float = 25.0, drop_after: int | None = None,
                  refuse_for_s: float = 0.0, corrupt_every: int | None = None, timestamps: bool = False,
-                 content_length: bool = True, boundary: str = "frame", port: int | None = None) -> None:
+                 content_length: bool = True, boundary: str = "frame", stall_after: int | None = None,
+                 port: int | None = None) -> None:
         if not frames:
             raise ValueError("no frames to serve")
         self.frames = list(frames)
         self.fps, self.drop_after, self.refuse_for_s = fps, drop_after, refuse_for_s
         self.corrupt_every, self.timestamps, self.content_length = corrupt_every, timestamps, content_length
-        self.boundary = boundary
+        self.boundary, self.stall_after = boundary, stall_after
         self.port = port or free_port()
         self.accepted: list[float] = []  # monotonic times of accepted connections
         self.refused_windows: list[tuple[float, float]] = []  # monotonic (start, end) of each refusal
@@ -155,6 +157,9 @@ class MjpegServer:
                 if self.drop_after is not None and sent >= self.drop_after:
                     self._refuse()
                     return
+                if self.stall_after is not None and sent >= self.stall_after:
+                    self._stop.wait(0.05)
+                    continue
                 with self._lock:
                     n = self.served
                     self.served += 1
