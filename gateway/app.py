@@ -47,6 +47,9 @@ from gateway.publisher import Publisher
 from gateway.store.connect import StoreLocation
 from gateway.store.devices_cache import KnownDevices
 from gateway.store.migrate import MigrationResult, apply_migrations
+from gateway.video.frame_stage import FrameStage
+from gateway.video.live_poses import LivePoses
+from gateway.video.service import VideoService
 from gateway.workers import EXIT_WORKER_FAILED, RestartPolicy, ThreadWorker, WorkerRegistry
 from gateway.zone_service import ZoneService
 from ingest.decode import ParseLimits
@@ -55,6 +58,7 @@ from ingest.dji.state import DockStateMerger
 from ingest.models import Pose, Reading
 from ingest.mqtt import MqttSource, RawMessage
 from ingest.router import parse_message
+from ingest.video.metrics import VideoMetrics
 
 log = structlog.get_logger(__name__)
 
@@ -110,6 +114,8 @@ class Gateway:
         self.alert_sinks: SinkFanout | None = None
         self.notify: NotifyListener | None = None
         self.cases: CaseService | None = None  # case tasks: the API's review decisions call cases.on_ready
+        self.video: VideoService | None = None  # video streams (issue 16); None when none is configured
+        self.live_poses: LivePoses | None = None
         self._sequencer_stop = threading.Event()
         self._sequencer: ThreadWorker | None = None
         self._supervisor: asyncio.Task | None = None
@@ -152,6 +158,10 @@ class Gateway:
                                  metrics=CaseMetrics(self.metrics.registry))
         self.cases.start(self.workers)
         hooks = [self.no_fly.on_stored, *self.on_stored]
+        if any(st.enabled for st in s.video.streams):
+            self.video = self._video_service()
+            if self.live_poses is not None:
+                hooks.append(self.live_poses.on_stored)
         if s.alerts.enabled:
             self.alert_sinks = self._alert_sinks()
             self.alerts = AlertService(
@@ -179,12 +189,17 @@ class Gateway:
             accept_unknown_devices=s.ingest.accept_unknown_devices, on_stored=hooks,
         )
         self.writer.start(self.workers)
+        if self.video is not None:
+            self.video.start(self.workers)
         self.source.start()
         source = self.source
         self.workers.watch("mqtt-source", source.alive, restart=source.restart_loop,
                            error=lambda: source.last_error or "paho network thread ended")
         self._supervisor = asyncio.create_task(self._supervise(), name="worker-supervisor")
-        app = build_app(self.metrics, {"store": self._check_store, "mqtt": self._check_mqtt},
+        checks = {"store": self._check_store, "mqtt": self._check_mqtt}
+        if self.video is not None:
+            checks["video"] = self._check_video
+        app = build_app(self.metrics, checks,
                         workers=self.workers, vkey=self.evidence.vkey if self.evidence else None)
         for mount in self.http_mounts:  # the console API (api/) adds its routes here; the gateway never imports it
             mount(app, self)
@@ -197,6 +212,27 @@ class Gateway:
         gc.freeze()
         self.gc_watch.install()
         log.info("gateway.started", mqtt=self.mqtt_url, http=f"{s.api.host}:{self.http.port}")
+
+    def _video_service(self) -> VideoService:
+        """Stream workers for the enabled streams; drone streams' frames paired with their drone's MQTT poses."""
+        v = self.settings.video
+        metrics = VideoMetrics(self.metrics.registry)
+        drones = {st.device_id for st in v.streams if st.enabled and st.camera == "drone"}
+        self.live_poses = LivePoses(drones, v.pose) if drones else None
+        stage = FrameStage(v.frame_queue, on_dropped=metrics.dropped_queue)
+        return VideoService(v, stage, database_url=self.database_url, metrics=metrics,
+                            pair=self.live_poses.pair if self.live_poses else None)
+
+    async def _check_video(self) -> tuple[bool, str]:
+        """Up while the frame stage runs: a camera that is down is its stream's state (listed here), not a
+        gateway to restart."""
+        assert self.video is not None
+        states: dict[str, list[str]] = {}
+        for row in self.video.statuses():
+            states.setdefault(row["state"], []).append(row["id"])
+        text = "; ".join(f"{state}: {', '.join(sorted(ids))}" for state, ids in sorted(states.items()))
+        ok = self.video.stage.alive()
+        return ok, (text or "no streams") if ok else f"frame stage not running; {text}"
 
     def _alert_sinks(self) -> SinkFanout:
         """Every consumer of committed alert changes, each behind its own queue and thread."""
@@ -289,6 +325,8 @@ class Gateway:
         self.gc_watch.remove()
         if self.http:
             await self.http.stop()
+        if self.video:  # streams first: nothing new comes in while the rest stops
+            await asyncio.to_thread(self.video.stop)
         if self.cases:  # after the HTTP server: no decision makes a task any more
             await asyncio.to_thread(self.cases.stop)
         if self.writer:
