@@ -194,6 +194,7 @@ class MjpegSource:
         self.boundary: str | None = None
         self._conn: http.client.HTTPConnection | None = None
         self._resp: http.client.HTTPResponse | None = None
+        self._sock: socket.socket | None = None  # the connection hands its socket to the response and forgets it
         self._interrupted = threading.Event()
 
     def __enter__(self) -> MjpegSource:
@@ -229,6 +230,7 @@ class MjpegSource:
             headers["Authorization"] = f"Basic {token}"
         try:
             conn.request("GET", path, headers=headers)
+            self._sock = conn.sock
             resp = conn.getresponse()
         except ConnectionRefusedError as exc:
             self.close()
@@ -244,16 +246,16 @@ class MjpegSource:
         if resp.status != 200:
             self.close()
             raise SourceOpenError(f"{mask_url(self.url)} answered HTTP {resp.status} {resp.reason}", "http_status")
-        if conn.sock is not None:
-            conn.sock.settimeout(self.read_timeout_s)
+        if self._sock is not None:
+            self._sock.settimeout(self.read_timeout_s)
         return resp
 
     def interrupt(self) -> None:
         self._interrupted.set()
-        conn = self._conn
-        if conn is not None and conn.sock is not None:
+        sock = self._sock
+        if sock is not None:
             with contextlib.suppress(OSError):
-                conn.sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         self._interrupted.set()
@@ -264,6 +266,7 @@ class MjpegSource:
             with contextlib.suppress(Exception):
                 self._conn.close()
         self._conn = self._resp = None
+        self._sock = None
 
     def __iter__(self) -> Iterator[SourceFrame]:
         if self._resp is None or self.boundary is None:
