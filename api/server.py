@@ -40,7 +40,8 @@ log = structlog.get_logger(__name__)
 # registration order, so /api/alerts/stream and /api/alerts/counts come before /api/alerts/{clue_code}.
 ROUTE_MODULES = ["api.stream", "api.console_data", "api.alerts_read", "api.review.first", "api.review.legal",
                  "api.review.supervise", "api.evidence_read", "api.public", "api.audit_log", "api.ingest_http",
-                 "api.tasks", "api.task_ack", "api.case_systems", "api.links", "api.streams"]
+                 "api.tasks", "api.task_ack", "api.case_systems", "api.links", "api.streams",
+                 "api.photos"]
 
 CONTEXT_KEY = web.AppKey("enforcegw.api.context", ApiContext)
 TABLE_KEY = web.AppKey("enforcegw.api.routes", RouteTable)
