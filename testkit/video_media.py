@@ -19,9 +19,25 @@ BITS = 16  # cells in the number strip: numbers up to 65,535
 STRIP_H = 16  # strip height in pixels
 
 
-def draw_frame(n: int, width: int, height: int) -> np.ndarray:
-    """Frame `n` (BGR uint8): dark background, a grey bar sweeping left to right, the number as text and strip."""
-    img = np.full((height, width, 3), 32, np.uint8)
+def texture(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A blurred random texture twice as wide as the frame, for backgrounds that pan like a real scene."""
+    rng = np.random.default_rng(seed)
+    tex = rng.integers(0, 256, (height, width * 2), np.uint8)
+    tex = cv2.GaussianBlur(tex, (0, 0), 2.0)
+    return cv2.cvtColor(tex, cv2.COLOR_GRAY2BGR)
+
+
+def draw_frame(n: int, width: int, height: int, background: np.ndarray | None = None,
+               noise: np.random.Generator | None = None) -> np.ndarray:
+    """Frame `n` (BGR uint8): a dark background (or `background` panning 2 px a frame, with fresh sensor-like
+    noise from `noise`), a grey bar sweeping left to right, the number as text and strip."""
+    if background is None:
+        img = np.full((height, width, 3), 32, np.uint8)
+    else:
+        x0 = (2 * n) % width
+        img = background[:, x0:x0 + width].copy()
+        if noise is not None:
+            img = cv2.add(img, noise.integers(0, 12, img.shape, np.uint8))
     x = (n * 8) % max(width, 1)
     cv2.rectangle(img, (x, STRIP_H), (min(x + width // 10, width - 1), height - 1), (160, 160, 160), -1)
     cv2.circle(img, (width // 2, height // 2), height // 6, (40, 40 + (n * 5) % 200, 220), -1)
@@ -47,9 +63,12 @@ def frame_number(image: np.ndarray) -> int:
 
 
 def make_h264(path: Path, *, width: int = 320, height: int = 240, fps: int = 25, seconds: float = 4.0,
-              gop: int | None = None, creation_time: datetime | None = None, container: str = "mp4") -> Path:
+              gop: int | None = None, creation_time: datetime | None = None, container: str = "mp4",
+              textured: bool = False, bit_rate: int | None = None) -> Path:
     """Write an H.264 file of `seconds` at `fps` (libx264, ultrafast, no B-frames); `gop` frames between key
-    frames (default one per second); `creation_time` goes into the container's metadata as cameras write it."""
+    frames (default one per second); `creation_time` goes into the container's metadata as cameras write it.
+    `textured`: a panning noisy background, so the encoder spends a camera-like bit rate (`bit_rate` bit/s, e.g.
+    2,000,000 for 720p) instead of coding flat colour almost for free."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n_frames = round(seconds * fps)
@@ -60,8 +79,12 @@ def make_h264(path: Path, *, width: int = 320, height: int = 240, fps: int = 25,
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = Fraction(1, fps)
         stream.options = {"preset": "ultrafast", "g": str(gop or fps), "bf": "0"}
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        background = texture(width, height) if textured else None
+        noise = np.random.default_rng(1) if textured else None
         for n in range(n_frames):
-            frame = av.VideoFrame.from_ndarray(draw_frame(n, width, height), format="bgr24")
+            frame = av.VideoFrame.from_ndarray(draw_frame(n, width, height, background, noise), format="bgr24")
             frame.pts = n
             for packet in stream.encode(frame):
                 out.mux(packet)
