@@ -90,6 +90,9 @@ class VideoSource(Protocol):
 
     def __iter__(self) -> Iterator[SourceFrame]: ...
 
+    def interrupt(self) -> None:
+        """From any thread: make the reading thread's iteration end soon."""
+
     def close(self) -> None: ...
 
 

@@ -86,13 +86,18 @@ class StreamWorker:
         self._thread = threading.Thread(target=self._run, name=f"stream-{self.config.id}", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> bool:
-        """Stop reading; True when the thread ended within `timeout`. A PyAV read blocked on a silent source
-        returns at its read timeout (stall_after_s) at the latest; the status says `stopped` at once."""
+    def request_stop(self) -> None:
+        """Ask the thread to end without waiting (stopping many workers: request each, then stop each)."""
         self._stop.set()
         src = self._source
         if src is not None:
             src.interrupt()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop reading; True when the thread ended within `timeout`. An MJPEG read is cut at once (its socket is
+        shut down); a PyAV read blocked on a silent source returns at its read timeout (stall_after_s) at the
+        latest, since PyAV offers no way to fire its interrupt callback early. The status says `stopped` at once."""
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
         self._set(StreamState.STOPPED)
