@@ -39,6 +39,7 @@ COMMAND_MODULES = [
     "gateway.commands.case_sink",
     "gateway.commands.streams",
     "gateway.commands.photos",
+    "gateway.commands.telemetry",
 ]
 
 
