@@ -38,6 +38,7 @@ COMMAND_MODULES = [
     "gateway.commands.tokens",
     "gateway.commands.case_sink",
     "gateway.commands.streams",
+    "gateway.commands.analyze",
     "gateway.commands.photos",
     "gateway.commands.telemetry",
 ]
