@@ -6,6 +6,8 @@
     StaticHttpServer  files or fixed responses over HTTP (HLS playlists and segments, .flv files, a non-video page)
     RtmpServer        Debian's ffmpeg serving a file over RTMP in real time (`-re -stream_loop -1 ... -listen 1`),
                       restarted after each client leaves, since ffmpeg's RTMP listener takes one client
+    RtspServer        GStreamer's RTSP server (Debian: gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-good, run by
+                      /usr/bin/python3 with python3-gi) serving an H.264 MP4 in real time, TCP or UDP transport
     make_hls / make_flv  ffmpeg remuxing a test file into an HLS playlist or an FLV file, no re-encode
 """
 
@@ -284,6 +286,82 @@ class RtmpServer:
             if self._proc.poll() is None:
                 return
             self._stop.wait(0.05)
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+_RTSP_SCRIPT = """
+import sys
+import gi
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer
+Gst.init(None)
+port, media, mount = sys.argv[1], sys.argv[2], sys.argv[3]
+server = GstRtspServer.RTSPServer()
+server.set_address("127.0.0.1")
+server.set_service(port)
+factory = GstRtspServer.RTSPMediaFactory()
+factory.set_launch(f'( filesrc location="{media}" ! qtdemux ! rtph264pay name=pay0 pt=96 config-interval=1 )')
+factory.set_shared(False)
+server.get_mount_points().add_factory(mount, factory)
+server.attach(None)
+print("ready", flush=True)
+GLib.MainLoop().run()
+"""
+
+
+def rtsp_server_missing() -> str | None:
+    """Why RtspServer cannot run here (None when it can)."""
+    if not Path(SYSTEM_PYTHON).exists():
+        return f"{SYSTEM_PYTHON} not found"
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); "
+                            "from gi.repository import GstRtspServer"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return ("GStreamer's RTSP server is not installed (apt-get install gir1.2-gst-rtsp-server-1.0 "
+                "gir1.2-gstreamer-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3-gi)")
+    return None
+
+
+class RtspServer:
+    """An H.264 MP4 served at rtsp://127.0.0.1:PORT/live, each client from the file's start, in real time; the
+    stream ends with the file."""
+
+    def __init__(self, media: Path, *, port: int | None = None, mount: str = "/live") -> None:
+        self.media = Path(media).resolve()
+        self.port = port or free_port()
+        self.mount = mount
+        self._proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}{self.mount}"
+
+    def __enter__(self) -> RtspServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, wait_s: float = 10.0) -> None:
+        self._proc = subprocess.Popen([SYSTEM_PYTHON, "-c", _RTSP_SCRIPT, str(self.port), str(self.media), self.mount],
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        deadline = time.monotonic() + wait_s
+        while not listening(self.port):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"GStreamer's RTSP server did not listen on {self.port}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(3.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(3.0)
 
 
 def _ffmpeg(*args: str) -> None:

@@ -16,7 +16,15 @@ from ingest.video.mjpeg_source import MjpegSource, MultipartParser, boundary_of,
 from ingest.video.pyav_source import PTS_JUMP_S, PtsClock, PyAvSource, av_options, creation_time, is_file_url
 from ingest.video.sampling import FpsSampler
 from ingest.video.state import SourceEnded, SourceOpenError
-from testkit.stream_servers import MjpegServer, RtmpServer, StaticHttpServer, make_flv, make_hls
+from testkit.stream_servers import (
+    MjpegServer,
+    RtmpServer,
+    RtspServer,
+    StaticHttpServer,
+    make_flv,
+    make_hls,
+    rtsp_server_missing,
+)
 from testkit.video_media import frame_number, jpeg_frames, make_h264
 
 T0 = datetime(2026, 5, 1, 8, 0, 0, tzinfo=UTC)
@@ -200,6 +208,27 @@ def test_rtmp_served_locally_gives_increasing_times_near_the_wall_clock(clip: Pa
     assert numbers == list(range(numbers[0], numbers[0] + 40))
     # after the connect burst, consecutive frames are 1/25 s apart in capture time
     assert times[-1] - times[-2] == timedelta(seconds=0.04)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_rtsp_served_by_gstreamer_over_each_transport(clip: Path, transport: str) -> None:
+    missing = rtsp_server_missing()
+    if missing:
+        pytest.skip(missing)
+    with RtspServer(clip) as server, PyAvSource(server.url, rtsp_transport=transport, open_timeout_s=10) as src:
+        frames = []
+        for f in src:
+            frames.append((f, datetime.now(UTC)))
+            if len(frames) == 25:
+                break
+    assert [frame_number(f.image) for f, _ in frames] == list(range(25))
+    timed = [(f, got) for f, got in frames if f.pts_s is not None]  # RTSP's first frame may come without PTS
+    assert len(timed) >= 24 and {f.time_source for f, _ in timed} == {FrameTime.STREAM}
+    times = [f.capture_time for f, _ in timed]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+    assert all(0 < g <= 0.041 for g in gaps)  # PTS spacing, shorter only while the anchor settles
+    assert all(timedelta(0) <= got - f.capture_time < timedelta(seconds=3) for f, got in timed)
 
 
 @pytest.mark.parametrize("kind", ["hls", "flv"])
