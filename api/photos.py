@@ -12,7 +12,8 @@ nothing stored, when it is not a photo upload:
     415 unsupported_media_type neither multipart/form-data nor image/jpeg
     422 invalid                no `photo` part, a part of another name, more than MAX_PHOTOS photos, an empty photo,
                                or a `device_id` that is not a registered device
-    403 wrong_device           a device token naming another device
+    403 wrong_device           a device token naming another device (not_a_device_id: a device token whose name
+                               is not a device id)
 
 Decoding and projecting a 12 MP photo takes a few hundred milliseconds: at most UPLOADS_AT_ONCE requests are
 imported at a time, each in a worker thread, so uploads never stall the event loop.
@@ -23,11 +24,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.context import ApiContext, Principal, audit_note, principal
@@ -49,6 +51,16 @@ _uploads: dict[int, asyncio.Semaphore] = {}  # per event loop: tests run several
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class PhotosUpload(_Out):
+    """The multipart/form-data body (documented as such once api/openapi.py honours a request model's
+    `media_type`, as it does a response model's)."""
+
+    media_type: ClassVar[str] = "multipart/form-data"
+    photo: list[Annotated[bytes, Field(min_length=1)]] = Field(
+        min_length=1, max_length=MAX_PHOTOS, description="The photos, one part each (JPEG; the part's file name "
+        "names the photo in the answer).")
 
 
 class PhotoPoseOut(_Out):
@@ -114,7 +126,8 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
                          photos=[PhotoOutcomeOut(**o.as_json()) for o in outcomes])
         return json_response(body, status=201)
 
-    table.add("POST", PATH, upload, roles={"admin", "device"}, response=PhotosOut, errors=(413, 415, 422),
+    table.add("POST", PATH, upload, roles={"admin", "device"}, request=PhotosUpload, response=PhotosOut,
+              errors=(413, 415, 422),
               summary="Patrol photos (multipart/form-data `photo` parts, or one image/jpeg body) for the token's "
                       "device or an admin's ?device_id=: each stored under its hash and answered placed (pose, "
                       "footprint) or refused with the reason, 201")
@@ -127,7 +140,10 @@ def _device(request: web.Request, who: Principal) -> str | None:
             audit_note(request, target=f"device:{named}", result="refused_wrong_device")
             raise error(403, "wrong_device", f"this token is device {who.name!r}'s; it may not upload photos for "
                         f"device {named!r}")
-        named = who.name
+        if DEVICE_ID_RE.fullmatch(who.name) is None:
+            raise error(403, "not_a_device_id", f"this token's name {who.name!r} is not a device id "
+                        "([A-Za-z0-9_.:-]{1,64}); create the device's token with its id as the name")
+        return who.name
     if named is not None and DEVICE_ID_RE.fullmatch(named) is None:
         raise error(422, "invalid", f"{named!r} is not a device id ([A-Za-z0-9_.:-]{{1,64}})", "device_id")
     return named
@@ -156,8 +172,8 @@ async def _read_photos(request: web.Request) -> list[tuple[str, bytes]]:
         else:
             raise error(415, "unsupported_media_type", f"send multipart/form-data with `photo` parts, or one "
                         f"image/jpeg body, not {kind!r}")
-    except (aiohttp.ClientError, ConnectionError, ValueError, AssertionError) as exc:
-        # aiohttp's multipart reader raises ValueError/AssertionError on a malformed body
+    except (aiohttp.ClientError, ConnectionError, HttpProcessingError, ValueError, AssertionError) as exc:
+        # aiohttp's multipart reader raises these on a malformed body (bad part headers, a missing boundary)
         raise error(400, "bad_request", f"the body is not readable as {kind}: {exc}") from None
     if not photos:
         raise error(422, "invalid", "the upload has no `photo` part", "photo")

@@ -45,6 +45,7 @@ async def api(tmp_path: Path, db_url: str, mqtt_url: str) -> AsyncIterator[ApiGa
     async with api_gateway(tmp_path, db_url, mqtt_url) as api:
         for device in ("drone-1", "ghost-1"):
             api.tokens[device] = api.new_token("device", device)[1]
+        api.tokens["not-an-id"] = api.new_token("device", "drone 1 (old token)")[1]
         yield api
 
 
@@ -95,10 +96,13 @@ async def test_an_admin_uploads_one_jpeg_body_for_a_named_drone(api: ApiGateway)
 @pytest.mark.parametrize(("who", "kw", "status", "code"), [
     ("drone-1", {"data": form(OBLIQUE), "params": {"device_id": "drone-2"}}, 403, "wrong_device"),
     ("ghost-1", {"data": form(OBLIQUE)}, 422, "unknown_device"),
+    ("not-an-id", {"data": form(OBLIQUE)}, 403, "not_a_device_id"),
     ("admin", {"data": form(OBLIQUE), "params": {"device_id": "ghost-2"}}, 422, "unknown_device"),
     ("admin", {"data": form(OBLIQUE), "params": {"device_id": "bad id!"}}, 422, "invalid"),
     ("admin", {"data": b"{}", "headers": {"Content-Type": "application/json"}}, 415, "unsupported_media_type"),
     ("admin", {"data": form(OBLIQUE, field="picture")}, 422, "invalid"),
+    ("admin", {"data": b"--b\r\n-5007121--b--\r\n", "headers": {"Content-Type": "multipart/form-data; boundary=b"}},
+     400, "bad_request"),  # a part whose header line is not a header
     ("admin", {"data": b"", "headers": {"Content-Type": "image/jpeg"}}, 422, "invalid"),
     ("operator", {"data": form(OBLIQUE)}, 403, "role_not_allowed"),
 ])
@@ -130,3 +134,7 @@ async def test_the_route_is_documented(api: ApiGateway) -> None:
     assert {"201", "2XX"} & set(op["responses"]) and {"413", "415", "422", "403"} <= set(op["responses"])
     assert op["responses"]["2XX"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/PhotosOut"}
+    (body,) = op["requestBody"]["content"].values()  # multipart/form-data once the document honours media_type
+    assert body["schema"] == {"$ref": "#/components/schemas/PhotosUpload"}
+    photo = doc["components"]["schemas"]["PhotosUpload"]["properties"]["photo"]
+    assert photo["items"]["format"] == "binary" and photo["minItems"] == 1
