@@ -305,8 +305,10 @@ def _offset(s: str | None) -> timedelta | None:
     m = _OFFSET.fullmatch(s)
     if m is None:
         return None
-    sign = -1 if m.group(1) == "-" else 1
-    return sign * timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+    hours, minutes = int(m.group(2)), int(m.group(3))
+    if hours > 14 or minutes > 59:  # no zone is further from UTC than +14:00
+        return None
+    return (-1 if m.group(1) == "-" else 1) * timedelta(hours=hours, minutes=minutes)
 
 
 def _exif_time(original: str | None, subsec: str | None) -> datetime | None:
@@ -358,7 +360,7 @@ def parse_photo_meta(data: bytes) -> PhotoMeta:
     xlon = _float(x.get("GpsLongitude", x.get("GpsLongtitude")))
     use_xmp = xlat is not None and xlon is not None
     use_exif = not use_xmp and exif_lat is not None and exif_lon is not None
-    taken = _exif_time(_text(ex.get(0x9003)) or _text(ex.get(0x9004)) or _text(ifd0.get(0x0132)),
+    taken = _exif_time(_text(ex.get(0x9003)) or _text(ex.get(0x9004)),  # not IFD0 DateTime: an edit time
                        _text(ex.get(0x9291)) or _text(ex.get(0x9290)))
     offset = _offset(_text(ex.get(0x9011)) or _text(ex.get(0x9010)))
     create = x.get("xmp:CreateDate")

@@ -161,6 +161,29 @@ def test_extended_xmp_is_reassembled() -> None:
     assert meta.gimbal_yaw == 12.5
 
 
+def _exif_with_offset(offset: bytes) -> bytes:
+    """A minimal little-endian EXIF: IFD0 -> Exif IFD with DateTimeOriginal and OffsetTimeOriginal."""
+    dto, off = b"2024:05:01 12:00:00\x00", offset + b"\x00"
+    exif_ifd = 8 + 2 + 12 + 4
+    data_at = exif_ifd + 2 + 2 * 12 + 4
+    tiff = b"II*\x00" + struct.pack("<I", 8)
+    tiff += struct.pack("<H", 1) + struct.pack("<HHII", 0x8769, 4, 1, exif_ifd) + struct.pack("<I", 0)
+    tiff += struct.pack("<H", 2) + struct.pack("<HHII", 0x9003, 2, len(dto), data_at)
+    tiff += struct.pack("<HHII", 0x9011, 2, len(off), data_at + len(dto)) + struct.pack("<I", 0) + dto + off
+    return b"\xff\xd8" + _app1(b"Exif\x00\x00" + tiff) + b"\xff\xda\x00\x02"
+
+
+@pytest.mark.parametrize(("offset", "expected"), [
+    (b"+08:00", datetime(2024, 5, 1, 4, tzinfo=UTC)),
+    (b"-0330", datetime(2024, 5, 1, 15, 30, tzinfo=UTC)),
+    (b"+99:00", datetime(2024, 5, 1, 12, tzinfo=UTC)),  # no such offset: the given zone (UTC here)
+])
+def test_exif_offset_time_original(offset: bytes, expected: datetime) -> None:
+    meta = parse_photo_meta(_exif_with_offset(offset))
+    assert meta.taken_at == datetime(2024, 5, 1, 12)
+    assert photo_time(meta, UTC) == expected
+
+
 def test_exif_offset_time_wins() -> None:
     meta = PhotoMeta(taken_at=datetime(2024, 5, 1, 12, 0, 0, 250000), utc_offset=timedelta(hours=8))
     assert photo_time(meta, UTC) == datetime(2024, 5, 1, 4, 0, 0, 250000, tzinfo=UTC)
