@@ -154,7 +154,13 @@ def _line(o: PhotoOutcome) -> str:
     c = o.centre
     where = f"footprint centre {c[1]:.7f}, {c[0]:.7f}" if o.footprint and c else \
         f"camera at {o.pose.lat:.7f}, {o.pose.lon:.7f} (no footprint: {o.footprint_reason})" if o.pose else ""
-    return f"{o.name}: placed, {where}{'' if o.pose_stored else ', pose already stored' if o.pose else ''}"
+    if o.pose_stored:
+        note = ""
+    elif o.pose is not None and not o.pose.device_id:
+        note = " (no --device: pose not stored)"
+    else:
+        note = ", pose already stored"
+    return f"{o.name}: placed, {where}{note}"
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -161,6 +161,8 @@ def test_cli_imports_a_directory(tmp_path: Path, db_url: str, drone: str, capsys
     out = capsys.readouterr().out
     assert f"{OBLIQUE}: placed, footprint centre 53.03" in out and "pose already stored" in out
     assert "1 photos: 1 placed, 0 refused; 0 poses stored; 1 frames handed to detection" in out
+    assert main(["photos", "import", str(photos / OBLIQUE), "--no-progress"]) == 0
+    assert "(no --device: pose not stored)" in capsys.readouterr().out
 
 
 def test_cli_refuses_an_unknown_device(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str],
