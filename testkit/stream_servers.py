@@ -17,6 +17,7 @@ import contextlib
 import functools
 import http.server
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -268,12 +269,22 @@ class RtmpServer:
         self._stop.set()
         proc = self._proc
         if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
             proc.terminate()
             try:
                 proc.wait(3.0)
             except subprocess.TimeoutExpired:
                 proc.kill()
         self._thread.join(5.0)
+
+    def pause(self) -> None:
+        """Freeze the serving ffmpeg (SIGSTOP): the client's connection stays open and silent."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)
 
     def _run(self) -> None:
         cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
@@ -353,9 +364,19 @@ class RtspServer:
                 raise RuntimeError(f"GStreamer's RTSP server did not listen on {self.port}")
             time.sleep(0.02)
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open and silent."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         proc = self._proc
         if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
             proc.terminate()
             try:
                 proc.wait(3.0)

@@ -75,11 +75,14 @@ def file_path(url: str) -> str:
     return url
 
 
-def av_options(url: str, *, rtsp_transport: str = "tcp", read_timeout_s: float = 5.0) -> dict[str, str]:
-    """FFmpeg options for opening `url`: socket timeouts in microseconds, RTSP transport, a short probe for live."""
+def av_options(url: str, *, rtsp_transport: str = "tcp", socket_timeout_s: float = 6.0) -> dict[str, str]:
+    """FFmpeg options for opening `url`: socket timeouts in microseconds, RTSP transport, a short probe for live.
+
+    The socket timeouts are a backstop set a second beyond PyAV's open and read timeouts, which fire first and
+    are reported as timeouts."""
     if is_file_url(url):
         return {}
-    us = str(int(read_timeout_s * 1_000_000))
+    us = str(int(socket_timeout_s * 1_000_000))
     scheme = urlsplit(url).scheme.lower()
     opts = {"rw_timeout": us, "analyzeduration": str(LIVE_ANALYZE_US)}
     if scheme in ("rtsp", "rtsps"):
@@ -194,6 +197,7 @@ class PyAvSource:
         self._container: av.container.InputContainer | None = None
         self._pts: PtsClock | None = None
         self._interrupted = threading.Event()
+        self._last_packet = 0.0
 
     def __enter__(self) -> PyAvSource:
         self.open()
@@ -206,12 +210,20 @@ class PyAvSource:
         target = file_path(self.url) if self.is_file else self.url
         if self.is_file and not Path(target).is_file():
             raise SourceOpenError(f"no such file: {target}", "not_found")
+        started = time.monotonic()
         try:
+            backstop = max(self.open_timeout_s, self.read_timeout_s) + 1.0
             container = av.open(target, options=av_options(self.url, rtsp_transport=self.rtsp_transport,
-                                                            read_timeout_s=self.read_timeout_s),
+                                                            socket_timeout_s=backstop),
                                 timeout=(self.open_timeout_s, self.read_timeout_s))
         except av.error.FFmpegError as exc:
-            raise SourceOpenError(f"cannot open {mask_url(self.url)}: {ffmpeg_message(exc)}", reason_of(exc)) from None
+            # the RTSP demuxer reports its interrupted open as "Invalid data found": the time taken tells them apart
+            timed_out = time.monotonic() - started >= self.open_timeout_s * 0.95
+            if not (isinstance(exc, av.error.ExitError) or timed_out):
+                raise SourceOpenError(f"cannot open {mask_url(self.url)}: {ffmpeg_message(exc)}",
+                                      reason_of(exc)) from None
+            raise SourceOpenError(f"cannot open {mask_url(self.url)}: no stream within {self.open_timeout_s:g} s "
+                                  "(open timeout)", "timeout") from None
         except OSError as exc:
             raise SourceOpenError(f"cannot open {mask_url(self.url)}: {exc}", "io") from None
         if not container.streams.video:
@@ -242,18 +254,25 @@ class PyAvSource:
     def __iter__(self) -> Iterator[SourceFrame]:
         if self._container is None or self._pts is None:
             raise RuntimeError("PyAvSource is not open")
+        self._last_packet = time.monotonic()
         try:
             yield from self._frames(self._container, self._pts)
-        except av.error.ExitError:
+        except av.error.FFmpegError as exc:
             if self._interrupted.is_set():
                 return
-            raise SourceStalled(f"no data for {self.read_timeout_s:g} s (read timeout)") from None
-        except av.error.EOFError:
-            pass
-        except av.error.FFmpegError as exc:
-            raise SourceError(f"reading {mask_url(self.url)}: {ffmpeg_message(exc)}", reason_of(exc)) from None
+            # demuxers report an interrupted read in their own words (RTSP: "Invalid data found", or an end);
+            # a read that failed after the whole read timeout of silence is a stall, whatever it was called
+            if isinstance(exc, av.error.ExitError) or self._silent_for_timeout():
+                raise SourceStalled(f"no data for {self.read_timeout_s:g} s (read timeout)") from None
+            if not isinstance(exc, av.error.EOFError):
+                raise SourceError(f"reading {mask_url(self.url)}: {ffmpeg_message(exc)}", reason_of(exc)) from None
         if not self.is_file and not self._interrupted.is_set():
+            if self._silent_for_timeout():
+                raise SourceStalled(f"no data for {self.read_timeout_s:g} s (read timeout)")
             raise SourceEnded("the stream ended (server closed it)")
+
+    def _silent_for_timeout(self) -> bool:
+        return not self.is_file and time.monotonic() - self._last_packet >= self.read_timeout_s * 0.95
 
     def _frames(self, container: av.container.InputContainer, pts: PtsClock) -> Iterator[SourceFrame]:
         stream = container.streams.video[0]
@@ -261,6 +280,7 @@ class PyAvSource:
         last_frame_mono = time.monotonic()
         bad_run = 0
         for packet in container.demux(stream):
+            self._last_packet = time.monotonic()
             if self._interrupted.is_set():
                 return
             t0 = time.perf_counter()

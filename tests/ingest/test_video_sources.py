@@ -4,6 +4,7 @@ serving locally), HLS, HTTP-FLV and MJPEG over local servers."""
 from __future__ import annotations
 
 import itertools
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from ingest.video.frames import FrameTime
 from ingest.video.mjpeg_source import MjpegSource, MultipartParser, boundary_of, open_source, part_timestamp
 from ingest.video.pyav_source import PTS_JUMP_S, PtsClock, PyAvSource, av_options, creation_time, is_file_url
 from ingest.video.sampling import FpsSampler
-from ingest.video.state import SourceEnded, SourceOpenError
+from ingest.video.state import SourceEnded, SourceOpenError, SourceStalled
 from testkit.stream_servers import (
     MjpegServer,
     RtmpServer,
@@ -53,7 +54,7 @@ def test_is_file_url(url: str, is_file: bool) -> None:
     ("/a.mp4", "tcp", {}),
 ])
 def test_av_options(url: str, transport: str, expected: dict[str, str]) -> None:
-    assert av_options(url, rtsp_transport=transport, read_timeout_s=2.0) == expected
+    assert av_options(url, rtsp_transport=transport, socket_timeout_s=2.0) == expected
 
 
 @pytest.mark.parametrize(("meta", "expected"), [
@@ -231,6 +232,21 @@ def test_rtsp_served_by_gstreamer_over_each_transport(clip: Path, transport: str
     assert all(timedelta(0) <= got - f.capture_time < timedelta(seconds=3) for f, got in timed)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(("server", "transport"), [("rtmp", "tcp"), ("rtsp", "tcp"), ("rtsp", "udp")])
+def test_a_live_source_gone_silent_raises_stalled(clip: Path, server: str, transport: str) -> None:
+    if server == "rtsp" and (missing := rtsp_server_missing()):
+        pytest.skip(missing)
+    with (RtmpServer(clip) if server == "rtmp" else RtspServer(clip)) as srv:
+        with pytest.raises(SourceStalled) as err, PyAvSource(srv.url, rtsp_transport=transport,
+                                                              read_timeout_s=1.0) as src:
+            for n, _ in enumerate(src):
+                if n == 5:
+                    srv.pause()  # the server process frozen: its connection open and silent
+        srv.resume()
+    assert str(err.value) == "no data for 1 s (read timeout)"
+
+
 @pytest.mark.parametrize("kind", ["hls", "flv"])
 def test_hls_and_http_flv_over_http(clip: Path, tmp_path: Path, kind: str) -> None:
     """Files served over HTTP arrive faster than real time: read as live, every frame comes with a stream time
@@ -298,6 +314,18 @@ def test_hostile_sources_refused_with_a_clear_error(tmp_path: Path, url_kind: st
             pass
     assert err.value.reason == reason
     assert words in str(err.value)
+
+
+@pytest.mark.parametrize("scheme", ["rtmp", "rtsp", "http"])
+def test_a_server_that_never_answers_times_out_on_open(scheme: str) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # connections complete in the backlog; nothing is ever sent
+        url = f"{scheme}://127.0.0.1:{silent.getsockname()[1]}/live/s" + (".flv" if scheme == "http" else "")
+        with pytest.raises(SourceOpenError) as err, PyAvSource(url, open_timeout_s=0.5, read_timeout_s=0.5):
+            pass
+    assert err.value.reason == "timeout"
+    assert "0.5 s" in str(err.value)
 
 
 def test_password_never_in_an_error() -> None:

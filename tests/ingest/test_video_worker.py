@@ -212,6 +212,28 @@ class _Tee:
         self.stage.put(frame)
 
 
+@pytest.mark.slow
+def test_a_frozen_rtmp_server_stalls_the_stream_and_it_comes_back(tmp_path: Path,
+                                                                  stopped: list[StreamWorker]) -> None:
+    clip = make_h264(tmp_path / "clip.mp4", fps=25, seconds=4.0)
+    sink = Sink()
+    with RtmpServer(clip) as server:
+        w, rec, _ = make_worker(server.url, sink, stall_after_s=1.0)
+        stopped.append(w)
+        w.start()
+        assert wait_for(lambda: w.status().frames_kept >= 3, 15)
+        server.pause()
+        assert wait_for(lambda: w.status().state is StreamState.STALLED, 10)
+        kept_at_stall = w.status().frames_kept
+        server.resume()  # the frozen ffmpeg finds its client gone and exits; the next one serves the reconnect
+        assert wait_for(lambda: w.status().frames_kept >= kept_at_stall + 3
+                        and w.status().state is StreamState.LIVE, 15)
+        states = rec.states()
+    assert states[:3] == [StreamState.CONNECTING, StreamState.LIVE, StreamState.STALLED]
+    assert states[-1] is StreamState.LIVE
+    assert "no data for 1 s" in next(s.last_error or "" for s in rec.statuses if s.state is StreamState.STALLED)
+
+
 def test_a_file_is_timed_from_the_given_start_and_ends_stopped(tmp_path: Path,
                                                                stopped: list[StreamWorker]) -> None:
     clip = make_h264(tmp_path / "f.mp4", fps=25, seconds=2.0)
