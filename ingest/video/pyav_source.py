@@ -11,6 +11,7 @@ Why PyAV rather than OpenCV's VideoCapture (both wrap the same FFmpeg):
   * failures are typed exceptions carrying FFmpeg's message (ConnectionRefusedError, InvalidDataError,
     HTTP 404 ...), where VideoCapture returns False and logs to stderr;
   * decoder threading is chosen per stream (`thread_type="AUTO"`: slice and frame threads);
+  * a frame decoded over lost data is flagged (`is_corrupt`), so it is counted and dropped, not handed on;
   * decoding and conversion are separate steps: every H.264 frame must be decoded (the next ones refer to it),
     but only the frames the sampler keeps pay for `to_ndarray("bgr24")`, the costly colour conversion.
 Hardware decode is not used: FFmpeg's hwaccels need a device this gateway cannot assume.
@@ -301,6 +302,11 @@ class PyAvSource:
                 raise SourceStalled(f"packets but no decodable frame for {self.read_timeout_s:g} s")
             for frame in frames:
                 c.decoded += 1
+                if frame.is_corrupt:
+                    # decoded over a lost packet (RTSP over UDP, a damaged file): smeared, no use as evidence;
+                    # dropped before the sampler, so the next whole frame takes its slot
+                    c.corrupt += 1
+                    continue
                 pts_s = float(frame.time) if frame.time is not None else None
                 capture, source = pts.capture_time(pts_s, self.clock(), now_mono)
                 c.pts_resets = pts.resets

@@ -4,6 +4,7 @@ serving locally), HLS, HTTP-FLV and MJPEG over local servers."""
 from __future__ import annotations
 
 import itertools
+import random
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -185,6 +186,23 @@ def test_file_frames_timed_from_the_given_start_and_sampled(clip: Path) -> None:
     assert {f.time_source for f in frames} == {FrameTime.FILE}
     assert frames[0].image.shape == (240, 320, 3)
     assert (src.counters.decoded, src.counters.kept, src.counters.dropped_sampling) == (100, 20, 80)
+
+
+def test_a_damaged_file_has_its_broken_frames_counted_and_dropped(tmp_path: Path) -> None:
+    clip = make_h264(tmp_path / "d.mp4", width=320, height=240, seconds=4.0, textured=True, bit_rate=600_000)
+    data = bytearray(clip.read_bytes())
+    rng = random.Random(3)
+    for _ in range(30):  # overwrite runs of bytes in the middle of the coded frames
+        at = rng.randrange(len(data) // 5, len(data) * 4 // 5)
+        data[at:at + 64] = rng.randbytes(64)
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    with PyAvSource(str(damaged)) as src:
+        numbers = [frame_number(f.image) for f in src]
+    assert src.counters.corrupt > 0
+    assert 0 < len(numbers) < 100
+    assert src.counters.kept + src.counters.corrupt >= 95  # a broken packet may yield no frame at all
+    assert numbers[:5] == [0, 1, 2, 3, 4]  # the frames before the damage are whole
 
 
 def test_file_uri_without_start_uses_creation_time(clip: Path) -> None:
