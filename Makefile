@@ -29,6 +29,12 @@ tools:
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	    (apt-get update -qq && apt-get install -y -qq ffmpeg >/dev/null) || \
 	    echo "ffmpeg not installed: stream server tests will be skipped"; }
+	@# RTSP tests serve streams with GStreamer's RTSP server through Debian's python3-gi.
+	@{ [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null; } || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq && apt-get install -y -qq python3-gi gir1.2-gst-rtsp-server-1.0 gir1.2-gstreamer-1.0 \
+	     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad >/dev/null) || \
+	    echo "GStreamer RTSP server not installed: RTSP tests will be skipped"; }
 	@# The console's browser tests drive Debian's Chromium through Playwright (its own browser download needs the
 	@# internet); Noto CJK so Chinese renders in the screenshots.
 	@{ command -v chromium >/dev/null 2>&1 && [ -d /usr/share/fonts/opentype/noto ]; } || \

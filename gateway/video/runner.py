@@ -126,6 +126,13 @@ class StreamRunner:
             self.detail["dji_live"] = getattr(result, "as_dict", lambda: str(result))()
         return url
 
+    def request_stop(self) -> None:
+        """Ask the worker to stop without waiting (a read blocked on a silent source ends at its read timeout), so
+        many streams stop in one read timeout rather than one after another."""
+        self._stop.set()
+        if self.worker is not None:
+            self.worker.request_stop()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         if self.worker is not None:

@@ -118,6 +118,8 @@ class VideoService:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         for runner in self.runners.values():
+            runner.request_stop()
+        for runner in self.runners.values():
             runner.stop(timeout)
         if self._status_worker is not None:
             self._status_worker.join(timeout)
