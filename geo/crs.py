@@ -12,6 +12,12 @@ Inverse GCJ-02 uses the fixed-point iteration ``w <- w - (wgs2gcj(w) - g)`` (con
 in 3-4 steps); the single-step inverse (``gcj02_to_wgs84_single_step``) is kept only because vendor
 code uses it and its documented outputs are test vectors; it is off by up to ~2 m.
 
+The inverses (iterative, single-step, and BD-09 through them) decide "inside China" on their WGS84 RESULT,
+the point the forward function would have tested: a Shenzhen point near the Hong Kong border or a coastal
+point whose GCJ-02 image lies outside the region still comes back. A GCJ-02 point in the band (up to ~700 m)
+just outside the region's edge is ambiguous -- both an inside point and itself map there -- and is read as the
+inside point's image.
+
 "Outside China" defaults to the common bounding box rule. That box wrongly contains Seoul, Taipei,
 Hong Kong and Ulaanbaatar; callers who handle such data install a polygon region with
 :func:`set_china_region` (e.g. built from a national boundary file).
@@ -201,21 +207,42 @@ def wgs84_to_gcj02(lon: Any, lat: Any) -> tuple[Any, Any]:
     return _offset(lon, lat, 1.0)
 
 
+# The offset formula divides by cos(lat); beyond this no point can be inside any region of ours.
+_FORMULA_LAT = 85.0
+
+
+def _keep_inside(x: np.ndarray, y: np.ndarray, wx: np.ndarray, wy: np.ndarray, scalar: bool) -> tuple[Any, Any]:
+    """The WGS84 candidate where it lies inside the region (the forward function would have shifted it), else the
+    input unchanged (outside, the forward function is the identity)."""
+    inside = _region.contains(wx, wy)
+    return _ret(np.where(inside, wx, x), np.where(inside, wy, y), scalar)
+
+
 def gcj02_to_wgs84_single_step(lon: Any, lat: Any) -> tuple[Any, Any]:
-    """The common one-step approximation ``2*g - f(g)``; up to ~2 m off. Prefer :func:`gcj02_to_wgs84`."""
-    return _offset(lon, lat, -1.0)
+    """The common one-step approximation ``2*g - f(g)``; up to ~2 m off. Prefer :func:`gcj02_to_wgs84`.
+
+    Inside or outside China is decided on the result (see the module docstring)."""
+    x, y, scalar = _arrays(lon, lat)
+    wx, wy = x.copy(), y.copy()
+    ok = np.abs(y) < _FORMULA_LAT
+    if ok.any():
+        dlon, dlat = _gcj_delta(x[ok], y[ok])
+        wx[ok] -= dlon
+        wy[ok] -= dlat
+    return _keep_inside(x, y, wx, wy, scalar)
 
 
 def gcj02_to_wgs84(lon: Any, lat: Any, tol_deg: float = 1e-12, max_iter: int = 20) -> tuple[Any, Any]:
     """GCJ-02 -> WGS84, exact to ``tol_deg`` by fixed-point iteration (error well under 1 mm).
 
-    Outside China (by the installed region, evaluated on the GCJ input) the input is returned unchanged.
+    Inside or outside China is decided on the WGS84 result (see the module docstring): where the result lies
+    outside the installed region the input is returned unchanged.
     """
     x, y, scalar = _arrays(lon, lat)
-    inside = _region.contains(x, y)
+    ok = np.abs(y) < _FORMULA_LAT
     ox, oy = x.copy(), y.copy()
-    if inside.any():
-        gx, gy = x[inside], y[inside]
+    if ok.any():
+        gx, gy = x[ok], y[ok]
         dlon, dlat = _gcj_delta(gx, gy)
         wx, wy = gx - dlon, gy - dlat
         for _ in range(max_iter):
@@ -228,8 +255,8 @@ def gcj02_to_wgs84(lon: Any, lat: Any, tol_deg: float = 1e-12, max_iter: int = 2
                 break
             wx = wx - ex
             wy = wy - ey
-        ox[inside], oy[inside] = wx, wy
-    return _ret(ox, oy, scalar)
+        ox[ok], oy[ok] = wx, wy
+    return _keep_inside(x, y, ox, oy, scalar)
 
 
 def gcj02_to_bd09(lon: Any, lat: Any) -> tuple[Any, Any]:

@@ -233,7 +233,99 @@ outside = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(outside)
 def test_identity_outside_china(p: tuple[float, float]) -> None:
+    """Outside the region the forward function is the identity. Each inverse returns a WGS84 point whose GCJ-02
+    image is the input: the input itself, or -- in the band just off the edge where an inside point also maps
+    there -- that inside point (the result decides, so an inside point's round trip never fails)."""
     lon, lat = p
     assert wgs84_to_gcj02(lon, lat) == (lon, lat)
-    assert gcj02_to_wgs84(lon, lat) == (lon, lat)
-    assert gcj02_to_wgs84_single_step(lon, lat) == (lon, lat)
+    back = gcj02_to_wgs84(lon, lat)
+    assert back == (lon, lat) or (crs.in_china(*back) and wgs84_to_gcj02(*back) == pytest.approx((lon, lat),
+                                                                                                 abs=1e-11))
+    single = gcj02_to_wgs84_single_step(lon, lat)
+    assert single == (lon, lat) or crs.in_china(*single)
+
+
+far_outside = st.one_of(
+    st.tuples(st.floats(-180.0, W - 0.1), st.floats(-89.0, 89.0)),
+    st.tuples(st.floats(E + 0.1, 180.0), st.floats(-89.0, 89.0)),
+    st.tuples(st.floats(-180.0, 180.0), st.floats(N + 0.1, 89.0)),
+    st.tuples(st.floats(-180.0, 180.0), st.floats(-89.0, S - 0.1)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(far_outside)
+def test_identity_well_outside_china(p: tuple[float, float]) -> None:
+    """Beyond the offset band (0.1 degree is 11 km; the offset is under 1 km) every inverse is the identity."""
+    assert gcj02_to_wgs84(*p) == p
+    assert gcj02_to_wgs84_single_step(*p) == p
+    assert bd09_to_wgs84(*wgs84_to_bd09(*p)) == pytest.approx(p, abs=1e-5)  # BD-09 has no region: its own error
+
+
+def _near_bbox_edges(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """n WGS84 points inside the box, within 0.02 degree (~2 km) of one of its four edges."""
+    side = rng.integers(0, 4, n)
+    depth = rng.uniform(1e-8, 0.02, n)
+    lon = rng.uniform(W, E, n)
+    lat = rng.uniform(S, N, n)
+    lon = np.where(side == 0, W + depth, np.where(side == 1, E - depth, lon))
+    lat = np.where(side == 2, S + depth, np.where(side == 3, N - depth, lat))
+    return lon, lat
+
+
+def test_round_trip_near_the_bbox_edges() -> None:
+    """2,000 points just inside the out_of_china box, many of whose GCJ-02 images fall outside it: deciding on
+    the GCJ-02 input returned those unchanged (hundreds of metres off); the result decides now."""
+    lon, lat = _near_bbox_edges(2000, np.random.default_rng(16))
+    g = wgs84_to_gcj02(lon, lat)
+    assert (~crs.in_china(*g)).sum() > 100  # the case that used to fail is well represented
+    back = gcj02_to_wgs84(*g)
+    assert float(np.max(distance_m(lon, lat, *back))) < 0.01
+    # the single step is up to ~2 m off, so points closer than that to an edge may come back outside it
+    deep = (np.minimum.reduce([lon - W, E - lon, lat - S, N - lat]) > 1e-4)
+    single = gcj02_to_wgs84_single_step(g[0][deep], g[1][deep])
+    assert float(np.max(distance_m(lon[deep], lat[deep], *single))) < 10.0  # its own error, not 100s of m
+    bd = bd09_to_wgs84(*wgs84_to_bd09(lon, lat))
+    assert float(np.max(distance_m(lon, lat, *bd))) < 1.0
+
+
+# 1e-9 degree (0.1 mm) in from the edges: closer than that, the inverse's last-bit rounding decides the side
+_IN = 1e-9
+inside_near_edges = st.one_of(
+    st.tuples(st.floats(W + _IN, W + 0.02), st.floats(S + _IN, N - _IN)),
+    st.tuples(st.floats(E - 0.02, E - _IN), st.floats(S + _IN, N - _IN)),
+    st.tuples(st.floats(W + _IN, E - _IN), st.floats(S + _IN, S + 0.02)),
+    st.tuples(st.floats(W + _IN, E - _IN), st.floats(N - 0.02, N - _IN)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(inside_near_edges)
+def test_round_trip_near_the_bbox_edges_property(p: tuple[float, float]) -> None:
+    back = gcj02_to_wgs84(*wgs84_to_gcj02(*p))
+    assert distance_m(*p, *back) < 0.01
+
+
+def test_round_trip_at_the_shenzhen_hong_kong_border_and_coast() -> None:
+    """With Shenzhen's boundary as the region (its south edge is the Hong Kong border and the coast), points
+    inside within 2 km of the edge -- where the GCJ-02 shift (~300 m south, ~500 m east) carries many of them
+    across -- come back within a few cm."""
+    from geo.geojson_io import load_datav
+
+    zones = load_datav(require(GUANGDONG)).zones
+    shenzhen = next(z.shape for z in zones if "440300" in str(z.id) or z.name == "深圳市")
+    rng = np.random.default_rng(8)
+    ring = shapely.get_exterior_ring(max(getattr(shenzhen, "geoms", [shenzhen]), key=lambda g: g.area))
+    pts = shapely.line_interpolate_point(ring, rng.uniform(0, 1, 6000), normalized=True)
+    xy = shapely.get_coordinates(pts) + rng.uniform(-0.02, 0.02, (6000, 2))
+    previous = set_china_region(PolygonChinaRegion(shenzhen))
+    try:
+        keep = crs.in_china(xy[:, 0], xy[:, 1])
+        lon, lat = xy[keep, 0][:2000], xy[keep, 1][:2000]
+        assert lon.size == 2000
+        g = wgs84_to_gcj02(lon, lat)
+        assert (~crs.in_china(*g)).sum() > 50  # images across the border or out at sea
+        back = gcj02_to_wgs84(*g)
+        assert float(np.max(distance_m(lon, lat, *back))) < 0.03
+    finally:
+        set_china_region(previous)
