@@ -47,7 +47,14 @@ class CameraSpec:
 
     @property
     def aspect(self) -> float:
+        """Width / height of the nominal sensor size."""
         return self.sensor_width_mm / self.sensor_height_mm
+
+    @property
+    def active_height_mm(self) -> float:
+        """The height of the area the native frame covers: the sensor width at the native pixel aspect (square
+        pixels). Nominal format sizes are rounded; the pixel counts are exact, and decide how a crop is taken."""
+        return self.sensor_width_mm * self.native_height / self.native_width
 
 
 def _spec(model: str, name: str, w: float, h: float, nw: int, nh: int, source: str, lens: str = "wide") -> CameraSpec:
@@ -133,7 +140,11 @@ def camera_spec(model: str | None, image_w: int, image_h: int) -> CameraSpec | N
     if len(specs) == 1:
         return specs[0]
     fitting = [s for s in specs if _fits(s, image_w, image_h)]
-    return fitting[0] if len(fitting) == 1 else None
+    first = fitting[0] if fitting else None
+    if first and all((s.sensor_width_mm, s.active_height_mm) == (first.sensor_width_mm, first.active_height_mm)
+                     for s in fitting):
+        return first  # the lenses that fit share a sensor (M3T wide in 12 MP mode and tele): either will do
+    return None
 
 
 def focal_plane_px_per_mm(resolution: float, unit: int | None) -> float | None:
@@ -179,7 +190,7 @@ def intrinsics_for_photo(
                                 cy_px=cy, source="calibrated")
     if focal_mm is not None and focal_mm > 0 and spec is not None:
         return CameraIntrinsics(width=image_w, height=image_h, focal_mm=focal_mm,
-                                sensor_width_mm=spec.sensor_width_mm, sensor_height_mm=spec.sensor_height_mm,
+                                sensor_width_mm=spec.sensor_width_mm, sensor_height_mm=spec.active_height_mm,
                                 source=f"sensor_table:{spec.model}/{spec.lens} ({spec.source})")
     if focal_mm is not None and focal_mm > 0 and focal_plane_x_px_per_mm:
         # the focal-plane resolution is of the full-resolution frame; the image spans it (or its width) scaled
@@ -191,7 +202,7 @@ def intrinsics_for_photo(
     if focal_35mm is not None and focal_35mm > 0:
         if spec is not None:
             return CameraIntrinsics(width=image_w, height=image_h, f35_mm=focal_35mm,
-                                    sensor_width_mm=spec.sensor_width_mm, sensor_height_mm=spec.sensor_height_mm,
+                                    sensor_width_mm=spec.sensor_width_mm, sensor_height_mm=spec.active_height_mm,
                                     source=f"35mm_equivalent:{spec.model}/{spec.lens}")
         return CameraIntrinsics(width=image_w, height=image_h, f35_mm=focal_35mm, sensor_aspect=DEFAULT_SENSOR_ASPECT,
                                 source="35mm_equivalent:4:3_sensor_assumed")
