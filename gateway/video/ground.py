@@ -19,6 +19,8 @@ def drone_pose(p: Pose) -> DronePose | None:
     aircraft heading looking straight down (a fixed nadir camera)."""
     if not p.has_fix or p.alt_rel_m is None or p.alt_rel_m <= 0:
         return None
+    if p.lat == 0.0 and p.lon == 0.0:  # DJI's "no position": ingest makes it None, a file parser might not
+        return None
     yaw = p.gimbal_yaw if p.gimbal_yaw is not None else (p.yaw or 0.0)
     pitch = p.gimbal_pitch if p.gimbal_pitch is not None else -90.0
     roll = p.gimbal_roll if p.gimbal_roll is not None else 0.0
