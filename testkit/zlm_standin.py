@@ -12,7 +12,8 @@ shapes of ZLMediaKit's `server/WebApi.cpp`:
 
 Every call is GET or POST (query, form or JSON body). With a secret given, a call without it or with another
 answers {"code":-100,"msg":"Incorrect secret"}. Each request is recorded with its decoded arguments (`requests`),
-so tests see exactly what arrived. Runs in a thread on a free port of 127.0.0.1; a context manager.
+so tests see exactly what arrived; `raw_answers` replaces an API's answer with fixed bytes. Runs in a thread on a
+free port of 127.0.0.1; a context manager.
 """
 
 from __future__ import annotations
@@ -52,9 +53,12 @@ def _missing(args: dict[str, str], *names: str) -> dict[str, Any] | None:
 
 
 class ZlmStandin:
-    def __init__(self, *, secret: str = "", refuse_urls: set[str] | None = None) -> None:
+    def __init__(self, *, secret: str = "", refuse_urls: set[str] | None = None,
+                 raw_answers: dict[str, tuple[int, bytes]] | None = None) -> None:
         self.secret = secret
         self.refuse_urls: set[str] = set(refuse_urls or ())
+        # api -> (HTTP status, body) answered as is: a proxy or another server in ZLMediaKit's place
+        self.raw_answers: dict[str, tuple[int, bytes]] = dict(raw_answers or {})
         self.requests: list[StandinRequest] = []
         self.proxies: dict[str, _Proxy] = {}
         self._lock = threading.Lock()
@@ -117,8 +121,11 @@ class ZlmStandin:
         args.update(parse_qsl(parts.query, keep_blank_values=True))
         with self._lock:
             self.requests.append(StandinRequest(api, h.command, dict(args)))
-            answer = self._answer(api, args)
-        if answer is None:
+            raw = self.raw_answers.get(api)
+            answer = self._answer(api, args) if raw is None else None
+        if raw is not None:
+            self._send(h, raw[0], raw[1], "application/json")
+        elif answer is None:
             self._send(h, 404, b"not found", "text/plain")
         else:
             self._send(h, 200, json.dumps(answer, ensure_ascii=False).encode(), "application/json; charset=utf-8")
