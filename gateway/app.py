@@ -54,11 +54,13 @@ from gateway.workers import EXIT_WORKER_FAILED, RestartPolicy, ThreadWorker, Wor
 from gateway.zone_service import ZoneService
 from ingest.decode import ParseLimits
 from ingest.device_events import DeviceEvent, device_events
+from ingest.dji.live import DjiLiveController
 from ingest.dji.state import DockStateMerger
 from ingest.models import Pose, Reading
 from ingest.mqtt import MqttSource, RawMessage
 from ingest.router import parse_message
 from ingest.video.metrics import VideoMetrics
+from ingest.video.zlmediakit import ZlmClient
 
 log = structlog.get_logger(__name__)
 
@@ -116,6 +118,8 @@ class Gateway:
         self.cases: CaseService | None = None  # case tasks: the API's review decisions call cases.on_ready
         self.video: VideoService | None = None  # video streams (issue 16); None when none is configured
         self.live_poses: LivePoses | None = None
+        self.live_video: DjiLiveController | None = None  # DJI docks told to push over the Cloud API
+        self.mqtt_protocol = "5"
         self._sequencer_stop = threading.Event()
         self._sequencer: ThreadWorker | None = None
         self._supervisor: asyncio.Task | None = None
@@ -141,6 +145,7 @@ class Gateway:
             self.broker = EmbeddedBroker(s.data_dir, s.mqtt.embedded_port)
             self.mqtt_url = await self.broker.start()
             protocol = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
+        self.mqtt_protocol = protocol
         catalogue = load_catalogue(s)  # before zones load: it declares the zone kinds its rules use
         self.zones = ZoneService(self.database_url, on_reload=self.metrics.zones_loaded.set)
         await self.zones.reload_async()
@@ -220,8 +225,16 @@ class Gateway:
         drones = {st.device_id for st in v.streams if st.enabled and st.camera == "drone"}
         self.live_poses = LivePoses(drones, v.pose) if drones else None
         stage = FrameStage(v.frame_queue, on_dropped=metrics.dropped_queue)
-        return VideoService(v, stage, database_url=self.database_url, metrics=metrics,
-                            pair=self.live_poses.pair if self.live_poses else None)
+        enabled = [st for st in v.streams if st.enabled]
+        proxy = ZlmClient(v.zlmediakit) if v.zlmediakit and any(st.via_zlmediakit for st in enabled) else None
+        if any(st.live for st in enabled):
+            self.live_video = DjiLiveController(self.mqtt_url, client_id=self.settings.mqtt.client_id,
+                                                protocol=self.mqtt_protocol)
+            live = self.live_video
+            self.workers.watch("dji-live", live.alive, restart=live.client.loop_start,
+                               error=lambda: "paho network thread ended")
+        return VideoService(v, stage, database_url=self.database_url, metrics=metrics, proxy=proxy,
+                            pusher=self.live_video, pair=self.live_poses.pair if self.live_poses else None)
 
     async def _check_video(self) -> tuple[bool, str]:
         """Up while the frame stage runs: a camera that is down is its stream's state (listed here), not a
@@ -327,6 +340,8 @@ class Gateway:
             await self.http.stop()
         if self.video:  # streams first: nothing new comes in while the rest stops
             await asyncio.to_thread(self.video.stop)
+        if self.live_video:  # after the streams: their live_stop_push went out through it
+            await asyncio.to_thread(self.live_video.close)
         if self.cases:  # after the HTTP server: no decision makes a task any more
             await asyncio.to_thread(self.cases.stop)
         if self.writer:

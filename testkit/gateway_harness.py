@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -98,10 +99,18 @@ def stream(device: str, n: int, start: datetime | None = None) -> list[tuple[str
     return [reading(device, i, start + timedelta(seconds=i), LAeq=50 + i % 20) for i in range(n)]
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+async def wait_for(predicate: Callable[[], bool] | Callable[[], Awaitable[bool]], timeout: float = 30.0,
+                   what: str = "condition") -> None:
+    """Poll `predicate` (a plain function, run in a thread, or a coroutine function) until it is true."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if await asyncio.to_thread(predicate):
+        if inspect.iscoroutinefunction(predicate):
+            ok = await predicate()
+        else:
+            ok = await asyncio.to_thread(predicate)
+            if inspect.isawaitable(ok):  # a lambda returning a coroutine
+                ok = await ok
+        if ok:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
