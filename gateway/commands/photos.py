@@ -2,8 +2,9 @@
 placed from its XMP/EXIF pose with its footprint on the ground, or refused with the reason; one line per photo and
 a summary. Exit 1 when a photo was refused.
 
-Also the footprint geometry the importer is given (`photo_footprint`), shared with `POST /api/media/photos`: the
-image border projected to the ground with `geo.projection`, as a GeoJSON Feature.
+Also the footprint geometry the importer is given (`photo_footprint`), shared with `POST /api/media/photos`:
+geo.footprint's coverage polygon (clipped at the horizon or range limit) with geo.camera_models' intrinsics, as a
+GeoJSON Feature.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
 import psycopg
 from tqdm import tqdm
 
@@ -26,73 +26,60 @@ from gateway.config import Settings, load_settings
 from gateway.errors import InputError
 from gateway.store.connect import resolve_database_url
 from gateway.store.migrate import apply_migrations
-from geo.camera import CameraIntrinsics, DronePose
-from geo.projection import project_pixels
+from geo.camera import CameraIntrinsics, DronePose, NoPositionError
+from geo.camera_models import IntrinsicsUnavailable, focal_plane_px_per_mm, intrinsics_for_photo
+from geo.footprint import photo_footprint as footprint_of
 from ingest.models import Pose
 from ingest.photos.importer import DEFAULT_MAX_BYTES, PhotoImporter, PhotoOutcome
 from ingest.telemetry.xmp import PhotoMeta, Refusal
 from ingest.video.frames import Frame
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg")
-_BORDER_STEPS = 8  # points per image edge: an oblique photo's top edge may lie above the horizon
 
 
 # --- footprint -------------------------------------------------------------------------------------------
 
 
 def photo_intrinsics(meta: PhotoMeta, width: int, height: int) -> CameraIntrinsics | Refusal:
-    """Intrinsics for the decoded image: DJI's calibrated focal length and optical centre where the XMP has them
-    (scaled when the image is smaller than the original they were calibrated for), else the 35 mm-equivalent
-    focal length."""
-    if meta.calibrated_focal_px:
-        scale = width / meta.exif_width if meta.exif_width else 1.0
-        cx = meta.calibrated_cx_px * scale if meta.calibrated_cx_px else None
-        cy = meta.calibrated_cy_px * scale if meta.calibrated_cy_px else None
-        return CameraIntrinsics(width=width, height=height, focal_px=meta.calibrated_focal_px * scale,
-                                cx_px=cx, cy_px=cy)
-    if meta.focal_35mm:
-        return CameraIntrinsics(width=width, height=height, f35_mm=meta.focal_35mm)
-    return Refusal("no_intrinsics", "the photo has neither drone-dji:CalibratedFocalLength nor EXIF "
-                   "FocalLengthIn35mmFilm")
+    """Intrinsics for the decoded image (geo.camera_models: DJI's calibrated focal length where the XMP has it,
+    else the camera table's sensor, the focal-plane resolution or the 35 mm equivalent)."""
+    per_mm = None
+    if meta.focal_plane_x_res:
+        per_mm = focal_plane_px_per_mm(meta.focal_plane_x_res, meta.focal_plane_unit)
+    try:
+        return intrinsics_for_photo(meta.model, width, height, focal_mm=meta.focal_mm, focal_35mm=meta.focal_35mm,
+                                    calibrated_focal_px=meta.calibrated_focal_px,
+                                    calibrated_cx_px=meta.calibrated_cx_px, calibrated_cy_px=meta.calibrated_cy_px,
+                                    full_w=meta.exif_width, full_h=meta.exif_height, focal_plane_x_px_per_mm=per_mm)
+    except IntrinsicsUnavailable as exc:
+        return Refusal(exc.reason, exc.detail)
 
 
 def photo_footprint(meta: PhotoMeta, pose: Pose) -> dict[str, Any] | Refusal:
-    """The ground the photo covers (flat ground at take-off height), or why it cannot be computed."""
-    if meta.gimbal_reverse or meta.cam_reverse:
-        return Refusal("reversed_gimbal", "GimbalReverse/CamReverse is set; the projection does not handle an "
-                       "upside-down gimbal yet")
+    """The ground the photo covers (geo.footprint, flat ground at take-off height) as a GeoJSON Feature, or why
+    it cannot be computed."""
     if pose.alt_rel_m is None or pose.alt_rel_m <= 0:
         return Refusal("no_height", f"RelativeAltitude {pose.alt_rel_m} is not above the take-off point")
     if pose.gimbal_pitch is None or pose.gimbal_yaw is None or pose.lat is None or pose.lon is None:
         return Refusal("no_attitude", "the photo has no drone-dji:GimbalPitchDegree/GimbalYawDegree")
-    width, height = meta.width, meta.height
-    if not width or not height:
+    if not meta.width or not meta.height:
         return Refusal("no_size", "the JPEG has no frame header with the image size")
-    cam = photo_intrinsics(meta, width, height)
+    cam = photo_intrinsics(meta, meta.width, meta.height)
     if isinstance(cam, Refusal):
         return cam
-    drone = DronePose.from_dji(pose.lat, pose.lon, pose.alt_rel_m, pose.gimbal_yaw, pose.gimbal_pitch,
-                               pose.gimbal_roll or 0.0, device_id=pose.device_id, time=pose.time)
-    s = np.linspace(0.0, 1.0, _BORDER_STEPS, endpoint=False)
-    u = np.concatenate([s * width, np.full_like(s, width), (1 - s) * width, np.zeros_like(s)])
-    v = np.concatenate([np.zeros_like(s), s * height, np.full_like(s, height), (1 - s) * height])
-    border = project_pixels(drone, cam, u, v)
-    ring = [[float(lo), float(la)] for lo, la, ok in zip(border.lon, border.lat, border.valid, strict=True) if ok]
-    if len(ring) < 3:
-        return Refusal("above_horizon", f"only {len(ring)} of the image border's {len(u)} points meet the ground "
-                       f"within range (gimbal pitch {pose.gimbal_pitch})")
-    centre = project_pixels(drone, cam, np.array([cam.cx]), np.array([cam.cy]))
-    if bool(centre.valid[0]):
-        mid = [float(centre.lon[0]), float(centre.lat[0])]
-        error_m: float | None = float(centre.error_m[0])
-    else:
-        mid = [sum(p[0] for p in ring) / len(ring), sum(p[1] for p in ring) / len(ring)]
-        error_m = None
-    return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
-            "properties": {"centre": mid, "centre_error_m": error_m, "partial": len(ring) < len(u),
-                           "camera": [pose.lon, pose.lat], "height_agl_m": pose.alt_rel_m,
-                           "hfov_deg": math.degrees(2 * math.atan(cam.width / (2 * cam.fx))),
-                           "focal_source": "calibrated" if meta.calibrated_focal_px else "35mm_equivalent"}}
+    try:
+        drone = DronePose.from_dji(pose.lat, pose.lon, pose.alt_rel_m, pose.gimbal_yaw, pose.gimbal_pitch,
+                                   pose.gimbal_roll or 0.0, gimbal_reverse=bool(meta.gimbal_reverse),
+                                   cam_reverse=bool(meta.cam_reverse), device_id=pose.device_id or None,
+                                   time=pose.time)
+    except NoPositionError as exc:
+        return Refusal("zero_position", str(exc))
+    fp = footprint_of(drone, cam)
+    if fp is None:
+        return Refusal("above_horizon", f"no part of the image meets the ground within range (gimbal pitch "
+                       f"{pose.gimbal_pitch})")
+    return fp.to_geojson(camera=[pose.lon, pose.lat], height_agl_m=pose.alt_rel_m,
+                         hfov_deg=math.degrees(2 * math.atan(cam.width / (2 * cam.fx))), focal_source=cam.source)
 
 
 # --- the command -----------------------------------------------------------------------------------------

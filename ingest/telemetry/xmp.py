@@ -92,6 +92,8 @@ class PhotoMeta:
     rtk_flag: int | None = None
     focal_mm: float | None = None
     focal_35mm: float | None = None
+    focal_plane_x_res: float | None = None  # EXIF FocalPlaneXResolution, in focal_plane_unit
+    focal_plane_unit: int | None = None  # EXIF FocalPlaneResolutionUnit: 2 inch, 3 cm, 4 mm, 5 um
     exif_width: int | None = None
     exif_height: int | None = None
     xmp_packets: int = 0
@@ -392,6 +394,7 @@ def parse_photo_meta(data: bytes) -> PhotoMeta:
         dewarp_data=dewarp, gps_status=x.get("GpsStatus") or None,
         rtk_flag=int(rtk) if rtk is not None else None,
         focal_mm=_num(ex.get(0x920A)), focal_35mm=_num(ex.get(0xA405)),
+        focal_plane_x_res=_num(ex.get(0xA20E)), focal_plane_unit=_int(ex.get(0xA210)),
         exif_width=_int(ex.get(0xA002)) or _int(ifd0.get(0x0100)),
         exif_height=_int(ex.get(0xA003)) or _int(ifd0.get(0x0101)),
         xmp_packets=len(packets), xmp={k: v for k, v in x.items() if ":" not in k},

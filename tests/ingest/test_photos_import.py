@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +18,9 @@ import pytest
 from evidence.media import FileMediaStore
 from gateway.cli import main
 from gateway.commands.photos import photo_footprint
+from ingest.models import Pose
 from ingest.photos.importer import PhotoImporter
+from ingest.telemetry.xmp import parse_photo_meta, photo_pose
 from ingest.video.frames import Frame, FrameTime
 from testkit.paths import shared_path
 
@@ -77,9 +80,14 @@ def test_nadir_photo_is_placed_with_its_footprint(setup, db_url: str) -> None:
     distance, _ = _metres(fp["properties"]["camera"], fp["properties"]["centre"])
     assert distance < 0.5  # pitch -89.9 at 40.1 m: 7 cm off nadir
     ring = fp["geometry"]["coordinates"][0]
-    assert ring[0] == ring[-1] and len(ring) == 33 and not fp["properties"]["partial"]
-    width, _ = _metres(ring[0], ring[8])  # top-left to top-right corner
-    assert 65.0 < width < 80.0  # 20 mm equivalent at 40.1 m: 72-76 m depending on how the 35 mm figure is read
+    assert ring[0] == ring[-1] and len(ring) == 33 and not fp["properties"]["clipped"]
+    # FC300S: 3.61 mm on a 6.17 mm wide sensor (geo.camera_models), the 16:9 photo keeping its width: 68.5 m
+    # across at 40.1 m, 38.5 m down
+    across = 2 * 40.1 * 6.17 / 2 / 3.61
+    diagonal = max(_metres(a, b)[0] for a in ring for b in ring)
+    assert diagonal == pytest.approx(math.hypot(across, across * 2250 / 4000), rel=0.01)
+    assert fp["properties"]["area_m2"] == pytest.approx(across * across * 2250 / 4000, rel=0.02)
+    assert fp["properties"]["focal_source"].startswith("sensor_table:FC300S")
     with psycopg.connect(db_url) as conn:
         row = conn.execute("SELECT time, lat, lon, alt_rel_m, gimbal_pitch, source, has_fix FROM poses "
                            "WHERE device_id = 'drone-1'").fetchall()
@@ -171,3 +179,16 @@ def test_cli_refuses_an_unknown_device(tmp_path: Path, db_url: str, capsys: pyte
     monkeypatch.setenv("ENFORCEGW_DATA_DIR", str(tmp_path / "data"))
     assert main(["photos", "import", str(tmp_path), "--device", "nobody"]) == 2
     assert "--device 'nobody' is not registered" in capsys.readouterr().err
+
+
+def test_a_reversed_gimbal_turns_the_footprint_not_its_centre() -> None:
+    meta = parse_photo_meta(sample(OBLIQUE))
+    pose = photo_pose(meta, "drone-1", CHICAGO)
+    assert isinstance(pose, Pose)
+    upright = photo_footprint(meta, pose)
+    flipped = photo_footprint(replace(meta, gimbal_reverse=True), pose)
+    both = photo_footprint(replace(meta, gimbal_reverse=True, cam_reverse=True), pose)
+    assert isinstance(upright, dict) and isinstance(flipped, dict) and isinstance(both, dict)
+    assert flipped["properties"]["centre"] == pytest.approx(upright["properties"]["centre"], abs=1e-9)
+    assert flipped["geometry"] != upright["geometry"]
+    assert both["geometry"] == upright["geometry"]  # the camera flips its image back
