@@ -117,6 +117,8 @@ class Gateway:
         self.notify: NotifyListener | None = None
         self.cases: CaseService | None = None  # case tasks: the API's review decisions call cases.on_ready
         self.video: VideoService | None = None  # video streams (issue 16); None when none is configured
+        # The detection stage's entry: live streams, photo uploads and the like hand their frames here.
+        self.frames = FrameStage(settings.video.frame_queue)
         self.live_poses: LivePoses | None = None
         self.live_video: DjiLiveController | None = None  # DJI docks told to push over the Cloud API
         self.mqtt_protocol = "5"
@@ -195,7 +197,10 @@ class Gateway:
         )
         self.writer.start(self.workers)
         if self.video is not None:
-            self.video.start(self.workers)
+            self.video.start(self.workers)  # starts and watches the frame stage too
+        else:
+            self.frames.start()
+            self.workers.watch("frame-stage", self.frames.alive, restart=self.frames.start)
         self.source.start()
         source = self.source
         self.workers.watch("mqtt-source", source.alive, restart=source.restart_loop,
@@ -224,7 +229,8 @@ class Gateway:
         metrics = VideoMetrics(self.metrics.registry)
         drones = {st.device_id for st in v.streams if st.enabled and st.camera == "drone"}
         self.live_poses = LivePoses(drones, v.pose) if drones else None
-        stage = FrameStage(v.frame_queue, on_dropped=metrics.dropped_queue)
+        stage = self.frames
+        stage.on_dropped = metrics.dropped_queue
         enabled = [st for st in v.streams if st.enabled]
         proxy = ZlmClient(v.zlmediakit) if v.zlmediakit and any(st.via_zlmediakit for st in enabled) else None
         if any(st.live for st in enabled):
@@ -342,6 +348,7 @@ class Gateway:
             await asyncio.to_thread(self.video.stop)
         if self.live_video:  # after the streams: their live_stop_push went out through it
             await asyncio.to_thread(self.live_video.close)
+        await asyncio.to_thread(self.frames.stop)
         if self.cases:  # after the HTTP server: no decision makes a task any more
             await asyncio.to_thread(self.cases.stop)
         if self.writer:
