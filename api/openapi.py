@@ -2,7 +2,7 @@
 body; query parameters for GET, and path parameters for its fields named like one) and response model, its
 roles as a bearer-token requirement (`x-roles`), and the one error shape every refusal has.
 
-A response model is a JSON body unless it says otherwise with a `media_type` class variable; for
+A request or response model is a JSON body unless it says otherwise with a `media_type` class variable; for
 `text/event-stream` it is the `data` of each event (schemathesis and other clients validate each event against
 the event schema documented here)."""
 
@@ -77,7 +77,7 @@ def _operation(spec: RouteSpec, components: dict[str, Any]) -> dict[str, Any]:
             query = dict(schema.get("properties", {}))
         else:
             op["requestBody"] = {"required": True,
-                                 "content": {JSON: {"schema": _schema(spec.request, components)}}}
+                                 "content": {media_type(spec.request): {"schema": _schema(spec.request, components)}}}
     params = _path_params(spec, query)
     in_path = {p["name"] for p in params}
     params += [{"name": n, "in": "query", "required": n in required, "schema": s}

@@ -214,8 +214,9 @@ async def _read_limited(read: Callable[[int], Any], name: str) -> bytes:
 
 
 def _sink(ctx: ApiContext) -> FrameSink:
-    video = getattr(ctx.gateway, "video", None) if ctx.gateway is not None else None
-    return video.stage if video is not None else CountingSink()
+    """The gateway's frame stage, where every source's frames go to detection."""
+    frames = getattr(ctx.gateway, "frames", None) if ctx.gateway is not None else None
+    return frames if frames is not None else CountingSink()
 
 
 def _import(ctx: ApiContext, photos: list[tuple[str, bytes]], device_id: str | None) -> list[PhotoOutcome]:

@@ -36,7 +36,8 @@ class DjiLiveConfig(_Section):
     camera_index: str = Field(description="Payload index of the camera, e.g. 39-0-7 or 165-0-7.")
     video_index: str = Field(default="normal-0", description="Video index of the camera's stream.")
     url_type: Literal["rtmp", "rtsp", "gb28181"] = Field(
-        default="rtmp", description="How the dock pushes: rtmp (url_type 1), rtsp (2) or gb28181 (3).")
+        default="rtmp", description="How the dock pushes: rtmp (url_type 1), rtsp (2; in DJI's demo code, not in the "
+        "Dock 2/3 pages) or gb28181 (3).")
     url: str = Field(description="The push URL sent to the dock (rtmp://.../live/x, or the GB28181 "
                      "serverIP&serverPort&serverID&agentID&agentPassword&localPort&channel string).")
     quality: int = Field(default=0, ge=0, le=4, description="video_quality: 0 adaptive, 1 smooth ... 4 ultra HD.")
@@ -80,7 +81,8 @@ class StreamConfig(_Section):
 
 class ZlmConfig(_Section):
     base_url: str = Field(description="ZLMediaKit HTTP API base, e.g. http://127.0.0.1:8080.")
-    secret: str = Field(default="", description="api.secret of ZLMediaKit's config.ini (not needed from 127.0.0.1).")
+    secret: str = Field(default="", description="api.secret of ZLMediaKit's config.ini (sent with every call; "
+                        "ZLMediaKit also admits its IP whitelist without it).")
     vhost: str = Field(default="__defaultVhost__", description="Virtual host the proxies are added under.")
     app: str = Field(default="enforcegw", description="ZLMediaKit app name the proxied streams get.")
     rtsp_url: str = Field(default="", description="Base of ZLMediaKit's RTSP re-streams, e.g. rtsp://127.0.0.1:554; "
