@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Self
 
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
 
@@ -47,7 +47,24 @@ def listening(port: int) -> bool:
     return False
 
 
-class MjpegServer:
+class _StartStop:
+    """`with Server(...) as s:` starts it and stops it, whatever happens inside."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class MjpegServer(_StartStop):
     """Serves `frames` (JPEG bytes) in a loop at `fps` to every client; the global frame counter runs on across
     connections, so the n-th part served is frames[n % len(frames)].
 
@@ -79,13 +96,6 @@ class MjpegServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/video.mjpg"
-
-    def __enter__(self) -> MjpegServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def start(self) -> None:
         self._open_listener()
@@ -233,7 +243,7 @@ class StaticHttpServer:
         self._server.server_close()
 
 
-class RtmpServer:
+class RtmpServer(_StartStop):
     """`ffmpeg -re -stream_loop -1 -i MEDIA -c copy -f flv -listen 1 rtmp://127.0.0.1:PORT/live/s`, restarted
     after each client (ffmpeg's listener serves one client and exits)."""
 
@@ -249,13 +259,6 @@ class RtmpServer:
     @property
     def url(self) -> str:
         return f"rtmp://127.0.0.1:{self.port}/{self.path}"
-
-    def __enter__(self) -> RtmpServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def start(self, wait_s: float = 10.0) -> None:
         self._thread.start()
@@ -333,7 +336,7 @@ def rtsp_server_missing() -> str | None:
     return None
 
 
-class RtspServer:
+class RtspServer(_StartStop):
     """An H.264 MP4 served at rtsp://127.0.0.1:PORT/live, each client from the file's start, in real time; the
     stream ends with the file."""
 
@@ -346,13 +349,6 @@ class RtspServer:
     @property
     def url(self) -> str:
         return f"rtsp://127.0.0.1:{self.port}{self.mount}"
-
-    def __enter__(self) -> RtspServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def start(self, wait_s: float = 10.0) -> None:
         self._proc = subprocess.Popen([SYSTEM_PYTHON, "-c", _RTSP_SCRIPT, str(self.port), str(self.media), self.mount],
