@@ -36,6 +36,7 @@ from api.context import ApiContext, Principal, audit_note, principal
 from api.models import error, json_response
 from api.routes import RouteTable
 from gateway.commands.photos import CountingSink, media_store, photo_footprint
+from gateway.video.frame_stage import WaitingSink
 from ingest.decode import DEVICE_ID_RE
 from ingest.photos.importer import PhotoImporter, PhotoOutcome
 from ingest.video.frames import FrameSink
@@ -216,7 +217,7 @@ async def _read_limited(read: Callable[[int], Any], name: str) -> bytes:
 def _sink(ctx: ApiContext) -> FrameSink:
     """The gateway's frame stage, where every source's frames go to detection."""
     frames = getattr(ctx.gateway, "frames", None) if ctx.gateway is not None else None
-    return frames if frames is not None else CountingSink()
+    return WaitingSink(frames) if frames is not None else CountingSink()
 
 
 def _import(ctx: ApiContext, photos: list[tuple[str, bytes]], device_id: str | None) -> list[PhotoOutcome]:

@@ -49,11 +49,13 @@ class FrameStage:
         self._busy = False  # the consumer holds a frame it took
         self._next = 0  # round robin over streams, so one busy stream does not starve the others
 
-    def put(self, frame: Frame) -> None:
+    def put(self, frame: Frame, *, wait: bool | None = None) -> None:
+        """Queue a frame; with `wait` (default: the stage's `blocking`) wait for room instead of dropping."""
+        wait = self.blocking if wait is None else wait
         with self._cond:
             q = self._queues.setdefault(frame.stream_id, deque())
             counts = self._counts.setdefault(frame.stream_id, StageCounts())
-            while self.blocking and len(q) >= self.queue_max and not self._stop:
+            while wait and len(q) >= self.queue_max and not self._stop:
                 self._cond.wait(0.5)
             if len(q) >= self.queue_max:
                 q.popleft()
@@ -130,3 +132,13 @@ class FrameStage:
                     self._counts[frame.stream_id].handler_errors += 1
                 log.exception("video.frame_handler_failed", stream=frame.stream_id, seq=frame.seq,
                               handler=getattr(handler, "__qualname__", repr(handler)), error=str(exc))
+
+
+class WaitingSink:
+    """A recorded source's way into a live stage (a photo upload): every frame is kept, waiting for room."""
+
+    def __init__(self, stage: FrameStage) -> None:
+        self.stage = stage
+
+    def put(self, frame: Frame) -> None:
+        self.stage.put(frame, wait=True)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from gateway.video.frame_stage import FrameStage
+from gateway.video.frame_stage import FrameStage, WaitingSink
 from ingest.video.frames import Frame, FrameTime
 
 T0 = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)
@@ -94,3 +94,19 @@ def test_streams_take_turns() -> None:
 def test_queue_max_must_be_positive() -> None:
     with pytest.raises(ValueError, match="queue_max"):
         FrameStage(0)
+
+
+def test_a_waiting_sink_keeps_every_frame_of_an_upload_on_a_live_stage() -> None:
+    release = threading.Event()
+    seen: list[int] = []
+    stage = FrameStage(2, [lambda f: (release.wait(5), seen.append(f.seq))])
+    stage.start()
+    uploader = threading.Thread(target=lambda: [WaitingSink(stage).put(frame("photos:drone-1", i)) for i in range(6)])
+    uploader.start()
+    uploader.join(0.3)
+    assert uploader.is_alive()  # waits for room, the live stage's drop-oldest is not applied to it
+    release.set()
+    uploader.join(5)
+    assert stage.drain(5)
+    stage.stop()
+    assert seen == list(range(6)) and stage.counts()["photos:drone-1"].dropped == 0
