@@ -53,8 +53,8 @@ def _frame(image: np.ndarray, seq: int, fps: float, stream_id: str) -> Frame:
 def _noisy(image: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
     if sigma <= 0:
         return image.copy()
-    noise = rng.normal(0.0, sigma, size=image.shape)
-    return np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    noise = rng.standard_normal(size=image.shape, dtype=np.float32) * np.float32(sigma)
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
 def _draw_mover(image: np.ndarray, box: Box) -> None:
