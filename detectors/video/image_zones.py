@@ -19,7 +19,6 @@ from typing import NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from detectors.video.tracks import TrackedObject
-from geo.schedule import Schedule
 
 Point = tuple[float, float]
 
@@ -60,7 +59,6 @@ class ImageZoneConfig(BaseModel):
     exit_inertia: int | None = Field(
         default=None, ge=1, description="Consecutive frames outside before it counts as left (None = `inertia`)."
     )
-    schedule: Schedule | None = Field(default=None, description="When the zone's rule applies; None = always.")
 
     @field_validator("coordinates")
     @classmethod

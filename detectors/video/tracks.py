@@ -53,6 +53,17 @@ def box_gap(a: Box, b: Box) -> float:
     return math.hypot(dx, dy)
 
 
+_MEAN_RADIUS_M = 6_371_008.8  # IUGG mean Earth radius, as geo.geodesy uses
+
+
+def ground_distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Haversine distance in metres between two WGS84 (lon, lat) points; ample for metre-scale stillness tests
+    (detectors may not import geo, so the formula lives here)."""
+    p1, p2 = math.radians(a[1]), math.radians(b[1])
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(b[0] - a[0]) / 2) ** 2
+    return 2 * _MEAN_RADIUS_M * math.asin(math.sqrt(min(h, 1.0)))
+
+
 def box_iou(a: Box, b: Box) -> float:
     """Intersection over union of two boxes (0 when either is empty)."""
     iw = min(a.x2, b.x2) - max(a.x1, b.x1)

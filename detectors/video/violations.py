@@ -2,8 +2,11 @@
 
 Zone membership is the caller's: `zone_ids_for(obj)` gives the zones an object is in (after inertia), from
 detectors.video.image_zones for fixed cameras or from geofences of the object's ground point for drone frames.
-`zones` maps those ids to their kind and schedule (geo.zones.Zone and ImageZoneConfig both fit). A zone whose
-schedule is closed applies no rule, and what was in violation there ends with `schedule_closed`.
+`kinds` maps those ids to the zone kinds the rules dispatch on, `schedules` to when each zone's rule applies
+(anything with `is_active(datetime) -> bool`, such as geo.schedule.Schedule, whose times are local to its own
+time zone; no schedule = always). `ViolationEngine.for_zones` takes both from zone objects (geo.zones.Zone,
+ImageZoneConfig). A zone whose schedule is closed applies no rule, and what was in violation there ends with
+`schedule_closed`.
 
 Per (rule, zone, subject) the engine keeps a small state; the subject is the track id, except for open burning,
 which is one finding per zone (a plume's detections split and merge under new track ids):
@@ -25,16 +28,14 @@ that edges forward is still parked. The end reasons are `left` (the track left t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.video.tracks import Box, Refusal, TrackedObject, box_gap, box_iou, refusal
-from geo.geodesy import distance_m
-from geo.schedule import Schedule
+from detectors.video.tracks import Box, Refusal, TrackedObject, box_gap, box_iou, ground_distance_m, refusal
 
 PARKING = "illegal_parking"
 VENDING = "street_vending"
@@ -42,16 +43,26 @@ BOAT = "boat_in_river"
 BURNING = "open_burning"
 DUMPING = "illegal_dumping"
 
+# reason codes for refused objects, besides those of detectors.video.tracks
+OUT_OF_ORDER = "out_of_order"
+DUPLICATE_TRACK = "duplicate_track"
+
 EndReason = Literal["left", "cleared", "schedule_closed"]
 
 
+class ActiveHours(Protocol):
+    """When a zone's rule applies (geo.schedule.Schedule fits)."""
+
+    def is_active(self, at: datetime) -> bool: ...
+
+
 class ZoneLike(Protocol):
+    """A zone as `ViolationEngine.for_zones` reads it; a `schedule` attribute is optional."""
+
     @property
     def id(self) -> str: ...
     @property
     def kind(self) -> str: ...
-    @property
-    def schedule(self) -> Schedule | None: ...
 
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -177,7 +188,7 @@ class _State:
     def track_still(self, obj: TrackedObject, limit_px: float, limit_m: float) -> None:
         """Restart the still period when the object moved beyond the limit from where it stopped."""
         if obj.ground is not None and self.ref_ground is not None:
-            moved = float(distance_m(self.ref_ground[0], self.ref_ground[1], obj.ground[0], obj.ground[1])) >= limit_m
+            moved = ground_distance_m(self.ref_ground, obj.ground) >= limit_m
         else:
             ax, ay = self.ref_anchor
             moved = math.hypot(obj.anchor[0] - ax, obj.anchor[1] - ay) >= limit_px
@@ -208,34 +219,58 @@ class _Baseline:
         if obj.track_id in self.tracks:
             return True
         if obj.ground is not None and self.grounds:
-            return any(float(distance_m(g[0], g[1], obj.ground[0], obj.ground[1])) < rule.baseline_m
-                       for g in self.grounds)
+            return any(ground_distance_m(g, obj.ground) < rule.baseline_m for g in self.grounds)
         return any(box_iou(b, obj.box) >= rule.baseline_iou for b in self.boxes)
 
 
 class ViolationEngine:
     """Evaluates the rules frame by frame for one stream; feed every frame in time order (also empty ones)."""
 
-    def __init__(self, rules: ViolationRules, zones: Mapping[str, ZoneLike]) -> None:
+    def __init__(self, rules: ViolationRules, kinds: Mapping[str, str],
+                 schedules: Mapping[str, ActiveHours | None] | None = None) -> None:
         self.rules = rules
-        self.zones = dict(zones)
+        self.kinds = dict(kinds)
+        self.schedules = {zid: s for zid, s in (schedules or {}).items() if s is not None}
+        unknown = set(self.schedules) - set(self.kinds)
+        if unknown:
+            raise ValueError(f"schedules for zones without a kind: {sorted(unknown)}")
         self._states: dict[Key, _State] = {}
         self._baselines: dict[str, _Baseline] = {}  # dumping watch per zone, from when its schedule opened
         self.refused = 0
+        self._last_t: datetime | None = None
+
+    @classmethod
+    def for_zones(cls, rules: ViolationRules, zones: Iterable[ZoneLike]) -> ViolationEngine:
+        """An engine for these zones: kinds from `zone.kind`, schedules from `zone.schedule` where there is one."""
+        zones = list(zones)
+        return cls(rules, {z.id: z.kind for z in zones}, {z.id: getattr(z, "schedule", None) for z in zones})
 
     def _active_zones(self, t: datetime) -> set[str]:
-        return {zid for zid, z in self.zones.items() if z.schedule is None or z.schedule.is_active(t)}
+        sched = self.schedules
+        return {zid for zid in self.kinds if zid not in sched or sched[zid].is_active(t)}
 
     def step(
         self, t: datetime, objects: Sequence[TrackedObject], zone_ids_for: Callable[[TrackedObject], set[str]]
     ) -> FrameResult:
         """One frame at time `t` (tz-aware): the findings in violation now and the ones that ended."""
         out = FrameResult(t)
+        if self._last_t is not None and t < self._last_t:
+            # a frame from the past would rewind dwell clocks: refuse it whole, state untouched
+            for obj in objects:
+                out.refused.append((obj, Refusal(OUT_OF_ORDER, f"frame time {t.isoformat()} is before the "
+                                                               f"previous frame's {self._last_t.isoformat()}")))
+            self.refused += len(objects)
+            return out
+        self._last_t = t
         good: list[TrackedObject] = []
+        tids: set[str] = set()
         for obj in objects:
             why = refusal(obj)
+            if why is None and obj.track_id in tids:
+                why = Refusal(DUPLICATE_TRACK, f"track {obj.track_id!r} appears twice in one frame")
             if why is None:
                 good.append(obj)
+                tids.add(obj.track_id)
             else:
                 out.refused.append((obj, why))
                 self.refused += 1
@@ -248,7 +283,7 @@ class ViolationEngine:
         in_zones = [(o, {z for z in zone_ids_for(o) if z in open_zones}) for o in good]
         for obj, zids in in_zones:
             for zid in zids:
-                zkind = self.zones[zid].kind
+                zkind = self.kinds[zid]
                 if r.parking.enabled and zkind in r.parking.zone_kinds and obj.kind in r.parking.kinds:
                     self._parking(t, obj, zid, seen, out)
                 if r.vending.enabled and zkind in r.vending.zone_kinds and obj.kind in r.vending.kinds:
@@ -313,7 +348,7 @@ class ViolationEngine:
         rule = self.rules.dumping
         piles = [o for o in frame if o.kind in rule.kinds]
         for zid in open_zones:
-            if self.zones[zid].kind not in rule.zone_kinds:
+            if self.kinds[zid] not in rule.zone_kinds:
                 continue
             base = self._baselines.get(zid)
             if base is None:
@@ -345,13 +380,13 @@ class ViolationEngine:
         for obj, zids in in_zones:
             if obj.kind not in rule.kinds:
                 continue
-            places: set[str | None] = {z for z in zids if self.zones[z].kind in rule.zone_kinds}
+            places: set[str | None] = {z for z in zids if self.kinds[z] in rule.zone_kinds}
             if rule.anywhere:
                 places.add(None)
             for zid in places:
                 if zid not in best or obj.score > best[zid].score:
                     best[zid] = obj
-        watched: list[str | None] = [z for z in open_zones if self.zones[z].kind in rule.zone_kinds]
+        watched: list[str | None] = [z for z in open_zones if self.kinds[z] in rule.zone_kinds]
         if rule.anywhere:
             watched.append(None)
         for zid in watched:
