@@ -15,7 +15,8 @@ which is one finding per zone (a plume's detections split and merge under new tr
                      ground when both points are placed) for longer than dwell_s
     street_vending   person in no_vending with a stall/cart within near_px of its box, for at least dwell_s
     boat_in_river    boat in river_protection for at least min_s
-    open_burning     smoke/fire in a burning_watch zone (or anywhere) for min_frames consecutive frames or min_s;
+    open_burning     smoke/fire in a burning_watch zone (or outside them, zone None, with `anywhere`) for
+                     min_frames consecutive frames or min_s;
                      a gap of clear_frames frames without it ends the run
     illegal_dumping  garbage/rubble in dumping_watch, stationary for persist_s, and not in the baseline (what was
                      there during the first baseline_s of the watch, matched by track, box IoU or ground distance)
@@ -100,7 +101,8 @@ class BurningRule(BaseModel):
     model_config = _STRICT
     enabled: bool = Field(default=True, description="Apply the rule.")
     zone_kinds: tuple[str, ...] = Field(default=("burning_watch",), description="Zone kinds the rule applies in.")
-    anywhere: bool = Field(default=False, description="Also raise smoke/fire outside any zone (zone_id None).")
+    anywhere: bool = Field(default=False, description="Also raise smoke/fire outside every watched zone (zone_id "
+                           "None).")
     kinds: tuple[str, ...] = Field(default=("smoke", "fire"), description="Object kinds that show burning.")
     min_frames: int | None = Field(default=5, ge=1, description="Consecutive frames with smoke/fire (None = unused).")
     min_s: float | None = Field(default=None, ge=0, description="Or seconds of sustained smoke/fire (None = unused).")
@@ -381,8 +383,8 @@ class ViolationEngine:
             if obj.kind not in rule.kinds:
                 continue
             places: set[str | None] = {z for z in zids if self.kinds[z] in rule.zone_kinds}
-            if rule.anywhere:
-                places.add(None)
+            if rule.anywhere and not places:
+                places.add(None)  # outside every watched zone; inside one, that zone's finding covers it
             for zid in places:
                 if zid not in best or obj.score > best[zid].score:
                     best[zid] = obj
