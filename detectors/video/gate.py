@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from detectors.video.alignment import AlignmentConfig, FrameAligner
 from detectors.video.motion import MotionConfig, MotionDetector, MotionResult, check_image
-from ingest.video.frames import Frame
 
 # A moving camera sees each patch of ground briefly, and a long background memory also blurs under repeated
 # warping; contrast stretching follows the changing view and shows as motion. Used in `aligned` mode for every
@@ -143,18 +142,19 @@ class InferenceGate:
         self._seen_first = False
         self._recheck_pending = False
 
-    def decide(self, frame: Frame, active_tracks: int = 0) -> GateDecision:
-        """The decision for `frame`; `active_tracks` is how many tracked objects
-        the caller has that are still moving (stationary ones are left to the recheck)."""
-        decision = self._decide(frame, active_tracks)
+    def decide(self, image: object, time: datetime, active_tracks: int = 0) -> GateDecision:
+        """The decision for a frame (its BGR image and capture time); `active_tracks` is how many tracked objects
+        the caller has that are still moving (stationary ones are left to the recheck). Detectors take the image
+        and time rather than ingest's Frame: the layering keeps `detectors` free of `ingest`."""
+        decision = self._decide(image, time, active_tracks)
         if decision.infer:
-            self._last_inferred = frame.time
+            self._last_inferred = time
         self._counters.record(decision)
         return decision
 
-    def _decide(self, frame: Frame, active_tracks: int) -> GateDecision:
+    def _decide(self, raw: object, time: datetime, active_tracks: int) -> GateDecision:
         try:
-            image = check_image(frame.image)
+            image = check_image(raw)
         except ValueError as exc:
             return GateDecision(infer=False, reason=GateReason.INVALID_FRAME, detail=str(exc))
         if self._motion is None:
@@ -167,13 +167,13 @@ class InferenceGate:
             return GateDecision(infer=True, reason=GateReason.ACTIVE_TRACKS, motion=result)
         if result.recalibrated:
             self._recheck_pending = self._config.recheck_after_recalibration
-            if self._recheck_due(frame.time):
+            if self._recheck_due(time):
                 return GateDecision(infer=True, reason=GateReason.RECHECK, motion=result, detail=result.cause)
             return GateDecision(infer=False, reason=GateReason.RECALIBRATING, motion=result, detail=result.cause)
         if result.motion:
             self._recheck_pending = False
             return GateDecision(infer=True, reason=GateReason.MOTION, motion=result)
-        if self._recheck_pending or self._recheck_due(frame.time):
+        if self._recheck_pending or self._recheck_due(time):
             self._recheck_pending = False
             return GateDecision(infer=True, reason=GateReason.RECHECK, motion=result)
         return GateDecision(infer=False, reason=GateReason.NO_MOTION, motion=result)

@@ -14,7 +14,7 @@ from testkit import motion_scenes as ms
 
 
 def _reasons(gate: InferenceGate, scene: ms.Scene, active: list[int] | None = None) -> list[GateReason]:
-    return [gate.decide(f, active[i] if active else 0).reason for i, f in enumerate(scene.frames)]
+    return [gate.decide(f.image, f.time, active[i] if active else 0).reason for i, f in enumerate(scene.frames)]
 
 
 def test_static_stream_infers_only_first_frame_and_rechecks() -> None:
@@ -50,7 +50,7 @@ def test_active_tracks_keep_inference_running_without_motion() -> None:
 def test_lighting_change_is_recalibrating_not_a_burst(after_recal: bool, expected_21: GateReason) -> None:
     scene = ms.lighting_scene(n=40, change_at=20)
     gate = InferenceGate(GateConfig(recheck_interval_s=100.0, recheck_after_recalibration=after_recal))
-    decisions = [gate.decide(f) for f in scene.frames]
+    decisions = [gate.decide(f.image, f.time) for f in scene.frames]
     assert decisions[20].reason == GateReason.RECALIBRATING and not decisions[20].infer
     assert decisions[20].detail == "whole_frame_change"
     assert decisions[21].reason == expected_21
@@ -84,7 +84,7 @@ def test_aligned_mode_fills_drone_defaults_but_keeps_what_is_set() -> None:
 def test_off_mode_infers_every_frame_with_its_reason() -> None:
     scene = ms.static_scene(n=10, width=160, height=90)
     gate = InferenceGate(GateConfig(mode="off", off_reason="thermal camera: constant scintillation"))
-    decisions = [gate.decide(f) for f in scene.frames]
+    decisions = [gate.decide(f.image, f.time) for f in scene.frames]
     assert all(d.infer and d.reason == GateReason.GATE_OFF for d in decisions)
     assert {d.detail for d in decisions} == {"thermal camera: constant scintillation"}
     assert (gate.counters.inferred, gate.counters.gate_off) == (10, 10)
@@ -101,27 +101,27 @@ def test_invalid_frame_is_skipped_with_its_reason() -> None:
     scene = ms.static_scene(n=2, width=160, height=90)
     gate = InferenceGate(GateConfig())
     bad = replace(scene.frames[0], image=np.zeros((10, 10), dtype=np.float64))
-    d = gate.decide(bad)
+    d = gate.decide(bad.image, bad.time)
     assert (d.infer, d.reason) == (False, GateReason.INVALID_FRAME) and "float64" in (d.detail or "")
-    assert gate.decide(scene.frames[1]).reason == GateReason.FIRST_FRAME
+    assert gate.decide(scene.frames[1].image, scene.frames[1].time).reason == GateReason.FIRST_FRAME
     assert gate.counters.invalid_frame == 1
 
 
 def test_clock_going_back_does_not_trigger_rechecks() -> None:
     scene = ms.static_scene(n=6, width=160, height=90)
     gate = InferenceGate(GateConfig(recheck_interval_s=10.0))
-    gate.decide(scene.frames[0])
+    gate.decide(scene.frames[0].image, scene.frames[0].time)
     back = [replace(f, time=f.time - timedelta(hours=1)) for f in scene.frames[1:]]
-    assert [gate.decide(f).reason for f in back] == [GateReason.NO_MOTION] * 5
+    assert [gate.decide(f.image, f.time).reason for f in back] == [GateReason.NO_MOTION] * 5
 
 
 def test_reset_makes_the_next_frame_a_first_frame_and_keeps_counters() -> None:
     scene = ms.static_scene(n=3, width=160, height=90)
     gate = InferenceGate(GateConfig())
-    gate.decide(scene.frames[0])
-    gate.decide(scene.frames[1])
+    gate.decide(scene.frames[0].image, scene.frames[0].time)
+    gate.decide(scene.frames[1].image, scene.frames[1].time)
     gate.reset()
-    assert gate.decide(scene.frames[2]).reason == GateReason.FIRST_FRAME
+    assert gate.decide(scene.frames[2].image, scene.frames[2].time).reason == GateReason.FIRST_FRAME
     assert gate.counters.frames_seen == 3 and gate.counters.first_frame == 2
 
 
