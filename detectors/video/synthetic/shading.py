@@ -1,0 +1,98 @@
+"""The camera between the scene and the file: exposure and white balance, haze, vignette, blur, resolution loss
+and sensor noise. JPEG compression happens when the dataset writes the image, at the quality chosen here.
+
+Each effect is drawn with its own probability, so the detector sees clean and degraded frames alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CameraEffects:
+    gain: float
+    white_balance: tuple[float, float, float]
+    gamma: float
+    haze: float  # 0..1 at the far end of the scene
+    haze_colour: tuple[float, float, float]
+    vignette: float
+    motion_blur_px: int
+    motion_angle: float
+    defocus_sigma: float
+    downscale: float  # 1 keeps full resolution
+    noise_sigma: float
+    jpeg_quality: int
+
+    @staticmethod
+    def random(rng: np.random.Generator) -> CameraEffects:
+        night = rng.random() < 0.12
+        g = float(rng.uniform(0.2, 0.45) if night else rng.uniform(0.7, 1.25))
+        return CameraEffects(
+            gain=g,
+            white_balance=tuple(float(v) for v in rng.uniform(0.88, 1.12, 3)),  # type: ignore[arg-type]
+            gamma=float(rng.uniform(0.8, 1.25)),
+            haze=float(rng.uniform(0.0, 0.5) if rng.random() < 0.5 else 0.0),
+            haze_colour=tuple(float(v) for v in rng.uniform(0.7, 0.9, 3)),  # type: ignore[arg-type]
+            vignette=float(rng.uniform(0, 0.35)),
+            motion_blur_px=int(rng.integers(3, 10)) if rng.random() < 0.25 else 0,
+            motion_angle=float(rng.uniform(0, 180)),
+            defocus_sigma=float(rng.uniform(0.4, 1.4)) if rng.random() < 0.25 else 0.0,
+            downscale=float(rng.uniform(0.4, 0.8)) if rng.random() < 0.3 else 1.0,
+            noise_sigma=float(rng.uniform(0.02, 0.06) if night else rng.uniform(0.0, 0.025)),
+            jpeg_quality=int(rng.integers(35, 96)),
+        )
+
+    @staticmethod
+    def none() -> CameraEffects:
+        return CameraEffects(1.0, (1.0, 1.0, 1.0), 1.0, 0.0, (0.8, 0.8, 0.8), 0.0, 0, 0.0, 0.0, 1.0, 0.0, 95)
+
+
+def _haze_weight(h: int, w: int, far_row: float | None, amount: float) -> np.ndarray:
+    """Haze per row: uniform from above; in a street view growing towards the horizon row."""
+    if far_row is None:
+        return np.full((h, 1, 1), amount, np.float32)
+    rows = np.arange(h, dtype=np.float32)
+    depth = np.clip(1 - np.abs(rows - far_row) / max(h - far_row, 1), 0, 1) ** 3
+    return (amount * depth).reshape(h, 1, 1)
+
+
+def apply_camera(img: np.ndarray, fx: CameraEffects, rng: np.random.Generator,
+                 far_row: float | None = None) -> np.ndarray:
+    """Float BGR in [0, 1] -> uint8 BGR as the camera would have recorded it."""
+    h, w = img.shape[:2]
+    out = img
+    if fx.haze > 0:
+        k = _haze_weight(h, w, far_row, fx.haze)
+        out = out * (1 - k) + np.asarray(fx.haze_colour, np.float32) * k
+    out = out * (np.asarray(fx.white_balance, np.float32) * np.float32(fx.gain))
+    if fx.vignette > 0:
+        yy, xx = np.ogrid[0:h, 0:w]
+        r2 = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
+        out = out * (1 - fx.vignette * 0.5 * r2).astype(np.float32)[..., None]
+    out = np.clip(out, 0, 1)
+    if fx.gamma != 1.0:
+        out = out ** np.float32(fx.gamma)
+    if fx.motion_blur_px > 1:
+        n = fx.motion_blur_px
+        kernel = np.zeros((n, n), np.float32)
+        kernel[n // 2, :] = 1.0 / n
+        rot = cv2.getRotationMatrix2D(((n - 1) / 2, (n - 1) / 2), fx.motion_angle, 1.0)
+        kernel = cv2.warpAffine(kernel, rot, (n, n))
+        out = cv2.filter2D(out, -1, kernel / max(kernel.sum(), 1e-6))
+    if fx.defocus_sigma > 0:
+        out = cv2.GaussianBlur(out, (0, 0), fx.defocus_sigma)
+    if fx.downscale < 1.0:
+        small = cv2.resize(out, (max(8, int(w * fx.downscale)), max(8, int(h * fx.downscale))),
+                           interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if fx.noise_sigma > 0:
+        # Shot noise grows with brightness, read noise does not; chroma noise is a third of the luma.
+        luma = rng.standard_normal((h, w, 1), dtype=np.float32)
+        chroma = rng.standard_normal((h // 2, w // 2, 3), dtype=np.float32)
+        chroma = cv2.resize(chroma, (w, h), interpolation=cv2.INTER_NEAREST)
+        out = out + (luma + 0.33 * chroma) * (np.float32(fx.noise_sigma) * (0.5 + np.sqrt(np.maximum(out, 0))))
+    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
