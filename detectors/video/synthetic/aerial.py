@@ -178,7 +178,7 @@ def build_aerial(rng: np.random.Generator, size: int, *, shadows: bool = True, c
     for kind in ("garbage", "rubble"):
         for x, y in sample_in(rng, free & ground_ok, int(rng.choice([0, 0, 1, 2, 3]))):
             put(kind, x, y, rng.uniform(0, 360))  # type: ignore[arg-type]
-    if rng.random() < 0.3:  # a fire, usually with its smoke blown downwind
+    if rng.random() < 0.4:  # a fire, usually with its smoke blown downwind
         for x, y in sample_in(rng, free & ground_ok, int(rng.integers(1, 3))):
             put("fire", x, y, 0)
             if rng.random() < 0.8:

@@ -153,9 +153,9 @@ def build_street(rng: np.random.Generator, size: int, *, shadows: bool = True, c
     on_road(int(rng.choice([0, 0, 1])), "cart")
     on_walk(int(rng.choice([0, 0, 1, 2])), "garbage")
     on_walk(int(rng.choice([0, 0, 1, 2])), "rubble")
-    if rng.random() < 0.25:
+    if rng.random() < 0.35:
         on_walk(int(rng.integers(1, 3)), "fire")
-    if rng.random() < 0.25:
+    if rng.random() < 0.35:
         on_walk(1, "smoke")
     if clutter:
         on_walk(int(rng.integers(0, 8)), None)
