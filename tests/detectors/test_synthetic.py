@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from collections import Counter
 from dataclasses import replace
@@ -203,3 +204,47 @@ def _train_script():
     sys.modules["train_detector"] = module
     spec.loader.exec_module(module)
     return module
+
+
+def test_train_script_dry_run_plans_without_ultralytics(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    script = _train_script()
+    assert script.main(["--generate", "50", "--dataset-dir", str(tmp_path / "ds"), "--imgsz", "320",
+                        "--epochs", "3", "--out-dir", str(tmp_path / "out"), "--dry-run"]) == 0
+    steps = json.loads(capsys.readouterr().out)
+    assert steps["data"] == str(tmp_path / "ds" / "data.yaml")
+    assert steps["generate"]["n"] == 50 and steps["train"]["imgsz"] == 320 and steps["train"]["epochs"] == 3
+    assert steps["weights"] == str(tmp_path / "out" / "enforcegw-yolo11n-synthetic.pt")
+    assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.parametrize("argv", [[], ["--generate", "1"], ["--generate", "5", "--data", "x.yaml"]])
+def test_train_script_refuses_bad_arguments(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        _train_script().parse_args(argv)
+
+
+def test_train_script_places_a_local_font(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("YOLO_CONFIG_DIR", raising=False)
+    script = _train_script()
+    try:
+        font = script.prepare_offline_env(tmp_path / "cfg")
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    assert font == tmp_path / "cfg" / "Ultralytics" / "Arial.ttf"
+    assert font.read_bytes()[:4] in (b"\x00\x01\x00\x00", b"true", b"OTTO")
+    assert os.environ["YOLO_CONFIG_DIR"] == str(tmp_path / "cfg")
+
+
+class _StandInBox:
+    """The part of ultralytics' box metrics the script reads (ultralytics is not installed in the test venv)."""
+
+    ap_class_index = np.array([0, 3])
+
+    def class_result(self, i: int) -> tuple[float, float, float, float]:
+        return ((0.9, 0.8, 0.85, 0.6), (0.5, 0.4, 0.45, 0.3))[i]
+
+
+def test_train_script_reads_per_class_metrics() -> None:
+    got = _train_script().class_metrics(_StandInBox(), list(CLASS_NAMES))
+    assert got == {"car": {"precision": 0.9, "recall": 0.8, "map50": 0.85, "map50_95": 0.6},
+                   "person": {"precision": 0.5, "recall": 0.4, "map50": 0.45, "map50_95": 0.3}}
