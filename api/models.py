@@ -65,6 +65,7 @@ class AlertOut(_Out):
 # A page cursor is the id the next page starts below, in decimal: any cursor the document calls valid is one the
 # queue can use, so a client never holds one it must not send.
 CURSOR = r"^[0-9]{1,18}$"
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL refuses a NUL in a text parameter, and no stored code holds one
 
 
 class AlertQuery(BaseModel):
@@ -72,12 +73,12 @@ class AlertQuery(BaseModel):
     use is answered 400 naming the parameter)."""
 
     status: Literal["new", "in_review", "confirmed", "dismissed", "approved", "rejected"] | None = None
-    kind: str | None = None
+    kind: str | None = Field(default=None, pattern=NO_NUL)
     source: Literal["sensor", "video", "manual"] | None = None
     category: Literal["violation", "quality_exceedance"] | None = None
-    subject: str | None = Field(default=None, description="enforcement subject code")
-    device: str | None = None
-    zone: str | None = None
+    subject: str | None = Field(default=None, pattern=NO_NUL, description="enforcement subject code")
+    device: str | None = Field(default=None, pattern=NO_NUL)
+    zone: str | None = Field(default=None, pattern=NO_NUL)
     queue: Literal["legal_review", "case_ready"] | None = Field(
         default=None, description="legal_review: confirmed alerts waiting for a legal review; case_ready: approved,"
         " or confirmed where none is needed")

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import psycopg
-import structlog
 from psycopg_pool import PoolTimeout
 from pydantic import ValidationError
 
@@ -60,9 +59,6 @@ def main(argv: Sequence[str] | None = None, *, http_mounts: Sequence[HttpMount] 
 
     `http_mounts` reach the commands that start a gateway (run, demo): the console API passes its mount from
     its own entry point (api/main.py), since the gateway never imports it; without them no API is served."""
-    # Logs go to stderr, so what a command prints (a table, `--json` lines) is all stdout holds. The stream is
-    # looked up when a logger is made, not now: a caller that swaps sys.stderr (tests) is honoured.
-    structlog.configure(logger_factory=lambda *_args: structlog.PrintLogger(sys.stderr))
     parser = build_parser()
     args = parser.parse_args(argv)
     args.http_mounts = list(http_mounts)

@@ -194,13 +194,21 @@ def _refusal(response: Response) -> tuple[int, str]:
         return response.status_code, ""
 
 
+def _multipart(operation: APIOperation) -> bool:
+    """A multipart body's parts are bytes whatever the schema says of them: a "negative" case that makes a photo
+    part a boolean sends the four bytes `true`, which the route rightly takes as a (non-JPEG) photo."""
+    return "multipart/form-data" in operation.get_request_payload_content_types()
+
+
 def _fuzz(operation: APIOperation, live: Live, refused: dict[tuple[int, str], str]) -> None:
     """EXAMPLES valid and EXAMPLES invalid cases of one operation, each sent with a token of an allowed role:
     the first response that breaks the document fails here; valid requests answered as invalid (the document
     promises more than the route takes) are collected in `refused` and the fuzzing goes on."""
     roles = _roles(operation)
     assert roles, f"{operation.label} documents no x-roles"
-    cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
+    cases = operation.as_strategy(GenerationMode.POSITIVE)
+    if not _multipart(operation):
+        cases = st.one_of(cases, operation.as_strategy(GenerationMode.NEGATIVE))
 
     @hypothesis.settings(max_examples=2 * EXAMPLES, deadline=None, derandomize=True, database=None,
                          phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate], print_blob=False,

@@ -43,7 +43,8 @@ def test_streams_list_joins_config_and_stored_state(tmp_path: Path, db_url: str,
         # A second write of the same stream replaces its row.
         write_statuses(conn, [status("gate", "stalled", last_error="no frame for 5 s")], reporter="host:2")
     assert main(["-c", str(cfg), "streams", "list", "--json"]) == 0
-    rows = {r["id"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    out = capsys.readouterr().out.splitlines()  # log lines (store.migrated) share stdout with the JSON lines
+    rows = {r["id"]: r for r in (json.loads(line) for line in out if line.startswith("{"))}
     assert rows["gate"]["state"] == "stalled" and rows["gate"]["last_error"] == "no frame for 5 s"
     assert rows["gate"]["reporter"] == "host:2"
     assert rows["bridge"]["state"] == "not_reported"
@@ -64,5 +65,6 @@ def test_read_statuses_marks_rows_older_than_the_stale_limit(db_url: str) -> Non
         conn.execute("UPDATE stream_status SET updated_at = now() - interval '1 hour' WHERE stream_id = 'b'")
         rows = {r["stream_id"]: r for r in read_statuses(conn)}
         assert rows["a"]["reporting"] and not rows["b"]["reporting"]
-        later = {r["stream_id"]: r for r in read_statuses(conn, now=NOW + timedelta(seconds=STALE_AFTER_S + 60))}
+        later = {r["stream_id"]: r for r in read_statuses(
+            conn, now=datetime.now(UTC) + timedelta(seconds=STALE_AFTER_S + 60))}
         assert not later["a"]["reporting"]
