@@ -39,7 +39,7 @@ def _band(h: int, w: int, rng: np.random.Generator, width: float) -> tuple[np.nd
 
 
 def _paste_textured(img: np.ndarray, mask: np.ndarray, tex: np.ndarray) -> None:
-    np.copyto(img, tex, where=mask[..., None])
+    cv2.copyTo(tex, mask.view(np.uint8), img)
 
 
 def _tree(rng: np.random.Generator, r: float) -> Sprite:

@@ -166,12 +166,12 @@ def _pile(rng: np.random.Generator, w: float, h: float, palette: tuple[tuple[flo
         shape = d < 0.55 + 0.5 * fractal_noise(rng, hh, ww, max(3, w / 3), 2)
     base_colour = np.asarray(palette[int(rng.integers(len(palette)))], np.float32) * 0.6
     bgr[:] = base_colour * (0.7 + 0.6 * fractal_noise(rng, hh, ww, max(3, chunk * 2), 2))[..., None]
+    pal = [tuple(float(v) * rng.uniform(0.6, 1.0) for v in jitter_colour(rng, c)) for c in palette for _ in (0, 1)]
     for _ in range(int(w * h / max(chunk * chunk, 1.0) * 1.2) + 3):
         cx, cy = rng.uniform(0, ww), rng.uniform(0, hh)
         r = chunk * rng.uniform(0.4, 1.0)
         cv2.ellipse(bgr, (int(cx), int(cy)), (max(1, int(r)), max(1, int(r * rng.uniform(0.5, 1)))),
-                    float(rng.uniform(0, 180)), 0, 360,
-                    tuple(float(v) * rng.uniform(0.6, 1.0) for v in _pick(rng, palette)), -1, cv2.LINE_AA)
+                    float(rng.uniform(0, 180)), 0, 360, pal[int(rng.integers(len(pal)))], -1, cv2.LINE_AA)
     alpha[:] = shape
     alpha[:] = cv2.GaussianBlur(alpha, (3, 3), 0)
     _shade(bgr, rng, 0.25)

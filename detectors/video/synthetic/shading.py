@@ -7,6 +7,7 @@ Each effect is drawn with its own probability, so the detector sees clean and de
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -60,6 +61,26 @@ def _haze_weight(h: int, w: int, far_row: float | None, amount: float) -> np.nda
     return (amount * depth).reshape(h, 1, 1)
 
 
+_BANK_SCALE = 24.0  # int8 noise field units per standard deviation
+
+
+@lru_cache(maxsize=4)
+def _noise_bank(h: int, w: int) -> np.ndarray:
+    """Gaussian luma noise plus a third of half-resolution chroma noise, as int8, twice the frame's size."""
+    rng = np.random.default_rng(0x5EED)
+    bh, bw = 2 * h, 2 * w
+    luma = rng.standard_normal((bh, bw, 1), dtype=np.float32)
+    chroma = cv2.resize(rng.standard_normal((bh // 2, bw // 2, 3), dtype=np.float32), (bw, bh),
+                        interpolation=cv2.INTER_NEAREST)
+    return np.clip((luma + 0.33 * chroma) * _BANK_SCALE, -127, 127).astype(np.int8)
+
+
+@lru_cache(maxsize=8)
+def _radius2(h: int, w: int) -> np.ndarray:
+    yy, xx = np.ogrid[0:h, 0:w]
+    return (((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2).astype(np.float32)[..., None]
+
+
 def apply_camera(img: np.ndarray, fx: CameraEffects, rng: np.random.Generator,
                  far_row: float | None = None) -> np.ndarray:
     """Float BGR in [0, 1] -> uint8 BGR as the camera would have recorded it."""
@@ -68,31 +89,32 @@ def apply_camera(img: np.ndarray, fx: CameraEffects, rng: np.random.Generator,
     if fx.haze > 0:
         k = _haze_weight(h, w, far_row, fx.haze)
         out = out * (1 - k) + np.asarray(fx.haze_colour, np.float32) * k
-    out = out * (np.asarray(fx.white_balance, np.float32) * np.float32(fx.gain))
-    if fx.vignette > 0:
-        yy, xx = np.ogrid[0:h, 0:w]
-        r2 = ((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2
-        out = out * (1 - fx.vignette * 0.5 * r2).astype(np.float32)[..., None]
-    out = np.clip(out, 0, 1)
+    gain = np.asarray(fx.white_balance, np.float32) * np.float32(fx.gain * 255)
+    vignette = 1 - np.float32(fx.vignette * 0.5) * _radius2(h, w) if fx.vignette > 0 else np.float32(1)
+    out = out * vignette * gain
+    u8 = cv2.convertScaleAbs(out)  # saturates to 0..255; the image holds no negative values
     if fx.gamma != 1.0:
-        out = out ** np.float32(fx.gamma)
+        lut = (np.linspace(0, 1, 256) ** fx.gamma * 255 + 0.5).astype(np.uint8)
+        u8 = cv2.LUT(u8, lut)
     if fx.motion_blur_px > 1:
         n = fx.motion_blur_px
         kernel = np.zeros((n, n), np.float32)
         kernel[n // 2, :] = 1.0 / n
         rot = cv2.getRotationMatrix2D(((n - 1) / 2, (n - 1) / 2), fx.motion_angle, 1.0)
         kernel = cv2.warpAffine(kernel, rot, (n, n))
-        out = cv2.filter2D(out, -1, kernel / max(kernel.sum(), 1e-6))
+        u8 = cv2.filter2D(u8, -1, kernel / max(kernel.sum(), 1e-6))
     if fx.defocus_sigma > 0:
-        out = cv2.GaussianBlur(out, (0, 0), fx.defocus_sigma)
+        u8 = cv2.GaussianBlur(u8, (0, 0), fx.defocus_sigma)
     if fx.downscale < 1.0:
-        small = cv2.resize(out, (max(8, int(w * fx.downscale)), max(8, int(h * fx.downscale))),
+        small = cv2.resize(u8, (max(8, int(w * fx.downscale)), max(8, int(h * fx.downscale))),
                            interpolation=cv2.INTER_AREA)
-        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        u8 = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     if fx.noise_sigma > 0:
-        # Shot noise grows with brightness, read noise does not; chroma noise is a third of the luma.
-        luma = rng.standard_normal((h, w, 1), dtype=np.float32)
-        chroma = rng.standard_normal((h // 2, w // 2, 3), dtype=np.float32)
-        chroma = cv2.resize(chroma, (w, h), interpolation=cv2.INTER_NEAREST)
-        out = out + (luma + 0.33 * chroma) * (np.float32(fx.noise_sigma) * (0.5 + np.sqrt(np.maximum(out, 0))))
-    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+        # A crop of a fixed noise field at an offset drawn from the frame's generator: as random per frame as fresh
+        # noise for training, deterministic per seed, and one pass instead of drawing a million normals.
+        bank = _noise_bank(h, w)
+        oy, ox = int(rng.integers(0, bank.shape[0] - h + 1)), int(rng.integers(0, bank.shape[1] - w + 1))
+        brightness = float(u8.mean()) / 255
+        sigma = fx.noise_sigma * 255 * (0.5 + np.sqrt(brightness))  # shot noise grows with the light
+        u8 = cv2.addWeighted(u8, 1.0, bank[oy:oy + h, ox:ox + w], sigma / _BANK_SCALE, 0.0, dtype=cv2.CV_8U)
+    return u8

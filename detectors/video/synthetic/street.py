@@ -63,9 +63,11 @@ def _facade(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
             cv2.rectangle(img, (gx, shop_top - int(h * .085)), (gx + gw, shop_top - int(h * .025)), ink,
                           int(rng.choice([1, 2, -1])))
             gx += gw + int(rng.integers(3, 7))
+        pane = jitter_colour(rng, (0.3, 0.25, 0.2))
         for wy in range(int(h * .08), shop_top - int(h * .15), int(h * .14)):
             for wx in range(x + 8, x + sw - 20, 28):
-                cv2.rectangle(img, (wx, wy), (wx + 14, wy + int(h * .08)), jitter_colour(rng, (0.3, 0.25, 0.2)), -1)
+                lit = rng.random() < 0.2  # a lit or curtained window breaks the repetition
+                cv2.rectangle(img, (wx, wy), (wx + 14, wy + int(h * .08)), (0.5, 0.7, 0.8) if lit else pane, -1)
         x += sw
     return img
 

@@ -94,7 +94,7 @@ def water(rng: np.random.Generator, h: int, w: int) -> Image:
     ripple = 0.5 + 0.5 * np.sin(phase)
     shade = 0.8 + 0.25 * fractal_noise(rng, h, w, rng.uniform(60, 200)) + 0.12 * ripple
     img = _tint(base, shade)
-    glint = (ripple > 0.97) & (fractal_noise(rng, h, w, 30) > 0.6)  # specular sun glints on ripple crests
+    glint = (ripple > 0.985) & (fractal_noise(rng, h, w, 30) > 0.65)  # specular sun glints on ripple crests
     img[glint] = np.minimum(img[glint] + 0.35, 1.0)
     return img
 
