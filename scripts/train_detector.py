@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gen-imgsz", type=int, default=640, help="side of the generated frames")
     p.add_argument("--view-mix", type=float, default=0.5, help="share of aerial frames in the generated set")
     p.add_argument("--val", type=float, default=0.15, help="share of generated frames held out")
+    p.add_argument("--gen-workers", type=int, default=2, help="processes drawing the generated frames")
     p.add_argument("--model", default="yolo11n.yaml", help="ultralytics model yaml (from scratch) or weights")
     p.add_argument("--imgsz", type=int, default=416, help="training and validation image size")
     p.add_argument("--epochs", type=int, default=60)
@@ -99,7 +100,8 @@ def plan(a: argparse.Namespace) -> dict[str, Any]:
     return {
         "data": str(a.data) if a.data else str(a.dataset_dir / "data.yaml"),
         "generate": None if a.data else {"n": a.generate, "seed": a.seed, "imgsz": a.gen_imgsz,
-                                          "view_mix": a.view_mix, "val": a.val, "dir": str(a.dataset_dir)},
+                                          "view_mix": a.view_mix, "val": a.val, "workers": a.gen_workers,
+                                          "dir": str(a.dataset_dir)},
         "train": {"model": a.model, "imgsz": a.imgsz, "epochs": a.epochs, "batch": a.batch, "workers": a.workers,
                   "patience": a.patience, "seed": a.seed, "device": "cpu"},
         "weights": str(a.out_dir / f"{a.name}.pt"),
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         from detectors.video.synthetic.dataset import generate
 
         info = generate(a.dataset_dir, a.generate, seed=a.seed, imgsz=a.gen_imgsz,
-                        split={"train": 1 - a.val, "val": a.val}, view_mix=a.view_mix)
+                        split={"train": 1 - a.val, "val": a.val}, view_mix=a.view_mix, workers=a.gen_workers)
         print(f"generated {sum(info.images.values())} frames in {info.seconds:.0f} s "
               f"({info.images_per_second:.1f}/s)", flush=True)
     manifest_path = data_yaml.parent / "manifest.json"

@@ -132,6 +132,16 @@ def test_same_seed_gives_identical_labels_and_other_seed_does_not(tmp_path: Path
     assert infos[0].manifest.read_text() == infos[1].manifest.read_text()
 
 
+@pytest.mark.slow
+def test_worker_processes_write_the_same_files(tmp_path: Path) -> None:
+    one = generate(tmp_path / "one", 5, seed=9, imgsz=96, progress=False)
+    two = generate(tmp_path / "two", 5, seed=9, imgsz=96, progress=False, workers=2)
+    for pattern in ("labels/*/*.txt", "images/*/*.jpg", "manifest.json"):
+        a = {p.relative_to(one.out_dir): p.read_bytes() for p in sorted(one.out_dir.glob(pattern))}
+        b = {p.relative_to(two.out_dir): p.read_bytes() for p in sorted(two.out_dir.glob(pattern))}
+        assert a == b and a
+
+
 def test_written_files_parse_back(tmp_path: Path) -> None:
     info = generate(tmp_path, 5, seed=3, imgsz=128, split={"train": 0.6, "val": 0.4}, progress=False)
     assert info.images == {"train": 3, "val": 2}

@@ -14,8 +14,10 @@ any frame can be redrawn alone.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -98,10 +100,28 @@ def split_sizes(n: int, split: Mapping[str, float]) -> dict[str, int]:
     return sizes
 
 
+@dataclass(frozen=True)
+class _EncodedFrame:
+    jpeg: bytes
+    labels: str
+    view: str
+    class_ids: tuple[int, ...]
+
+
+def _encoded_frame(job: tuple[int, int, int, float, RenderOptions | None]) -> _EncodedFrame:
+    seed, index, imgsz, view_mix, options = job
+    scene = render_frame(seed, index, imgsz, view_mix, options)
+    ok, jpg = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, scene.jpeg_quality])
+    if not ok:
+        raise RuntimeError(f"JPEG encoding failed for frame {index}")
+    return _EncodedFrame(jpg.tobytes(), label_lines(scene), scene.view, tuple(o.class_id for o in scene.objects))
+
+
 def generate(out_dir: Path | str, n: int, *, seed: int, imgsz: int = 640,
              split: Mapping[str, float] | None = None, view_mix: float = 0.5,
-             options: RenderOptions | None = None, progress: bool = True) -> DatasetInfo:
-    """Write `n` frames; `view_mix` is the share of aerial frames, the rest are street views."""
+             options: RenderOptions | None = None, progress: bool = True, workers: int = 1) -> DatasetInfo:
+    """Write `n` frames; `view_mix` is the share of aerial frames, the rest are street views. With `workers` > 1
+    frames are drawn in that many processes; each frame has its own generator, so the files are the same."""
     if n < 1 or imgsz < 32 or not 0 <= view_mix <= 1:
         raise ValueError(f"need n >= 1, imgsz >= 32 and 0 <= view_mix <= 1 (got {n}, {imgsz}, {view_mix})")
     out = Path(out_dir)
@@ -113,19 +133,23 @@ def generate(out_dir: Path | str, n: int, *, seed: int, imgsz: int = 640,
     per_split_class = {part: {name: 0 for name in CLASS_NAMES} for part in sizes}
     views = {"aerial": 0, "street": 0}
     parts = [part for part, k in sizes.items() for _ in range(k)]
+    jobs = [(seed, index, imgsz, view_mix, options) for index in range(n)]
     t0 = time.perf_counter()
-    for index, part in enumerate(tqdm(parts, desc="generating", unit="img", disable=not progress)):
-        scene = render_frame(seed, index, imgsz, view_mix, options)
-        stem = f"{index:06d}"
-        ok, jpg = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, scene.jpeg_quality])
-        if not ok:
-            raise RuntimeError(f"JPEG encoding failed for frame {index}")
-        (out / "images" / part / f"{stem}.jpg").write_bytes(jpg.tobytes())
-        (out / "labels" / part / f"{stem}.txt").write_text(label_lines(scene))
-        views[scene.view] += 1
-        for obj in scene.objects:
-            per_class[CLASS_NAMES[obj.class_id]] += 1
-            per_split_class[part][CLASS_NAMES[obj.class_id]] += 1
+    pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
+    try:
+        frames = pool.imap(_encoded_frame, jobs, chunksize=4) if pool else map(_encoded_frame, jobs)
+        for index, (part, frame) in enumerate(tqdm(zip(parts, frames, strict=True), total=n, desc="generating",
+                                                   unit="img", disable=not progress)):
+            stem = f"{index:06d}"
+            (out / "images" / part / f"{stem}.jpg").write_bytes(frame.jpeg)
+            (out / "labels" / part / f"{stem}.txt").write_text(frame.labels)
+            views[frame.view] += 1
+            for class_id in frame.class_ids:
+                per_class[CLASS_NAMES[class_id]] += 1
+                per_split_class[part][CLASS_NAMES[class_id]] += 1
+    finally:
+        if pool:
+            pool.terminate()
     seconds = time.perf_counter() - t0
     data_yaml = out / "data.yaml"
     data_yaml.write_text(yaml.safe_dump({
@@ -153,9 +177,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--imgsz", type=int, default=640)
     p.add_argument("--val", type=float, default=0.15, help="share of frames held out for validation")
     p.add_argument("--view-mix", type=float, default=0.5, help="share of aerial frames")
+    p.add_argument("--workers", type=int, default=1, help="processes drawing frames")
     a = p.parse_args(argv)
     info = generate(a.out_dir, a.n, seed=a.seed, imgsz=a.imgsz, split={"train": 1 - a.val, "val": a.val},
-                    view_mix=a.view_mix)
+                    view_mix=a.view_mix, workers=a.workers)
     print(f"{sum(info.images.values())} images in {info.seconds:.1f} s ({info.images_per_second:.1f}/s): "
           f"{info.objects_per_class}; {info.data_yaml}")
 
