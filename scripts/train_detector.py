@@ -73,7 +73,7 @@ def prepare_offline_env(config_dir: Path) -> Path:
             raise FileNotFoundError(f"no TTF font found among {_FONT_CANDIDATES}; install fonts-liberation")
         shutil.copyfile(font, target)
     os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
-    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_OFFLINE", "true")  # ultralytics then skips its online checks
     return target
 
 

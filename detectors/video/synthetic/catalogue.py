@@ -11,7 +11,7 @@ from detectors.video.synthetic.canvas import Sprite
 from detectors.video.synthetic.classes import ObjectKind
 from detectors.video.synthetic.objects import View
 
-DRAW_CAP_PX = 96.0  # larger sprites are drawn at this size and upscaled: the detail would be lost to blur anyway
+DRAW_CAP_PX = 160.0  # larger sprites are drawn at this size and upscaled: the detail would be lost to blur anyway
 
 
 def draw(kind: ObjectKind, view: View, rng: np.random.Generator, size: float) -> Sprite:
