@@ -42,6 +42,22 @@ def _paste_textured(img: np.ndarray, mask: np.ndarray, tex: np.ndarray) -> None:
     cv2.copyTo(tex, mask.view(np.uint8), img)
 
 
+def _building_shadow(img: np.ndarray, base: np.ndarray, top: np.ndarray, footprint: np.ndarray, k: float) -> None:
+    """Darken the ground between a building's footprint and its roof outline shifted along the sun, in the
+    bounding box of the two only."""
+    h, w = footprint.shape
+    both = np.vstack([base, top])
+    x0, y0 = np.clip(np.floor(both.min(axis=0)).astype(int), 0, [w, h])
+    x1, y1 = np.clip(np.ceil(both.max(axis=0)).astype(int) + 1, 0, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return
+    sh = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    hull = cv2.convexHull(np.vstack([base, top]).astype(np.float32) - np.float32([x0, y0]))
+    cv2.fillPoly(sh, [hull.astype(np.int32)], 1)
+    dark = sh.astype(bool) & ~footprint[y0:y1, x0:x1]
+    img[y0:y1, x0:x1] *= (1 - k * dark.astype(np.float32))[..., None]
+
+
 def _tree(rng: np.random.Generator, r: float) -> Sprite:
     n = int(2 * r) + 3
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
@@ -119,10 +135,7 @@ def build_aerial(rng: np.random.Generator, size: int, *, shadows: bool = True, c
             continue
         dx, dy = sun.offset(rng.uniform(3, 15) * px)
         if sun_k:
-            sh = np.zeros((h, w), np.float32)
-            cv2.fillPoly(sh, [(box + np.array([dx, dy])).astype(np.int32)], 1.0)
-            cv2.fillPoly(sh, [box.astype(np.int32)], 1.0)
-            ground *= (1 - sun_k * sh * ~pm)[..., None]
+            _building_shadow(ground, box, box + np.array([dx, dy]), pm, sun_k)
         _paste_textured(ground, pm, roof_tex[int(rng.integers(2))])
         if rng.random() < 0.5:  # ridge line catching the light
             p = box.mean(axis=0)

@@ -25,22 +25,13 @@ _MIN_PX = 5.0  # smaller than this an object is not drawn: no camera resolves it
 
 
 def _warp_into(img: np.ndarray, tex: np.ndarray, quad: np.ndarray) -> None:
-    """Map the whole texture onto the image quad (tl, tr, br, bl), replacing what is there."""
+    """Map the whole texture onto the image quad (tl, tr, br, bl), in place; pixels outside the quad are left as
+    they are (transparent border), and the quad's corners meet the texture's outer pixel centres."""
     th, tw = tex.shape[:2]
-    src = np.array([[0, 0], [tw, 0], [tw, th], [0, th]], np.float32)
+    src = np.array([[0, 0], [tw - 1, 0], [tw - 1, th - 1], [0, th - 1]], np.float32)
     hgr = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
     h, w = img.shape[:2]
-    x0, y0 = np.clip(np.floor(quad.min(axis=0)).astype(int), 0, [w, h])
-    x1, y1 = np.clip(np.ceil(quad.max(axis=0)).astype(int), 0, [w, h])
-    if x1 <= x0 or y1 <= y0:
-        return
-    shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ hgr
-    roi = (slice(y0, y1), slice(x0, x1))
-    warped = cv2.warpPerspective(tex, shift, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REPLICATE)
-    mask = np.zeros((int(y1 - y0), int(x1 - x0)), np.uint8)
-    cv2.fillPoly(mask, [(quad - (x0, y0)).astype(np.int32)], 1)
-    np.copyto(img[roi], warped, where=mask.astype(bool)[..., None])
+    cv2.warpPerspective(tex, hgr, (w, h), dst=img, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
 
 
 def _facade(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

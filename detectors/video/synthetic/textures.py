@@ -8,6 +8,7 @@ millisecond.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -24,7 +25,7 @@ def fractal_noise(rng: np.random.Generator, h: int, w: int, scale: float, octave
     for _ in range(octaves):
         gh, gw = max(2, int(h / cell) + 2), max(2, int(w / cell) + 2)
         grid = rng.random((gh, gw), dtype=np.float32)
-        out += amp * cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
+        out += amp * cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
         total += amp
         amp *= persistence
         cell /= 2.0
@@ -35,8 +36,20 @@ def fractal_noise(rng: np.random.Generator, h: int, w: int, scale: float, octave
     return (out - lo) / max(hi - lo, 1e-6)
 
 
+_GRAIN_SIDE = 1024
+
+
+@lru_cache(maxsize=1)
+def _grain_bank() -> np.ndarray:
+    return np.random.default_rng(0x6A41).standard_normal((_GRAIN_SIDE, _GRAIN_SIDE), dtype=np.float32)
+
+
 def _grain(rng: np.random.Generator, h: int, w: int, sigma: float) -> np.ndarray:
-    return rng.standard_normal((h, w), dtype=np.float32) * np.float32(sigma)
+    """Per-pixel grain: a crop of a fixed normal field at a drawn offset (as random per texture, far cheaper)."""
+    if h > _GRAIN_SIDE or w > _GRAIN_SIDE:
+        return rng.standard_normal((h, w), dtype=np.float32) * np.float32(sigma)
+    oy, ox = int(rng.integers(0, _GRAIN_SIDE - h + 1)), int(rng.integers(0, _GRAIN_SIDE - w + 1))
+    return _grain_bank()[oy:oy + h, ox:ox + w] * np.float32(sigma)
 
 
 def surface(fn: TextureFn, rng: np.random.Generator, h: int, w: int, detail: float = 0.5) -> Image:
@@ -48,8 +61,8 @@ def surface(fn: TextureFn, rng: np.random.Generator, h: int, w: int, detail: flo
 
 
 def _tint(base: tuple[float, float, float], shade: np.ndarray) -> Image:
-    """Colour `base` (BGR) modulated by a single-channel shading field around 1."""
-    return np.clip(shade[..., None] * np.asarray(base, np.float32), 0.0, 1.0)
+    """Colour `base` (BGR) modulated by a single-channel shading field around 1 (the camera stage saturates)."""
+    return shade[..., None] * np.asarray(base, np.float32)
 
 
 def jitter_colour(rng: np.random.Generator, bgr: tuple[float, float, float], amount: float = 0.08
