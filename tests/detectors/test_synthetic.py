@@ -20,7 +20,7 @@ from detectors.video.synthetic.canvas import LABEL_ALPHA, Canvas, Sprite
 from detectors.video.synthetic.catalogue import draw
 from detectors.video.synthetic.classes import CLASS_IDS, CLASS_NAMES
 from detectors.video.synthetic.dataset import generate, label_lines, parse_label_file, render_frame, split_sizes
-from detectors.video.synthetic.scene import RenderOptions, render_scene
+from detectors.video.synthetic.scene import RenderOptions, area_scale, render_scene
 
 CLEAN = RenderOptions(camera_effects=False, shadows=False, clutter=False)
 REPO = Path(__file__).resolve().parents[2]
@@ -258,3 +258,12 @@ def test_train_script_reads_per_class_metrics() -> None:
     got = _train_script().class_metrics(_StandInBox(), list(CLASS_NAMES))
     assert got == {"car": {"precision": 0.9, "recall": 0.8, "map50": 0.85, "map50_95": 0.6},
                    "person": {"precision": 0.5, "recall": 0.4, "map50": 0.45, "map50_95": 0.3}}
+
+
+@pytest.mark.parametrize(("hgr", "x", "y", "expected"), [
+    (np.eye(3), 10.0, 20.0, 1.0),
+    (np.diag([2.0, 3.0, 1.0]), 5.0, 5.0, 6.0),
+    (np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0.01, 1.0]]), 0.0, 100.0, 1 / 8),  # w = 2 there: area / 2^3
+])
+def test_area_scale_of_a_homography(hgr: np.ndarray, x: float, y: float, expected: float) -> None:
+    assert area_scale(hgr, x, y) == pytest.approx(expected)

@@ -77,8 +77,16 @@ def _warp_mask(obj: ObjectMask, hgr: np.ndarray, size: int) -> ObjectMask:
     shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ hgr @ \
         np.array([[1, 0, obj.x0], [0, 1, obj.y0], [0, 0, 1]], np.float64)
     m = cv2.warpPerspective(obj.mask.astype(np.float32), shift, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR)
-    area_scale = abs(np.linalg.det(hgr[:2, :2]))  # rough: keeps the visible fraction comparable after the tilt
-    return ObjectMask(obj.class_id, int(x0), int(y0), m >= 0.5, max(1, int(obj.drawn_px * area_scale)))
+    cx, cy = obj.x0 + mw / 2, obj.y0 + mh / 2
+    return ObjectMask(obj.class_id, int(x0), int(y0), m >= 0.5,
+                      max(1, round(obj.drawn_px * area_scale(hgr, cx, cy))))
+
+
+def area_scale(hgr: np.ndarray, x: float, y: float) -> float:
+    """Local area magnification of the homography at (x, y): the Jacobian determinant, det(H) / w^3."""
+    h = np.asarray(hgr, np.float64) / hgr[2, 2]
+    w = h[2, 0] * x + h[2, 1] * y + 1.0
+    return float(abs(np.linalg.det(h)) / abs(w) ** 3)
 
 
 def render_scene(rng: np.random.Generator, imgsz: int, view: ViewKind,
