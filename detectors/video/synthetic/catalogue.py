@@ -38,23 +38,23 @@ def _draw(kind: ObjectKind, view: View, rng: np.random.Generator, s: float) -> S
     if view == "top":
         match kind:
             case "car" | "truck":
-                return top._vehicle_top(rng, s, kind == "truck")
+                return top.vehicle_top(rng, s, kind == "truck")
             case "boat":
-                return top._boat_top(rng, s)
+                return top.boat_top(rng, s)
             case "person":
-                return top._person_top(rng, s)
+                return top.person_top(rng, s)
             case "stall":
-                return top._stall_top(rng, s)
+                return top.stall_top(rng, s)
             case "cart":
-                return top._cart_top(rng, s)
+                return top.cart_top(rng, s)
             case "garbage":
-                return top._pile(rng, s, s * rng.uniform(0.5, 1.0), top._GARBAGE, max(1.0, s / 7), False)
+                return top.pile(rng, s, s * rng.uniform(0.5, 1.0), top.GARBAGE, max(1.0, s / 7), False)
             case "rubble":
-                return top._pile(rng, s, s * rng.uniform(0.5, 1.0), top._RUBBLE, max(1.0, s / 9), False)
+                return top.pile(rng, s, s * rng.uniform(0.5, 1.0), top.RUBBLE, max(1.0, s / 9), False)
             case "smoke":
-                return top._smoke(rng, s, False)
+                return top.smoke(rng, s, False)
             case "fire":
-                return top._fire(rng, s, False)
+                return top.fire(rng, s, False)
     match kind:
         case "car" | "truck" | "boat":
             return side.vehicle_side(rng, s, kind == "truck")
@@ -65,11 +65,11 @@ def _draw(kind: ObjectKind, view: View, rng: np.random.Generator, s: float) -> S
         case "cart":
             return side.cart_side(rng, s)
         case "garbage":
-            return top._pile(rng, s * rng.uniform(1.5, 2.5), s, top._GARBAGE, max(1.0, s / 5), True)
+            return top.pile(rng, s * rng.uniform(1.5, 2.5), s, top.GARBAGE, max(1.0, s / 5), True)
         case "rubble":
-            return top._pile(rng, s * rng.uniform(1.8, 3.0), s, top._RUBBLE, max(1.0, s / 7), True)
+            return top.pile(rng, s * rng.uniform(1.8, 3.0), s, top.RUBBLE, max(1.0, s / 7), True)
         case "smoke":
-            return top._smoke(rng, s, True)
+            return top.smoke(rng, s, True)
         case "fire":
-            return top._fire(rng, s, True)
+            return top.fire(rng, s, True)
     raise ValueError(f"unknown kind {kind!r}")

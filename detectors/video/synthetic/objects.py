@@ -17,28 +17,28 @@ from detectors.video.synthetic.textures import fractal_noise, jitter_colour
 
 View = Literal["top", "side"]
 
-_CAR_COLOURS = ((0.95, 0.95, 0.95), (0.1, 0.1, 0.1), (0.6, 0.6, 0.62), (0.75, 0.75, 0.75), (0.15, 0.15, 0.6),
+CAR_COLOURS = ((0.95, 0.95, 0.95), (0.1, 0.1, 0.1), (0.6, 0.6, 0.62), (0.75, 0.75, 0.75), (0.15, 0.15, 0.6),
                 (0.6, 0.3, 0.1), (0.2, 0.4, 0.2), (0.1, 0.6, 0.85), (0.35, 0.2, 0.15), (0.85, 0.85, 0.8))
-_SKIN = ((0.55, 0.7, 0.9), (0.45, 0.6, 0.8), (0.3, 0.45, 0.65), (0.2, 0.3, 0.45))
-_CLOTH = ((0.1, 0.1, 0.1), (0.8, 0.8, 0.8), (0.6, 0.2, 0.1), (0.2, 0.2, 0.7), (0.3, 0.5, 0.3), (0.2, 0.6, 0.9),
+SKIN = ((0.55, 0.7, 0.9), (0.45, 0.6, 0.8), (0.3, 0.45, 0.65), (0.2, 0.3, 0.45))
+CLOTH = ((0.1, 0.1, 0.1), (0.8, 0.8, 0.8), (0.6, 0.2, 0.1), (0.2, 0.2, 0.7), (0.3, 0.5, 0.3), (0.2, 0.6, 0.9),
           (0.5, 0.5, 0.5), (0.6, 0.3, 0.6), (0.1, 0.2, 0.4))
 
 
-def _pick(rng: np.random.Generator, table: tuple[tuple[float, float, float], ...]) -> tuple[float, float, float]:
+def pick(rng: np.random.Generator, table: tuple[tuple[float, float, float], ...]) -> tuple[float, float, float]:
     return jitter_colour(rng, table[int(rng.integers(len(table)))])
 
 
-def _blank(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+def blank(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((h, w, 3), np.float32), np.zeros((h, w), np.float32)
 
 
-def _fill(bgr: np.ndarray, alpha: np.ndarray, pts: np.ndarray, colour: tuple[float, float, float]) -> None:
+def fill(bgr: np.ndarray, alpha: np.ndarray, pts: np.ndarray, colour: tuple[float, float, float]) -> None:
     p = [np.round(pts * 4).astype(np.int32)]  # 2 fractional bits: sub-pixel anti-aliased edges
     cv2.fillPoly(bgr, p, colour, cv2.LINE_AA, shift=2)
     cv2.fillPoly(alpha, p, 1.0, cv2.LINE_AA, shift=2)
 
 
-def _shade(bgr: np.ndarray, rng: np.random.Generator, amount: float = 0.15) -> None:
+def shade(bgr: np.ndarray, rng: np.random.Generator, amount: float = 0.15) -> None:
     h, w = bgr.shape[:2]
     bgr *= (1 - amount + 2 * amount * fractal_noise(rng, h, w, max(4, min(h, w) / 2), octaves=2))[..., None]
 
@@ -55,61 +55,61 @@ def rotate(sprite: Sprite, angle_deg: float) -> Sprite:
 # ---- seen from above ----------------------------------------------------------------------------------------
 
 
-def _vehicle_top(rng: np.random.Generator, length: float, truck: bool) -> Sprite:
+def vehicle_top(rng: np.random.Generator, length: float, truck: bool) -> Sprite:
     w = length * (rng.uniform(0.38, 0.46) if not truck else rng.uniform(0.33, 0.4))
     h, ww = int(length) + 3, int(w) + 3
-    bgr, alpha = _blank(h, ww)
-    body = _pick(rng, _CAR_COLOURS)
+    bgr, alpha = blank(h, ww)
+    body = pick(rng, CAR_COLOURS)
     r = w * 0.2
     x0, y0, x1, y1 = 1.0, 1.0, w + 1, length + 1
     outline = np.array([[x0 + r, y0], [x1 - r, y0], [x1, y0 + r], [x1, y1 - r], [x1 - r, y1], [x0 + r, y1],
                         [x0, y1 - r], [x0, y0 + r]])
-    _fill(bgr, alpha, outline, body)
+    fill(bgr, alpha, outline, body)
     glass = jitter_colour(rng, (0.12, 0.1, 0.08), 0.03)
     if truck:
         cab = length * rng.uniform(0.2, 0.28)
-        _fill(bgr, alpha, np.array([[x0 + 1, y0 + cab * 0.25], [x1 - 1, y0 + cab * 0.25], [x1 - 1, y0 + cab * 0.5],
+        fill(bgr, alpha, np.array([[x0 + 1, y0 + cab * 0.25], [x1 - 1, y0 + cab * 0.25], [x1 - 1, y0 + cab * 0.5],
                                     [x0 + 1, y0 + cab * 0.5]]), glass)
-        cargo = _pick(rng, ((0.7, 0.7, 0.7), (0.2, 0.4, 0.7), (0.3, 0.5, 0.3), (0.8, 0.8, 0.8), (0.1, 0.3, 0.6)))
-        _fill(bgr, alpha, np.array([[x0, y0 + cab + 1], [x1, y0 + cab + 1], [x1, y1], [x0, y1]]), cargo)
+        cargo = pick(rng, ((0.7, 0.7, 0.7), (0.2, 0.4, 0.7), (0.3, 0.5, 0.3), (0.8, 0.8, 0.8), (0.1, 0.3, 0.6)))
+        fill(bgr, alpha, np.array([[x0, y0 + cab + 1], [x1, y0 + cab + 1], [x1, y1], [x0, y1]]), cargo)
     else:
         f, b = length * rng.uniform(0.22, 0.3), length * rng.uniform(0.68, 0.78)
-        _fill(bgr, alpha, np.array([[x0 + w * .15, y0 + f], [x1 - w * .15, y0 + f], [x1 - w * .2, y0 + f + length * .1],
+        fill(bgr, alpha, np.array([[x0 + w * .15, y0 + f], [x1 - w * .15, y0 + f], [x1 - w * .2, y0 + f + length * .1],
                                     [x0 + w * .2, y0 + f + length * .1]]), glass)
-        _fill(bgr, alpha, np.array([[x0 + w * .2, y0 + b], [x1 - w * .2, y0 + b], [x1 - w * .15, y0 + b + length * .08],
+        fill(bgr, alpha, np.array([[x0 + w * .2, y0 + b], [x1 - w * .2, y0 + b], [x1 - w * .15, y0 + b + length * .08],
                                     [x0 + w * .15, y0 + b + length * .08]]), glass)
         roof = tuple(min(1.0, c * 1.12 + 0.03) for c in body)
-        _fill(bgr, alpha, np.array([[x0 + w * .2, y0 + f + length * .11], [x1 - w * .2, y0 + f + length * .11],
+        fill(bgr, alpha, np.array([[x0 + w * .2, y0 + f + length * .11], [x1 - w * .2, y0 + f + length * .11],
                                     [x1 - w * .2, y0 + b - 1], [x0 + w * .2, y0 + b - 1]]), roof)  # type: ignore[arg-type]
-    _shade(bgr, rng, 0.08)
+    shade(bgr, rng, 0.08)
     return Sprite(bgr, alpha, ww / 2, h / 2)
 
 
-def _boat_top(rng: np.random.Generator, length: float) -> Sprite:
+def boat_top(rng: np.random.Generator, length: float) -> Sprite:
     w = length * rng.uniform(0.25, 0.4)
     h, ww = int(length) + 3, int(w) + 3
-    bgr, alpha = _blank(h, ww)
-    hull = _pick(rng, ((0.9, 0.9, 0.9), (0.2, 0.3, 0.5), (0.15, 0.15, 0.55), (0.5, 0.35, 0.2), (0.3, 0.5, 0.3)))
+    bgr, alpha = blank(h, ww)
+    hull = pick(rng, ((0.9, 0.9, 0.9), (0.2, 0.3, 0.5), (0.15, 0.15, 0.55), (0.5, 0.35, 0.2), (0.3, 0.5, 0.3)))
     cx, bow = w / 2 + 1, length * rng.uniform(0.2, 0.35)
     outline = np.array([[cx, 1], [w + 1, bow], [w + 1 - w * 0.08, length], [1 + w * 0.08, length], [1, bow]])
-    _fill(bgr, alpha, outline, hull)
+    fill(bgr, alpha, outline, hull)
     deck = jitter_colour(rng, (0.35, 0.5, 0.6) if rng.random() < 0.5 else hull, 0.1)
     inner = (outline - (cx, length * 0.55)) * 0.78 + (cx, length * 0.55)
-    _fill(bgr, alpha, inner, deck)
+    fill(bgr, alpha, inner, deck)
     if rng.random() < 0.6:  # cabin or canopy
         c0 = length * rng.uniform(0.35, 0.55)
-        _fill(bgr, alpha, np.array([[w * .25 + 1, c0], [w * .75 + 1, c0], [w * .75 + 1, c0 + length * .25],
-                                    [w * .25 + 1, c0 + length * .25]]), _pick(rng, _CLOTH))
-    _shade(bgr, rng, 0.1)
+        fill(bgr, alpha, np.array([[w * .25 + 1, c0], [w * .75 + 1, c0], [w * .75 + 1, c0 + length * .25],
+                                    [w * .25 + 1, c0 + length * .25]]), pick(rng, CLOTH))
+    shade(bgr, rng, 0.1)
     return Sprite(bgr, alpha, ww / 2, h / 2)
 
 
-def _person_top(rng: np.random.Generator, size: float) -> Sprite:
+def person_top(rng: np.random.Generator, size: float) -> Sprite:
     s = max(size, 3.0)
     n = int(s * 1.3) + 3
-    bgr, alpha = _blank(n, n)
+    bgr, alpha = blank(n, n)
     c = n / 2
-    cv2.ellipse(bgr, (int(c), int(c)), (max(1, int(s * 0.45)), max(1, int(s * 0.25))), 0, 0, 360, _pick(rng, _CLOTH),
+    cv2.ellipse(bgr, (int(c), int(c)), (max(1, int(s * 0.45)), max(1, int(s * 0.25))), 0, 0, 360, pick(rng, CLOTH),
                 -1, cv2.LINE_AA)
     cv2.ellipse(alpha, (int(c), int(c)), (max(1, int(s * 0.45)), max(1, int(s * 0.25))), 0, 0, 360, 1.0, -1,
                 cv2.LINE_AA)
@@ -118,45 +118,45 @@ def _person_top(rng: np.random.Generator, size: float) -> Sprite:
     return Sprite(bgr, alpha, c, c)
 
 
-def _stall_top(rng: np.random.Generator, size: float) -> Sprite:
+def stall_top(rng: np.random.Generator, size: float) -> Sprite:
     n = int(size) + 3
-    bgr, alpha = _blank(n, n)
+    bgr, alpha = blank(n, n)
     c, r = n / 2, size / 2
-    a, b = _pick(rng, _CLOTH), _pick(rng, ((0.9, 0.9, 0.9), (0.1, 0.8, 0.9), (0.2, 0.2, 0.8), (0.7, 0.4, 0.1)))
+    a, b = pick(rng, CLOTH), pick(rng, ((0.9, 0.9, 0.9), (0.1, 0.8, 0.9), (0.2, 0.2, 0.8), (0.7, 0.4, 0.1)))
     if rng.random() < 0.55:  # round umbrella with coloured panels
         k = int(rng.integers(6, 11))
         for i in range(k):
             t0, t1 = 2 * np.pi * i / k, 2 * np.pi * (i + 1) / k
             pts = np.array([[c, c], [c + r * np.cos(t0), c + r * np.sin(t0)], [c + r * np.cos(t1), c + r * np.sin(t1)]])
-            _fill(bgr, alpha, pts, a if i % 2 else b)
+            fill(bgr, alpha, pts, a if i % 2 else b)
     else:  # rectangular tarp canopy with a ridge
         hw = r * rng.uniform(0.5, 0.8)
-        _fill(bgr, alpha, np.array([[c - r, c - hw], [c + r, c - hw], [c + r, c + hw], [c - r, c + hw]]), a)
+        fill(bgr, alpha, np.array([[c - r, c - hw], [c + r, c - hw], [c + r, c + hw], [c - r, c + hw]]), a)
         bgr[int(c - hw):int(c + hw), :] *= np.linspace(0.8, 1.1, n, dtype=np.float32)[None, :, None]
         cv2.line(bgr, (int(c - r), int(c)), (int(c + r), int(c)), b, 1, cv2.LINE_AA)
-    _shade(bgr, rng, 0.08)
+    shade(bgr, rng, 0.08)
     return Sprite(bgr, alpha, c, c)
 
 
-def _cart_top(rng: np.random.Generator, length: float) -> Sprite:
+def cart_top(rng: np.random.Generator, length: float) -> Sprite:
     w = length * rng.uniform(0.45, 0.6)
     h, ww = int(length) + 3, int(w) + 3
-    bgr, alpha = _blank(h, ww)
-    box = _pick(rng, ((0.3, 0.5, 0.7), (0.5, 0.5, 0.5), (0.2, 0.2, 0.6), (0.7, 0.7, 0.7), (0.2, 0.4, 0.2)))
-    _fill(bgr, alpha, np.array([[1, length * .3], [w + 1, length * .3], [w + 1, length], [1, length]]), box)
+    bgr, alpha = blank(h, ww)
+    box = pick(rng, ((0.3, 0.5, 0.7), (0.5, 0.5, 0.5), (0.2, 0.2, 0.6), (0.7, 0.7, 0.7), (0.2, 0.4, 0.2)))
+    fill(bgr, alpha, np.array([[1, length * .3], [w + 1, length * .3], [w + 1, length], [1, length]]), box)
     cv2.line(bgr, (int(w / 2 + 1), 1), (int(w / 2 + 1), int(length * .3)), (0.15, 0.15, 0.15), max(1, int(w / 8)))
     cv2.line(alpha, (int(w / 2 + 1), 1), (int(w / 2 + 1), int(length * .3)), 1.0, max(1, int(w / 8)))
     goods = bgr[int(length * .38):int(length * .92), 2:max(3, int(w))]
-    goods[:] = goods * 0.5 + np.asarray(_pick(rng, _CLOTH), np.float32) * 0.5
-    _shade(bgr, rng, 0.15)
+    goods[:] = goods * 0.5 + np.asarray(pick(rng, CLOTH), np.float32) * 0.5
+    shade(bgr, rng, 0.15)
     return Sprite(bgr, alpha, ww / 2, h / 2)
 
 
-def _pile(rng: np.random.Generator, w: float, h: float, palette: tuple[tuple[float, float, float], ...],
+def pile(rng: np.random.Generator, w: float, h: float, palette: tuple[tuple[float, float, float], ...],
           chunk: float, mound: bool) -> Sprite:
     """An irregular heap of small pieces: bags for garbage, broken concrete and bricks for rubble."""
     hh, ww = int(h) + 3, int(w) + 3
-    bgr, alpha = _blank(hh, ww)
+    bgr, alpha = blank(hh, ww)
     yy, xx = np.mgrid[0:hh, 0:ww].astype(np.float32)
     if mound:  # side view: a heap rising from the ground line
         base = 1.0 - ((xx - ww / 2) / (w / 2)) ** 2 - 0.0
@@ -174,17 +174,17 @@ def _pile(rng: np.random.Generator, w: float, h: float, palette: tuple[tuple[flo
                     float(rng.uniform(0, 180)), 0, 360, pal[int(rng.integers(len(pal)))], -1, cv2.LINE_AA)
     alpha[:] = shape
     alpha[:] = cv2.GaussianBlur(alpha, (3, 3), 0)
-    _shade(bgr, rng, 0.25)
+    shade(bgr, rng, 0.25)
     return Sprite(bgr, alpha, ww / 2, hh - 1 if mound else hh / 2)
 
 
-_GARBAGE = ((0.08, 0.08, 0.08), (0.1, 0.1, 0.12), (0.6, 0.35, 0.2), (0.8, 0.8, 0.8), (0.25, 0.4, 0.3),
+GARBAGE = ((0.08, 0.08, 0.08), (0.1, 0.1, 0.12), (0.6, 0.35, 0.2), (0.8, 0.8, 0.8), (0.25, 0.4, 0.3),
             (0.35, 0.45, 0.55), (0.3, 0.5, 0.65), (0.5, 0.6, 0.7), (0.12, 0.12, 0.1))
-_RUBBLE = ((0.55, 0.55, 0.55), (0.45, 0.48, 0.5), (0.25, 0.35, 0.6), (0.35, 0.45, 0.55), (0.7, 0.7, 0.68),
+RUBBLE = ((0.55, 0.55, 0.55), (0.45, 0.48, 0.5), (0.25, 0.35, 0.6), (0.35, 0.45, 0.55), (0.7, 0.7, 0.68),
            (0.3, 0.3, 0.32))
 
 
-def _smoke(rng: np.random.Generator, length: float, side: bool) -> Sprite:
+def smoke(rng: np.random.Generator, length: float, side: bool) -> Sprite:
     """A soft plume: noise shaped by a cone widening downwind; grey-white or dark, never fully opaque."""
     w, h = (length * rng.uniform(0.5, 0.8), length) if side else (length * rng.uniform(0.35, 0.6), length)
     hh, ww = int(h) + 4, int(w) + 4
@@ -203,7 +203,7 @@ def _smoke(rng: np.random.Generator, length: float, side: bool) -> Sprite:
     return Sprite(np.clip(bgr, 0, 1), cv2.GaussianBlur(alpha, (0, 0), max(0.5, w / 40)), ww / 2, hh - 2)
 
 
-def _fire(rng: np.random.Generator, size: float, side: bool) -> Sprite:
+def fire(rng: np.random.Generator, size: float, side: bool) -> Sprite:
     """Flickering flames: hot white-yellow core, orange-red rim, and an additive glow around them."""
     h = size
     w = size * (rng.uniform(0.5, 0.9) if side else 1.0)
