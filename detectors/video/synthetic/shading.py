@@ -85,13 +85,14 @@ def apply_camera(img: np.ndarray, fx: CameraEffects, rng: np.random.Generator,
                  far_row: float | None = None) -> np.ndarray:
     """Float BGR in [0, 1] -> uint8 BGR as the camera would have recorded it."""
     h, w = img.shape[:2]
-    out = img
-    if fx.haze > 0:
-        k = _haze_weight(h, w, far_row, fx.haze)
-        out = out * (1 - k) + np.asarray(fx.haze_colour, np.float32) * k
+    # Haze, white balance, exposure and vignette folded into out = (img * a + b) * vignette, done in place.
     gain = np.asarray(fx.white_balance, np.float32) * np.float32(fx.gain * 255)
-    vignette = 1 - np.float32(fx.vignette * 0.5) * _radius2(h, w) if fx.vignette > 0 else np.float32(1)
-    out = out * vignette * gain
+    a = gain.reshape(1, 1, 3)
+    out = img * a if fx.haze <= 0 else img * (a * (1 - _haze_weight(h, w, far_row, fx.haze)))
+    if fx.haze > 0:
+        out += (np.asarray(fx.haze_colour, np.float32) * gain).reshape(1, 1, 3) * _haze_weight(h, w, far_row, fx.haze)
+    if fx.vignette > 0:
+        out *= 1 - np.float32(fx.vignette * 0.5) * _radius2(h, w)
     u8 = cv2.convertScaleAbs(out)  # saturates to 0..255; the image holds no negative values
     if fx.gamma != 1.0:
         lut = (np.linspace(0, 1, 256) ** fx.gamma * 255 + 0.5).astype(np.uint8)
