@@ -21,6 +21,7 @@ from detectors.video.synthetic.catalogue import draw
 from detectors.video.synthetic.classes import CLASS_IDS, CLASS_NAMES
 from detectors.video.synthetic.dataset import generate, label_lines, parse_label_file, render_frame, split_sizes
 from detectors.video.synthetic.scene import RenderOptions, area_scale, render_scene
+from detectors.video.synthetic.shading import CameraEffects, apply_camera
 
 CLEAN = RenderOptions(camera_effects=False, shadows=False, clutter=False)
 REPO = Path(__file__).resolve().parents[2]
@@ -267,3 +268,15 @@ def test_train_script_reads_per_class_metrics() -> None:
 ])
 def test_area_scale_of_a_homography(hgr: np.ndarray, x: float, y: float, expected: float) -> None:
     assert area_scale(hgr, x, y) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("haze", "vignette", "centre", "corner"), [
+    (0.0, 0.0, 51, 51),  # 0.2 * 255
+    (0.5, 0.0, 128, 128),  # half way to the 0.8 haze: 0.5 * 255 = 127.5
+    (0.5, 0.3, 128, 89),  # corner r^2 = 2: 1 - 0.15 * 2 = 0.7 of 127.5
+])
+def test_camera_haze_and_vignette_known_values(haze: float, vignette: float, centre: int, corner: int) -> None:
+    fx = replace(CameraEffects.none(), haze=haze, haze_colour=(0.8, 0.8, 0.8), vignette=vignette)
+    out = apply_camera(np.full((64, 64, 3), 0.2, np.float32), fx, np.random.default_rng(0))
+    assert out.dtype == np.uint8
+    assert tuple(out[32, 32]) == (centre,) * 3 and tuple(out[0, 0]) == (corner,) * 3
