@@ -31,8 +31,9 @@ def cfg(tmp_path: Path, db_url: str) -> str:
 
 def _run(cfg: str, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
     code = main(["-c", cfg, "telemetry", "import", *args, "--json"])
-    out = capsys.readouterr().out.strip()
-    return code, (json.loads(out) if out else {})
+    # log lines (store.migrated) share stdout with the report: the report is the JSON line
+    out = [x for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    return code, (json.loads(out[-1]) if out else {})
 
 
 def test_import_then_reimport(cfg: str, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:

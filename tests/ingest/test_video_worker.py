@@ -128,8 +128,8 @@ def test_reconnects_with_backoff_after_a_drop_and_a_refusal(stopped: list[Stream
         stopped.append(w)
         w.start()
         assert wait_for(lambda: len(server.accepted) >= 3 and w.status().state is StreamState.LIVE, 15)
-        status = w.status()
         assert w.stop(2.0)
+        status = w.status()  # after the stop: no frame is between the sink and the counters any more
     states = rec.states()
     assert states[:3] == [StreamState.CONNECTING, StreamState.LIVE, StreamState.CONNECTING]
     assert states.count(StreamState.LIVE) >= 3
