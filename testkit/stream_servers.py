@@ -243,7 +243,22 @@ class StaticHttpServer:
         self._server.server_close()
 
 
-class RtmpServer(_StartStop):
+class _ServerProcess(_StartStop):
+    """A server run as a child process (`_proc`), which tests can freeze and thaw."""
+
+    _proc: subprocess.Popen | None = None
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open and silent."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)
+
+
+class RtmpServer(_ServerProcess):
     """`ffmpeg -re -stream_loop -1 -i MEDIA -c copy -f flv -listen 1 rtmp://127.0.0.1:PORT/live/s`, restarted
     after each client (ffmpeg's listener serves one client and exits)."""
 
@@ -279,15 +294,6 @@ class RtmpServer(_StartStop):
             except subprocess.TimeoutExpired:
                 proc.kill()
         self._thread.join(5.0)
-
-    def pause(self) -> None:
-        """Freeze the serving ffmpeg (SIGSTOP): the client's connection stays open and silent."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGCONT)
 
     def _run(self) -> None:
         cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1",
@@ -336,7 +342,7 @@ def rtsp_server_missing() -> str | None:
     return None
 
 
-class RtspServer(_StartStop):
+class RtspServer(_ServerProcess):
     """An H.264 MP4 served at rtsp://127.0.0.1:PORT/live, each client from the file's start, in real time; the
     stream ends with the file."""
 
@@ -359,15 +365,6 @@ class RtspServer(_StartStop):
                 self.stop()
                 raise RuntimeError(f"GStreamer's RTSP server did not listen on {self.port}")
             time.sleep(0.02)
-
-    def pause(self) -> None:
-        """Freeze the server (SIGSTOP): connections stay open and silent."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         proc = self._proc

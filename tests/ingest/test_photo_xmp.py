@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import struct
 from datetime import UTC, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,18 +13,7 @@ from hypothesis import strategies as st
 
 from ingest.models import Pose
 from ingest.telemetry.xmp import PhotoMeta, PhotoMetaError, Refusal, parse_photo_meta, photo_pose, photo_time
-from testkit.paths import shared_path
-
-NADIR = "dji_phantom3_fc300s_nadir_parking_cars_DJI_0028.jpg"
-INVALID = "dji_mini3pro_indoor_gps_invalid_DJI_0218.jpg"
-OBLIQUE = "dji_mavic3pro_thumb_oblique_xmp.jpg"
-TWO = "dji_test_pro_thumb_xmp_two_packets.jpg"
-CHICAGO = ZoneInfo("America/Chicago")
-
-
-def sample(name: str) -> bytes:
-    return shared_path("samples", "dji_photos", name).read_bytes()
-
+from testkit.photo_samples import CHICAGO, INVALID, NADIR, OBLIQUE, TWO, sample
 
 # (file, field, expected): XMP attributes as `strings` shows them; EXIF GPS from 46°50'33.08"N 91°59'39.15"W.
 KNOWN = [

@@ -10,7 +10,6 @@ import math
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -23,18 +22,10 @@ from ingest.photos.importer import PhotoImporter
 from ingest.telemetry.xmp import parse_photo_meta, photo_pose
 from ingest.video.frames import Frame, FrameTime
 from testkit.paths import shared_path
+from testkit.photo_samples import CHICAGO, INVALID, NADIR, OBLIQUE, TWO, sample
 
 pytestmark = pytest.mark.integration
 
-NADIR = "dji_phantom3_fc300s_nadir_parking_cars_DJI_0028.jpg"
-INVALID = "dji_mini3pro_indoor_gps_invalid_DJI_0218.jpg"
-OBLIQUE = "dji_mavic3pro_thumb_oblique_xmp.jpg"
-TWO = "dji_test_pro_thumb_xmp_two_packets.jpg"
-CHICAGO = ZoneInfo("America/Chicago")
-
-
-def sample(name: str) -> bytes:
-    return shared_path("samples", "dji_photos", name).read_bytes()
 
 
 class ListSink:
