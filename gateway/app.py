@@ -140,7 +140,7 @@ class Gateway:
         )
         log.info("gateway.store_mode", timeseries=self.migration.mode,
                  embedded=self.store.embedded is not None)
-        protocol = "5"
+        protocol = s.mqtt.protocol
         if s.mqtt.url:
             self.mqtt_url = s.mqtt.url
         else:

@@ -64,6 +64,14 @@ class MqttConfig(_Section):
         description="Broker URL mqtt://[user:pass@]host[:port] (tcp:// the same; mqtts:// or ssl:// for TLS; "
         "the default ports are 1883 and 8883). Empty starts an embedded amqtt broker on 127.0.0.1.",
     )
+    protocol: Literal["5", "3.1.1"] = Field(
+        default="5",
+        description="MQTT protocol version spoken to the broker. 3.1.1 costs about 40% less CPU per message in "
+        "the client (no v5 properties to decode; bench/mqtt_client_bench.py) and suits brokers or bridges that speak "
+        "only 3.1.1; the session is then kept with clean_session off and expires by the broker's own setting "
+        "(mosquitto persistent_client_expiration), and the broker's max_inflight_messages bounds what it sends "
+        "before our acknowledgements. The embedded broker always speaks 3.1.1.",
+    )
     embedded_port: int = Field(default=18830, ge=1, le=65535, description="Port of the embedded broker.")
     topics: list[str] = Field(
         default_factory=lambda: [

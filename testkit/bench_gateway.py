@@ -34,12 +34,13 @@ def load_avg() -> str:
 def start_gateway(db: str, mqtt_url: str, data_dir: Path, extra: dict[str, Any] | None = None
                   ) -> tuple[subprocess.Popen, int]:
     """`enforcegw run` (python -m api.main) with a config file of its own: the bench's store and broker, a free
-    HTTP port, warnings only, and `extra` top-level sections (an `api` section is merged with the port)."""
+    HTTP port, warnings only, and `extra` top-level sections (`api` and `mqtt` sections are merged with
+    the port and the broker)."""
     http = free_port()
     extra = dict(extra or {})
     config: dict[str, Any] = {
         "data_dir": str(data_dir / "data"), "database": {"url": db},
-        "mqtt": {"url": mqtt_url, "client_id": f"bench-{uuid.uuid4().hex[:6]}"},
+        "mqtt": {**extra.pop("mqtt", {}), "url": mqtt_url, "client_id": f"bench-{uuid.uuid4().hex[:6]}"},
         "api": {**extra.pop("api", {}), "listen": f"127.0.0.1:{http}"}, "log": {"level": "WARNING"}, **extra}
     path = data_dir / "gateway.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))

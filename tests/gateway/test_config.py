@@ -21,6 +21,7 @@ def _write(tmp_path: Path, text: str) -> Path:
     ("text", "field"),
     [
         ("mqtt:\n  urll: mqtt://x\n", "mqtt.urll"),
+        ("mqtt:\n  protocol: '4'\n", "mqtt.protocol"),
         ("ingest:\n  batch_max_rows: 0\n", "ingest.batch_max_rows"),
         ("ingest:\n  batch_max_ms: soon\n", "ingest.batch_max_ms"),
         ("api:\n  listen: localhost\n", "api.listen"),
