@@ -40,6 +40,7 @@ from gateway.embedded import EmbeddedBroker
 from gateway.gc_watch import GcPauseWatch
 from gateway.health import HttpServer, build_app
 from gateway.ingest_writer import IngestWriter, StoredHook
+from gateway.logs import configure_logging
 from gateway.metrics import Metrics
 from gateway.no_fly_monitor import NoFlyMonitor, NoFlyTransition
 from gateway.pg_notify import NotifyListener
@@ -58,6 +59,7 @@ from ingest.dji.live import DjiLiveController
 from ingest.dji.state import DockStateMerger
 from ingest.models import Pose, Reading
 from ingest.mqtt import MqttSource, RawMessage
+from ingest.mqtt_process import ProcessMqttSource
 from ingest.router import parse_message
 from ingest.video.metrics import VideoMetrics
 from ingest.video.zlmediakit import ZlmClient
@@ -106,7 +108,7 @@ class Gateway:
         self.mqtt_url = ""
         self.migration: MigrationResult | None = None
         self.writer: IngestWriter | None = None
-        self.source: MqttSource | None = None
+        self.source: MqttSource | ProcessMqttSource | None = None
         self.http: HttpServer | None = None
         self.zones: ZoneService | None = None
         self.publisher: Publisher | None = None
@@ -183,12 +185,17 @@ class Gateway:
         self.notify.start()
         self.workers.watch("pg-notify", self.notify.alive, restart=self.notify.start, error=self.notify.last_error)
         q: queue.Queue[RawMessage] = queue.Queue(maxsize=s.ingest.queue_max)
-        self.source = MqttSource(
-            self.mqtt_url, s.mqtt.topics, q, client_id=s.mqtt.client_id, shared_group=s.mqtt.shared_group,
-            protocol=protocol, session_expiry_s=s.mqtt.session_expiry_s, keepalive_s=s.mqtt.keepalive_s,
-            receive_maximum=s.mqtt.max_inflight, on_connected=self._on_mqtt_connected,
-            on_queue_full=self.metrics.queue_full.inc,
-        )
+        options = dict(client_id=s.mqtt.client_id, shared_group=s.mqtt.shared_group, protocol=protocol,
+                       session_expiry_s=s.mqtt.session_expiry_s, keepalive_s=s.mqtt.keepalive_s,
+                       receive_maximum=s.mqtt.max_inflight)
+        if s.mqtt.receive_process:
+            self.source = ProcessMqttSource(
+                self.mqtt_url, s.mqtt.topics, q, on_connected=self._on_mqtt_connected,
+                on_queue_full=self.metrics.queue_full.inc,
+                setup=(configure_logging, (s.log.level, s.log.json_format)), **options)
+        else:
+            self.source = MqttSource(self.mqtt_url, s.mqtt.topics, q, on_connected=self._on_mqtt_connected,
+                                     on_queue_full=self.metrics.queue_full.inc, **options)
         self.writer = IngestWriter(
             self.database_url, q, self.source.ack, make_parser(s), KnownDevices(), self.metrics,
             batch_max_rows=s.ingest.batch_max_rows, batch_max_ms=s.ingest.batch_max_ms,

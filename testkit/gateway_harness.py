@@ -21,11 +21,13 @@ from gateway.devices import import_devices
 from ingest.mqtt import BrokerAddress
 
 
-def gateway_settings(tmp: Path, db_url: str, mqtt_url: str, **ingest: object) -> Settings:
+def gateway_settings(tmp: Path, db_url: str, mqtt_url: str, *, mqtt: dict[str, object] | None = None,
+                     **ingest: object) -> Settings:
     return Settings(
         data_dir=tmp,
         database={"url": db_url},
-        mqtt={"url": mqtt_url, "client_id": f"gw-test-{uuid.uuid4().hex[:8]}", "session_expiry_s": 300},
+        mqtt={"url": mqtt_url, "client_id": f"gw-test-{uuid.uuid4().hex[:8]}", "session_expiry_s": 300,
+              **(mqtt or {})},
         ingest={"batch_max_ms": 50, **ingest},
         api={"listen": "127.0.0.1:0"},
         # construction noise of today is judged by GB 12523-2025, shipped unconfirmed: the tests' gateway confirms

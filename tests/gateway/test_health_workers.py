@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import queue
 import signal
 import threading
@@ -23,6 +24,7 @@ from gateway.metrics import Metrics
 from gateway.pg_notify import NotifyListener
 from gateway.workers import EXIT_WORKER_FAILED, RestartPolicy, ThreadWorker, WorkerRegistry
 from ingest.mqtt import MqttSource, RawMessage
+from ingest.mqtt_process import ProcessMqttSource
 from testkit.gateway_harness import Publisher, count, gateway_settings, reading, register, started, wait_for
 
 
@@ -360,4 +362,42 @@ async def test_started_gateway_health_lists_every_worker(tmp_path: Path, db_url:
         assert body["checks"]["workers"] == {"ok": True, "detail": f"{len(body['workers'])} running"}
         assert all(w["state"] == "running" and w["failures"] == 0 for w in body["workers"].values())
     finally:
+        await gw.stop()
+
+
+async def test_killed_mqtt_receive_process_turns_health_red_and_is_respawned(
+    tmp_path: Path, db_url: str, mqtt_url: str
+) -> None:
+    register(db_url, "proc-1")
+    settings = gateway_settings(tmp_path, db_url, mqtt_url, mqtt={"receive_process": True})
+    gw = Gateway(settings, restart_policy=RestartPolicy(backoff_s=4.0))
+    await gw.start()
+    pub = Publisher(mqtt_url)
+    try:
+        source = gw.source
+        assert isinstance(source, ProcessMqttSource)
+        await wait_for(source.connected.is_set, 15, "MQTT connection")
+        t = _now()
+        pub.publish_all([reading("proc-1", 1, t, LAeq=50.0)])
+        await wait_for(lambda: count(db_url, "SELECT count(*) FROM readings WHERE device_id = 'proc-1'") == 1, 20,
+                       "the first reading")
+        os.kill(source._process.pid, signal.SIGKILL)
+        seen: list[dict] = []
+
+        def red() -> bool:
+            status, body = health(gw)
+            seen.append(body)
+            return status == 503 and body["workers"]["mqtt-source"]["state"] == "down"
+
+        await wait_for(red, 20, "health to turn red naming the receive process")
+        body = seen[-1]
+        assert body["workers"]["mqtt-source"]["alive"] is False and body["checks"]["mqtt"]["ok"] is False
+        assert "exit code -9" in body["workers"]["mqtt-source"]["last_error"]
+        await wait_for(lambda: health(gw)[0] == 200, 30, "the respawned child to connect")
+        assert gw.workers.statuses()["mqtt-source"].restarts == 1
+        pub.publish_all([reading("proc-1", 2, t + timedelta(seconds=1), LAeq=51.0)])
+        await wait_for(lambda: count(db_url, "SELECT count(*) FROM readings WHERE device_id = 'proc-1'") == 2, 20,
+                       "a reading through the new child")
+    finally:
+        pub.close()
         await gw.stop()

@@ -16,9 +16,16 @@ from testkit.gateway_harness import Publisher, count, gateway_settings, register
 pytestmark = pytest.mark.integration
 
 
-async def test_readings_are_stored_exactly_once(tmp_path: Path, db_url: str, private_mosquitto: str) -> None:
+# Both ways of receiving MQTT: paho in the gateway's process, and paho in a child process (mqtt.receive_process).
+RECEIVERS = pytest.mark.parametrize("receive_process", [False, True], ids=["in-process", "child-process"])
+
+
+@RECEIVERS
+async def test_readings_are_stored_exactly_once(tmp_path: Path, db_url: str, private_mosquitto: str,
+                                                receive_process: bool) -> None:
     register(db_url, "noise-1")
-    gw = await started(gateway_settings(tmp_path, db_url, private_mosquitto))
+    gw = await started(gateway_settings(tmp_path, db_url, private_mosquitto,
+                                        mqtt={"receive_process": receive_process}))
     pub = Publisher(private_mosquitto)
     try:
         msgs = stream("noise-1", 300)
@@ -46,11 +53,12 @@ async def test_readings_without_seq_deduplicate_on_time(tmp_path: Path, db_url: 
         await gw.stop()
 
 
+@RECEIVERS
 async def test_restart_mid_stream_loses_and_duplicates_nothing(
-    tmp_path: Path, db_url: str, private_mosquitto: str
+    tmp_path: Path, db_url: str, private_mosquitto: str, receive_process: bool
 ) -> None:
     register(db_url, "noise-2")
-    settings = gateway_settings(tmp_path, db_url, private_mosquitto)
+    settings = gateway_settings(tmp_path, db_url, private_mosquitto, mqtt={"receive_process": receive_process})
     msgs = stream("noise-2", 3000)
     gw = await started(settings)
     pub = Publisher(private_mosquitto)
