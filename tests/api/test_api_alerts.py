@@ -154,7 +154,7 @@ PAGE_QUERIES = [{}, {"status": "new"}, {"device": "d2"}, {"subject": "440600", "
 
 
 async def test_a_page_reads_a_few_pages_of_rows_among_100k_alerts(db_url: str, tmp_path: Path) -> None:
-    """What keeps a page fast as the store grows (the goal is p99 <= 50 ms; bench/console_bench.py times it): each
+    """What keeps a page fast as the store grows (the goal is p99 <= 50 ms; bench/console.py times it): each
     filter is answered from an index, reading rows near the page's size rather than walking the table."""
     add_device(db_url, "d1")
     add_device(db_url, "d2")

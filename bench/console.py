@@ -1,7 +1,7 @@
 """Console API benchmark: the live queue, the queue's list and the review decisions, each against a raw limit
 measured in the same run.
 
-    python bench/console_bench.py [--quick] [--clients 200] [--rate 5000] [--alerts 100000] [--database-url URL]
+    python bench/console.py [--quick] [--clients 200] [--rate 5000] [--alerts 100000] [--database-url URL]
 
 One gateway with the console API (`python -m api.main run`, real HTTP on a free port) against its own database
 and its own Mosquitto (docker/mosquitto.conf), then:
@@ -34,6 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import psutil
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
@@ -332,6 +333,8 @@ def main() -> None:
     ap.add_argument("--operators", type=int, default=8, help="concurrent deciding operators")
     ap.add_argument("--seconds", type=float, help="decision measurement time (default 15, quick 5)")
     ap.add_argument("--append-seconds", type=float, help="time of each raw append measurement (default 8, quick 3)")
+    ap.add_argument("--receive-process", action="store_true",
+                    help="the gateway receives MQTT in a child process (mqtt.receive_process)")
     ap.add_argument("--database-url", help="server to create the bench databases on (default: the test server)")
     args = ap.parse_args()
     quick, parts = args.quick, set(args.only or PARTS)
@@ -353,8 +356,11 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp, broker as mqtt_url:
             port = int(mqtt_url.rsplit(":", 1)[1])
-            gw, http = start_gateway(db, mqtt_url, Path(tmp))
+            extra = {"mqtt": {"receive_process": True}} if args.receive_process else None
+            gw, http = start_gateway(db, mqtt_url, Path(tmp), extra)
             cpu.named.update({gw.pid: "gateway + API", broker.proc.pid: "mosquitto"})
+            if args.receive_process:
+                cpu.named.update({c.pid: "gateway MQTT receive" for c in psutil.Process(gw.pid).children()})
             pub = Publisher(mqtt_url)
             try:
                 # one quiet reading per trigger device first, so the timed one is not the device's first
