@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+TORCH       ?= 2.14.1
+TORCHVISION ?= 0.29.1
 
 .PHONY: demo test bench lint venv clean tools buildtools
 
@@ -13,7 +15,13 @@ $(BIN)/python:
 # headers or OpenSSL headers it is skipped with a warning and the audit runs its pure-Python paths.
 $(STAMP): pyproject.toml setup.py evidence/audit/_scan.c | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,video]'
+	@# torch first, pinned: with pip on this project's machines it comes from local disk; a plain `torch`
+	@# requirement would fetch another build. Users online get the same pinned release.
+	@$(BIN)/python -c "import torch, torchvision" 2>/dev/null || \
+	  $(BIN)/pip install --quiet torch==$(TORCH) torchvision==$(TORCHVISION)
+	$(BIN)/pip install --quiet -e '.[dev,video,vision]'
+	@# ultralytics and rapidocr pull opencv-python over the headless build: put the headless one back on top
+	$(BIN)/pip install --quiet --force-reinstall --no-deps "opencv-python-headless>=4.9,<5"
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -40,6 +40,7 @@ COMMAND_MODULES = [
     "gateway.commands.analyze",
     "gateway.commands.photos",
     "gateway.commands.telemetry",
+    "gateway.commands.vision",
 ]
 
 
