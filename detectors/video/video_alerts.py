@@ -84,6 +84,11 @@ class VideoAlerts:
     def open_keys(self) -> set[Key]:
         return set(self._open)
 
+    def alert_id(self, key: Key) -> str | None:
+        """The id of the open alert of (rule, zone, subject), if one is open."""
+        a = self._open.get(key)
+        return a.id if a is not None else None
+
     def _event(self, type: EventType, key: Key, a: _Open, at: datetime, reason: EndReason | None = None
                ) -> VideoAlertEvent:
         return VideoAlertEvent(

@@ -104,6 +104,15 @@ class VideoDetail(_Detail):
     bbox: tuple[float, float, float, float] | None = Field(
         default=None, description="Best frame's box in pixels: x1, y1, x2, y2.")
     dwell_s: float | None = Field(default=None, ge=0, description="How long the object stayed in the zone.")
+    object_kind: str | None = Field(default=None, description="Our kind of the subject (car, boat, smoke, ...).")
+    camera: Literal["fixed", "drone"] | None = Field(default=None, description="How the stream films.")
+    ground: tuple[float, float] | None = Field(
+        default=None, description="WGS84 lon, lat of the best frame's anchor on the ground (drone frames).")
+    plate: str | None = Field(default=None, description="The vehicle's plate, best reading over the track.")
+    plate_kind: str | None = Field(default=None, description="ordinary, special, new_energy_small or _large.")
+    plate_confidence: float | None = Field(default=None, ge=0, le=1, description="OCR confidence of that reading.")
+    frames: int | None = Field(default=None, ge=0, description="Frames the alert has been active in.")
+    frame_time_source: str | None = Field(default=None, description="Where the best frame's time came from.")
 
 
 class ManualDetail(_Detail):
