@@ -48,6 +48,7 @@ from gateway.publisher import Publisher
 from gateway.store.connect import StoreLocation
 from gateway.store.devices_cache import KnownDevices
 from gateway.store.migrate import MigrationResult, apply_migrations
+from gateway.video.detection import VideoDetection
 from gateway.video.frame_stage import FrameStage
 from gateway.video.live_poses import LivePoses
 from gateway.video.service import VideoService
@@ -121,6 +122,7 @@ class Gateway:
         self.video: VideoService | None = None  # video streams (issue 16); None when none is configured
         # The detection stage's entry: live streams, photo uploads and the like hand their frames here.
         self.frames = FrameStage(settings.video.frame_queue)
+        self.detection: VideoDetection | None = None  # object detection and video rules (settings.detection)
         self.live_poses: LivePoses | None = None
         self.live_video: DjiLiveController | None = None  # DJI docks told to push over the Cloud API
         self.mqtt_protocol = "5"
@@ -203,6 +205,11 @@ class Gateway:
             accept_unknown_devices=s.ingest.accept_unknown_devices, on_stored=hooks,
         )
         self.writer.start(self.workers)
+        if s.detection.enabled:  # before the frame stage starts: every frame goes through it
+            self.detection = VideoDetection(
+                s.detection, database_url=self.database_url, evidence=self.evidence, zones=self.zones.registry,
+                cameras={st.id: st.camera for st in s.video.streams}, sinks=self.alert_sinks)
+            self.frames.handlers.append(self.detection)
         if self.video is not None:
             self.video.start(self.workers)  # starts and watches the frame stage too
         else:
@@ -356,6 +363,9 @@ class Gateway:
         if self.live_video:  # after the streams: their live_stop_push went out through it
             await asyncio.to_thread(self.live_video.close)
         await asyncio.to_thread(self.frames.stop)
+        if self.detection is not None:  # the frames are in: end what is open, then let go of the store
+            await asyncio.to_thread(self.detection.finish)
+            self.detection.close()
         if self.cases:  # after the HTTP server: no decision makes a task any more
             await asyncio.to_thread(self.cases.stop)
         if self.writer:

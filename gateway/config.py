@@ -28,6 +28,7 @@ from gateway.config_checks import (
     check_topic_filter,
 )
 from gateway.errors import GatewayError
+from gateway.video.detection_config import DetectionConfig
 from ingest.video.config import VideoConfig
 
 ReasonCode = Annotated[str, AfterValidator(check_reason_code)]
@@ -341,6 +342,10 @@ class Settings(BaseSettings):
     )
     video: VideoConfig = Field(
         default_factory=VideoConfig, description="Video streams, the media server in front, DJI live, pose pairing."
+    )
+    detection: DetectionConfig = Field(
+        default_factory=DetectionConfig,
+        description="Object detection and the video violation rules on the streams' frames (off by default).",
     )
 
     @classmethod

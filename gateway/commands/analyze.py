@@ -1,12 +1,15 @@
 """`enforcegw analyze VIDEO [--telemetry FILE] [--zones FILE] ...`: a recorded flight or camera file through the
 live pipeline's reader, pairing and frame stage, with a progress bar and a summary of what was read, where it was
-placed and over which zones it flew. (Detection on these frames comes with the detection stage.)"""
+placed and over which zones it flew. With `--detect` the frames also go through object detection and the video
+violation rules (the `detection:` settings), and the alerts and their evidence are written to the store as the live
+gateway writes them; the summary then lists them."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,14 +18,20 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
+from evidence.log import EvidenceLog
 from gateway.catalogue import load_catalogue, zone_kinds
-from gateway.config import load_settings
+from gateway.config import Settings, load_settings
 from gateway.errors import InputError
+from gateway.store.connect import resolve_database_url
+from gateway.store.migrate import apply_migrations
+from gateway.video.detection import VideoDetection
 from gateway.video.frame_stage import FrameStage
 from gateway.video.ground import ZoneCounter
-from gateway.video.recorded import analyze_recording, start_from_telemetry, video_duration_s
+from gateway.video.recorded import RecordedSummary, analyze_recording, start_from_telemetry, video_duration_s
+from gateway.zone_service import ZoneService
 from geo.geojson_io import load_zones_file
-from geo.registry import ZoneIndex
+from geo.registry import ZoneIndex, ZoneRegistry
+from geo.zones import Zone
 from ingest.telemetry.detect import parse_telemetry
 from ingest.telemetry.records import TelemetryFileError
 from ingest.video.pose_pairing import PoseTrack
@@ -46,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=5.0, help="frames per second handed on (default 5)")
     p.add_argument("--hfov", type=float, help="camera horizontal field of view in degrees, where the telemetry "
                    "has none (needed to place frames on the ground)")
+    p.add_argument("--detect", action="store_true",
+                   help="detect objects and violations and write the alerts with their evidence to the store "
+                   "(zones: --zones, else the store's)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=_analyze)
 
@@ -86,12 +98,54 @@ def _analyze(args: argparse.Namespace) -> int:
         track = PoseTrack(telemetry.poses, max_gap_s=settings.video.pose.max_gap_s)
         if start is None and (from_srt := start_from_telemetry(telemetry.poses)) is not None:
             start, start_from = from_srt, "telemetry"
-    index = None
+    index, loaded = None, None
     if args.zones is not None:
         loaded = load_zones_file(args.zones, kinds=zone_kinds(load_catalogue(settings)))
         index = ZoneIndex.build(loaded.zones)
     counter = ZoneCounter(index, args.hfov)
-    stage = FrameStage(settings.video.frame_queue, [counter], blocking=True)
+    with ExitStack() as stack:
+        detection = _detection(args, settings, loaded.zones if index is not None else None, stack) \
+            if args.detect else None
+        handlers = [counter] if detection is None else [counter, detection]
+        summary, out = _run(args, settings, handlers, counter, track, start, start_from, telemetry, index)
+        if detection is not None:
+            detection.finish()
+            out["alerts"] = _alerts(detection)
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, default=str))
+    else:
+        _print(out)
+    return 0 if summary.frames_kept else 1
+
+
+def _detection(args: argparse.Namespace, settings: Settings, zones: list[Zone] | None,
+               stack: ExitStack) -> VideoDetection:
+    """The live gateway's detection stage over the configured store and evidence log."""
+    url = stack.enter_context(resolve_database_url(settings))
+    apply_migrations(url, allow_timescale=settings.database.timescaledb)
+    log = stack.enter_context(EvidenceLog.open(url, settings.evidence, settings.data_dir))
+    if zones is not None:
+        registry = ZoneRegistry(zones)
+    else:
+        service = ZoneService(url)
+        service.reload()
+        registry = service.registry
+    config = settings.detection.model_copy(update={"hfov_deg": args.hfov or settings.detection.hfov_deg})
+    detection = VideoDetection(config, database_url=url, evidence=log, zones=registry)
+    stack.callback(detection.close)
+    return detection
+
+
+def _alerts(detection: VideoDetection) -> dict[str, object]:
+    w = detection.writer
+    return {"opened": w.written["new"], "ended": w.written["end"], "clips": w.written["clip"],
+            "clue_codes": list(w.clue_codes)}
+
+
+def _run(args: argparse.Namespace, settings: Settings, handlers: list, counter: ZoneCounter, track: PoseTrack | None,
+         start: datetime | None, start_from: str, telemetry: object, index: ZoneIndex | None
+         ) -> tuple[RecordedSummary, dict]:
+    stage = FrameStage(settings.video.frame_queue, handlers, blocking=True)
     stage.start()
     duration = video_duration_s(args.video)
     with tqdm(total=round(duration, 1) if duration else None, unit="s", desc=args.video.name,
@@ -109,21 +163,19 @@ def _analyze(args: argparse.Namespace) -> int:
             stage.drain()
             stage.stop()
     out = {**summary.as_dict(), "telemetry": None if telemetry is None else {
-        "file": str(args.telemetry), "format": telemetry.format, "poses": len(telemetry.poses),
-        "refused": len(telemetry.refusals)},
+        "file": str(args.telemetry), "format": telemetry.format, "poses": len(telemetry.poses),  # type: ignore
+        "refused": len(telemetry.refusals)},  # type: ignore[attr-defined]
         "on_ground": len(counter.track), "not_on_ground": dict(counter.not_on_ground),
-        "zones": dict(counter.per_zone), "outside_zones": counter.outside if index is not None else None}
-    if args.json:
-        print(json.dumps(out, ensure_ascii=False, default=str))
-    else:
-        _print(out)
-    return 0 if summary.frames_kept else 1
+        "zones": dict(counter.per_zone), "outside_zones": counter.outside if index is not None else None,
+        "handler_errors": sum(c.handler_errors for c in stage.counts().values())}
+    return summary, out
 
 
 def _print(out: dict) -> None:
     table = Table("", "", show_header=False)
     for key in ("video", "duration_s", "start", "start_from", "time_source", "frames_decoded", "frames_kept",
-                "placed", "unplaced", "on_ground", "not_on_ground", "zones", "outside_zones", "telemetry"):
+                "placed", "unplaced", "on_ground", "not_on_ground", "zones", "outside_zones", "telemetry",
+                "handler_errors", "alerts"):
         value = out.get(key)
         table.add_row(key, "-" if value in (None, {}, []) else str(value))
     Console().print(table)

@@ -73,6 +73,7 @@ class VideoAlertWriter:
         self.faces = faces
         self._conn: psycopg.Connection | None = None
         self.written: dict[str, int] = {"new": 0, "update": 0, "end": 0, "clip": 0}
+        self.clue_codes: list[str] = []  # of the alerts this writer opened, in order
 
     def close(self) -> None:
         if self._conn is not None:
@@ -115,6 +116,8 @@ class VideoAlertWriter:
                 return
             store.record_change(conn, _CHANGE[ev.type], after)
         self.written[_CHANGE[ev.type]] += 1
+        if ev.type == "open":
+            self.clue_codes.append(after["clue_code"])
         if self.sinks is not None:
             self.sinks.dispatch(AlertChange(_CHANGE[ev.type], after["kind"], before, after))  # type: ignore[arg-type]
         log.info("video_alerts.event", type=ev.type, clue_code=after["clue_code"], rule=ev.rule_id,
