@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.alerts_read import proof_out
-from api.context import ApiContext
+from api.context import ApiContext, principal
 from api.errors import parse_query
 from api.models import ConsistencyOut, EvidenceEntryOut, error, json_response
 from api.routes import RouteTable
@@ -25,6 +25,7 @@ from gateway.commands.evidence import AlertEvidenceMismatch, AlertNotFound, aler
 
 AUDITORS = frozenset({"auditor", "supervisor"})
 MEDIA_READERS = frozenset({"operator", "auditor", "supervisor"})
+SEALED_READERS = frozenset({"auditor", "supervisor"})  # unredacted video originals (sealed_media)
 # Reviewers check an alert's entries too: the console verifies them in the browser.
 ENTRY_READERS = MEDIA_READERS
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -103,7 +104,9 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
         return await send_bundle(ctx, request, parse_query(request, BundleQuery).alert)
 
     async def media(request: web.Request) -> web.StreamResponse:
-        return await send_media(ctx, parse_query(request, MediaQuery).sha256)
+        who = principal(request)
+        return await send_media(ctx, parse_query(request, MediaQuery).sha256,
+                                sealed_ok=who is not None and who.role in SEALED_READERS)
 
     table.add("GET", "/api/evidence/entries/{index}", entry, roles=ENTRY_READERS, request=EntryQuery,
               response=EvidenceEntryOut,
@@ -147,11 +150,19 @@ async def send_bundle(ctx: ApiContext, request: web.Request, code: str) -> web.S
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def send_media(ctx: ApiContext, sha256: str) -> web.StreamResponse:
-    """An original from the evidence media store, by its SHA-256."""
+async def send_media(ctx: ApiContext, sha256: str, *, sealed_ok: bool) -> web.StreamResponse:
+    """An original from the evidence media store, by its SHA-256. A sealed original (a video alert's unredacted
+    snapshot or clip) goes only to those `sealed_ok`; others are told where the rendition is."""
     sha = sha256.lower()
     if not _SHA256.fullmatch(sha):
         raise error(400, "bad_sha256", "sha256 must be 64 hex digits", "sha256")
+    if not sealed_ok:
+        async with ctx.pool.connection() as conn:
+            row = await (await conn.execute("SELECT rendition_sha256 FROM sealed_media WHERE sha256 = %s",
+                                            (sha,))).fetchone()
+        if row is not None:
+            where = f"; its redacted rendition is {row[0]}" if row[0] else ""
+            raise error(403, "sealed_original", f"media {sha} is an original sealed for auditors{where}")
     store = _log(ctx).media
     if store is None or not await asyncio.to_thread(store.exists, sha):
         raise error(404, "not_found", f"no media {sha}")

@@ -41,7 +41,7 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
     async def media(request: web.Request) -> web.StreamResponse:
         sha = request.match_info["sha256"]
         check(request, media_path(sha))
-        return await send_media(ctx, sha)
+        return await send_media(ctx, sha, sealed_ok=False)  # case systems get renditions
 
     async def bundle(request: web.Request) -> web.StreamResponse:
         code = request.match_info["clue_code"]

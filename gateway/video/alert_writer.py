@@ -59,6 +59,12 @@ def jpeg(image: np.ndarray, quality: int = 90) -> bytes:
     return data.tobytes()
 
 
+def seal(conn: psycopg.Connection, sha256: str, rendition: str | None, reason: str) -> None:
+    """Mark an original as for auditors only (migration 0099), inside the caller's transaction."""
+    conn.execute("INSERT INTO sealed_media (sha256, rendition_sha256, reason) VALUES (%s, %s, %s)"
+                 " ON CONFLICT (sha256) DO NOTHING", (sha256, rendition, reason))
+
+
 class VideoAlertWriter:
     """Called from one thread (the frame stage's); opens its own connection."""
 
@@ -172,8 +178,9 @@ class VideoAlertWriter:
             redacted = self._rendition(m, ev.best)
             media += [MediaInput("snapshot_original", "image/jpeg", original),
                       MediaInput("snapshot_redacted", "image/jpeg", redacted)]
-            payload["snapshot_original_sha256"] = hashlib.sha256(original).hexdigest()
-            payload["snapshot_redacted_sha256"] = hashlib.sha256(redacted).hexdigest()
+            payload["snapshot_original_sha256"] = sealed = hashlib.sha256(original).hexdigest()
+            payload["snapshot_redacted_sha256"] = rendition = hashlib.sha256(redacted).hexdigest()
+            seal(conn, sealed, rendition, "video_snapshot")
         if track:
             body = {"stream_id": ev.stream_id, "track_id": ev.subject, "points": [p.as_json() for p in m.track]}
             media.append(MediaInput("track", "application/json",
@@ -208,4 +215,5 @@ class VideoAlertWriter:
                           payload={"event": "alert_clip", "clue_code": row["clue_code"], "frames": len(clip.frames),
                                    "first": clip.frames[0][0].isoformat(), "last": clip.frames[-1][0].isoformat()})
             self.evidence.append_with(conn, [(entry, [MediaInput("clip", "video/mp4", data)])])
+            seal(conn, hashlib.sha256(data).hexdigest(), None, "video_clip")  # unredacted: auditors only
         self.written["clip"] += 1

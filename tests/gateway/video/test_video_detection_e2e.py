@@ -8,7 +8,7 @@ The real model is tried on real and generated images in tests/detectors/test_vid
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -17,49 +17,14 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from detectors.video.detector import Detector
-from detectors.video.image_zones import ImageZoneConfig
-from detectors.video.tracks import Box, TrackedObject
 from evidence.config import EvidenceConfig
 from evidence.log import EvidenceLog
 from gateway.video.detection import VideoDetection
-from gateway.video.detection_config import DetectionConfig
 from geo.registry import ZoneRegistry
-from ingest.video.frames import Frame, FrameTime
 from testkit.gateway_harness import register
+from testkit.video_scenes import CAR, T0, ScriptedDetector, frames, parking_config, passer_by
 
 pytestmark = pytest.mark.integration
-
-T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Foshan
-CAR = Box(300.0, 200.0, 420.0, 290.0)
-
-
-class ScriptedDetector(Detector):
-    """ByteTrack's output for a scene where a car stands still in the no-parking zone from frame 2 to 30 and a
-    passer-by walks across the top of the picture."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-
-    def track(self, image: np.ndarray, at: datetime) -> list[TrackedObject]:
-        i = round((at - T0).total_seconds())
-        self.calls += 1
-        out = []
-        if 2 <= i <= 30:
-            out.append(TrackedObject("t1", "car", 0.6 + 0.01 * min(i, 20), CAR, at))
-        if i < 25:
-            x = 20.0 + 20 * i
-            out.append(TrackedObject("t2", "person", 0.8, Box(x, 40.0, x + 40.0, 150.0), at))
-        return out
-
-
-def frames(n: int) -> list[Frame]:
-    rng = np.random.default_rng(3)
-    base = rng.integers(0, 255, (360, 640, 3), dtype=np.uint8)
-    return [Frame(stream_id="cam-1", device_id="cam-1", seq=i, image=base.copy(), time=T0 + timedelta(seconds=i),
-                  time_source=FrameTime.STREAM, received_at=T0 + timedelta(seconds=i)) for i in range(n)]
-
 
 def media(log: EvidenceLog, sha256: str) -> bytes:
     assert log.media is not None
@@ -67,19 +32,10 @@ def media(log: EvidenceLog, sha256: str) -> bytes:
         return f.read()
 
 
-def config() -> DetectionConfig:
-    zone = ImageZoneConfig(id="gate-street", kind="no_parking", coordinates=((0, 0.4), (1, 0.4), (1, 1), (0, 1)),
-                           inertia=2)
-    return DetectionConfig(
-        enabled=True, plates=False, clip_before_s=3, clip_after_s=3,
-        rules={"parking": {"dwell_s": 10}},
-        streams={"cam-1": {"gate": {"mode": "off", "off_reason": "scripted detector"}, "image_zones": [zone]}})
-
-
 def test_a_parked_car_becomes_one_alert_with_snapshot_rendition_clip_and_track(db_url: str, tmp_path: Path) -> None:
     register(db_url, "cam-1", kind="camera")
     with EvidenceLog.open(db_url, EvidenceConfig(), tmp_path) as log:
-        det = VideoDetection(config(), database_url=db_url, evidence=log, zones=ZoneRegistry(),
+        det = VideoDetection(parking_config(), database_url=db_url, evidence=log, zones=ZoneRegistry(),
                              cameras={"cam-1": "fixed"}, detector_factory=ScriptedDetector)
         for f in frames(40):
             det(f)
@@ -111,7 +67,8 @@ def test_a_parked_car_becomes_one_alert_with_snapshot_rendition_clip_and_track(d
         o = cv2.imdecode(np.frombuffer(original, np.uint8), cv2.IMREAD_COLOR)
         r = cv2.imdecode(np.frombuffer(redacted, np.uint8), cv2.IMREAD_COLOR)
         i = round((datetime.fromisoformat(opened["best_frame_time"]) - T0).total_seconds())
-        person = (slice(45, 145), slice(25 + 20 * i, 55 + 20 * i))  # the passer-by is pixelated, the car is not
+        p = passer_by(i)  # the passer-by is pixelated, the car is not
+        person = (slice(int(p.y1) + 5, int(p.y2) - 5), slice(int(p.x1) + 5, int(p.x2) - 5))
         car = (slice(210, 280), slice(310, 410))
         car_change = np.abs(o[car].astype(int) - r[car].astype(int)).mean()  # JPEG re-encoding only
         person_change = np.abs(o[person].astype(int) - r[person].astype(int)).mean()

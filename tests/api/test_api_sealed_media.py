@@ -1,0 +1,47 @@
+"""A video alert's unredacted originals are sealed for auditors and supervisors: an operator (or a case system's
+signed link) asking for one by hash gets 403 naming the redacted rendition, which it may have."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gateway.video.detection import VideoDetection
+from geo.registry import ZoneRegistry
+from testkit.api_harness import api_gateway
+from testkit.gateway_harness import register
+from testkit.video_scenes import T0, ScriptedDetector, frames, parking_config
+
+pytestmark = pytest.mark.integration
+
+
+async def test_originals_are_for_auditors_renditions_for_operators(tmp_path: Path, db_url: str,
+                                                                   mqtt_url: str) -> None:
+    register(db_url, "cam-1", kind="camera")
+    async with api_gateway(tmp_path, db_url, mqtt_url) as api:
+        det = VideoDetection(parking_config(), database_url=db_url, evidence=api.gw.evidence, zones=ZoneRegistry(),
+                             cameras={"cam-1": "fixed"}, detector_factory=ScriptedDetector)
+        for f in frames(40):
+            det(f)
+        det.finish(T0)
+        det.close()
+        with psycopg.connect(db_url) as conn:
+            entries = [json.loads(bytes(e)) for (e,) in conn.execute("SELECT entry FROM evidence_entries")]
+        opened = next(e["payload"] for e in entries if e["payload"].get("event") == "alert_open")
+        clip = next(e for e in entries if e["payload"].get("event") == "alert_clip")
+        original, rendition = opened["snapshot_original_sha256"], opened["snapshot_redacted_sha256"]
+        for who, sha, status in [("operator", original, 403), ("operator", clip["media"][0]["sha256"], 403),
+                                 ("operator", rendition, 200), ("auditor", original, 200),
+                                 ("supervisor", original, 200), ("auditor", rendition, 200)]:
+            async with api.request("GET", f"/api/media/{sha}", who) as r:
+                assert r.status == status, (who, sha)
+                if status == 403:
+                    body = await r.json()
+                    assert body["error"]["code"] == "sealed_original"
+                    if sha == original:
+                        assert rendition in body["error"]["message"]
+                else:
+                    assert (await r.read())[:2] == b"\xff\xd8"  # a JPEG
