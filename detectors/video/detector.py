@@ -40,7 +40,7 @@ class DetectorConfig(BaseModel):
                          description="ultralytics weights: a .pt file, its .onnx export, or a name ultralytics "
                          "downloads when online (yolo11n.pt). Default: the synthetic model the project ships.")
     imgsz: int = Field(default=416, ge=32, le=4096, description="Inference image size (pixels, multiple of 32).")
-    confidence: float = Field(default=0.35, gt=0.0, lt=1.0, description="Detections below this score are dropped.")
+    confidence: float = Field(default=0.25, gt=0.0, lt=1.0, description="Detections below this score are dropped.")
     iou: float = Field(default=0.5, gt=0.0, lt=1.0, description="Non-maximum suppression IoU threshold.")
     classes: dict[str, str] | None = Field(
         default=None,

@@ -138,8 +138,10 @@ def _detection(args: argparse.Namespace, settings: Settings, zones: list[Zone] |
 
 def _alerts(detection: VideoDetection) -> dict[str, object]:
     w = detection.writer
+    gates = [p.gate.counters for p in detection.pipelines.values()]
     return {"opened": w.written["new"], "ended": w.written["end"], "clips": w.written["clip"],
-            "clue_codes": list(w.clue_codes)}
+            "clue_codes": list(w.clue_codes), "frames_inferred": sum(g.inferred for g in gates),
+            "frames_skipped": sum(g.skipped for g in gates)}
 
 
 def _run(args: argparse.Namespace, settings: Settings, handlers: list, counter: ZoneCounter, track: PoseTrack | None,

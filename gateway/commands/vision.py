@@ -156,7 +156,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("detect", help="print what the detector sees in still images")
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     common(p)
-    p.add_argument("--conf", type=float, help="confidence threshold (default 0.35)")
+    p.add_argument("--conf", type=float, help="confidence threshold (default 0.25)")
     p.add_argument("--json", action="store_true", help="one JSON object per image")
     p.set_defaults(func=_detect)
 

@@ -38,23 +38,29 @@ def scenes() -> list:
     return [render_frame(SEED, i, 640, 0.5) for i in range(12)]
 
 
-def test_finds_most_labelled_objects_in_held_out_generated_frames(detector: Detector, scenes: list) -> None:
-    labelled = found = false = 0
+def test_on_fresh_generated_frames_it_does_what_its_card_says(detector: Detector, scenes: list) -> None:
+    """Recall and precision at IoU 0.5 on frames no training run drew, against the held-out figures its card
+    states (ultralytics val): a wrong class map, image size or box decoding falls far below them."""
+    card = json.loads(SHIPPED_WEIGHTS.with_suffix(".metrics.json").read_text())["overall"]
+    labelled = found = hits = detections = 0
     for scene in scenes:
         dets = detector.detect(scene.image)
         truth = [(CLASS_NAMES[o.class_id], Box(*map(float, o.box))) for o in scene.objects]
         labelled += len(truth)
+        detections += len(dets)
         found += sum(1 for kind, box in truth if any(d.kind == kind and box_iou(d.box, box) >= 0.5 for d in dets))
-        false += sum(1 for d in dets if not any(d.kind == k and box_iou(d.box, b) >= 0.3 for k, b in truth))
-    assert labelled > 30
-    assert found / labelled >= 0.5, f"recall {found}/{labelled}"
-    assert false <= found, f"{false} detections match nothing labelled, {found} do"
+        hits += sum(1 for d in dets if any(d.kind == k and box_iou(d.box, b) >= 0.5 for k, b in truth))
+    assert labelled > 30 and detections > 0
+    assert found / labelled >= 0.5 * card["recall"], f"recall {found}/{labelled} vs the card's {card['recall']:.3f}"
+    assert hits / detections >= 0.5 * card["precision"], \
+        f"precision {hits}/{detections} vs the card's {card['precision']:.3f}"
 
 
 def test_onnx_export_finds_the_same_within_tolerance(detector: Detector, scenes: list, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     onnx = export_onnx(SHIPPED_WEIGHTS, tmp_path / "m.onnx", imgsz=detector.config.imgsz)
-    other = Detector(DetectorConfig(weights=str(onnx)))
+    low = DetectorConfig(confidence=0.1)  # more detections to compare
+    detector, other = Detector(low), Detector(low.model_copy(update={"weights": str(onnx)}))
     matched = 0
     for scene in scenes[:6]:
         a = agreement(detector.detect(scene.image), other.detect(scene.image), threshold=detector.config.confidence)
@@ -64,7 +70,7 @@ def test_onnx_export_finds_the_same_within_tolerance(detector: Detector, scenes:
 
 
 def test_bytetrack_keeps_an_id_while_the_scene_pans(scenes: list) -> None:
-    det = Detector()  # its own tracker state
+    det = Detector(DetectorConfig(confidence=0.1))  # its own tracker state
     image = next(s.image for s in scenes if len(s.objects) >= 3)
     t0 = datetime(2026, 11, 20, tzinfo=UTC)
     ids: list[set[str]] = []
@@ -73,9 +79,9 @@ def test_bytetrack_keeps_an_id_while_the_scene_pans(scenes: list) -> None:
         ids.append({o.track_id for o in det.track(shifted, t0 + timedelta(seconds=i / 5))})
     assert ids[-1], "nothing tracked"
     assert ids[2] & ids[-1], f"no track lived from frame 2 to frame 7: {ids}"
-    det.reset_tracks()
-    again = {o.track_id for o in det.track(image, t0 + timedelta(seconds=9))}
-    assert not again & ids[-1]  # a reset starts new ids
+    det.reset_tracks()  # a new flight: the tracker starts over and numbers its tracks from 1 again
+    again = sorted(int(o.track_id[1:]) for o in det.track(image, t0 + timedelta(seconds=9)))
+    assert again and again[0] == 1
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -87,7 +93,7 @@ def test_detect_cli_json_one_object_per_image_and_errors_named(tmp_path: Path, s
     cv2.imwrite(str(img), scenes[0].image)
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not a jpeg")
-    r = cli("detect", str(img), str(bad), "--json")
+    r = cli("detect", str(img), str(bad), "--json", "--conf", "0.1")
     lines = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
     assert r.returncode == 1 and len(lines) == 2
     assert lines[0]["width"] == 640 and lines[0]["detections"], r.stderr

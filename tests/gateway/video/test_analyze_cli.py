@@ -127,3 +127,24 @@ def test_a_file_that_is_not_a_video_is_refused(tmp_path: Path, capsys: pytest.Ca
     bad.write_bytes(b"this is not a video" * 100)
     assert main(["analyze", str(bad)]) == 2
     assert "notes.mp4" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_detect_runs_the_detection_stage_over_the_store(flight: tuple[Path, Path], tmp_path: Path, db_url: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("ultralytics", reason="detection needs the vision extra")
+    from detectors.video.detector import SHIPPED_WEIGHTS
+    if not SHIPPED_WEIGHTS.exists():
+        pytest.skip("the shipped weights are not built")
+    video, srt = flight
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text(json.dumps({"data_dir": str(tmp_path / "data"), "database": {"url": db_url},
+                               "detection": {"enabled": True, "plates": False}}))
+    code, out = run_json(["-c", str(cfg), "analyze", str(video), "--telemetry", str(srt), "--hfov", "80",
+                          "--detect", "--json"], capsys)
+    assert code == 0, out
+    alerts = out["alerts"]
+    # a drone flight: the aligned gate sees every kept frame, inferring the first at least
+    assert alerts["frames_inferred"] >= 1 and alerts["frames_inferred"] + alerts["frames_skipped"] == 20
+    assert out["handler_errors"] == 0
+    assert alerts["opened"] == len(alerts["clue_codes"])
