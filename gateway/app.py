@@ -49,6 +49,7 @@ from gateway.store.connect import StoreLocation
 from gateway.store.devices_cache import KnownDevices
 from gateway.store.migrate import MigrationResult, apply_migrations
 from gateway.video.detection import VideoDetection
+from gateway.video.detection_metrics import DetectionMetrics
 from gateway.video.frame_stage import FrameStage
 from gateway.video.live_poses import LivePoses
 from gateway.video.service import VideoService
@@ -208,7 +209,8 @@ class Gateway:
         if s.detection.enabled:  # before the frame stage starts: every frame goes through it
             self.detection = VideoDetection(
                 s.detection, database_url=self.database_url, evidence=self.evidence, zones=self.zones.registry,
-                cameras={st.id: st.camera for st in s.video.streams}, sinks=self.alert_sinks)
+                cameras={st.id: st.camera for st in s.video.streams}, sinks=self.alert_sinks,
+                metrics=DetectionMetrics(self.metrics.registry))
             self.frames.handlers.append(self.detection)
         if self.video is not None:
             self.video.start(self.workers)  # starts and watches the frame stage too

@@ -34,6 +34,7 @@ from gateway.alerts.clues import Clue
 from gateway.alerts.detail import detail_for
 from gateway.alerts.sinks import AlertChange, SinkFanout
 from gateway.video.clips import encode_mp4
+from gateway.video.detection_metrics import DetectionMetrics
 from gateway.video.stream_pipeline import AlertMaterial, PipelineEvent
 from ingest.video.frames import FrameTime
 
@@ -70,13 +71,14 @@ class VideoAlertWriter:
 
     def __init__(self, database_url: str, evidence: EvidenceLog | None, *, detector_name: str,
                  where: Callable[[PipelineEvent], Where], sinks: SinkFanout | None = None,
-                 faces: FaceFinder | None = None) -> None:
+                 faces: FaceFinder | None = None, metrics: DetectionMetrics | None = None) -> None:
         self.database_url = database_url
         self.evidence = evidence
         self.detector_name = detector_name
         self.where = where
         self.sinks = sinks
         self.faces = faces
+        self.metrics = metrics
         self._conn: psycopg.Connection | None = None
         self.written: dict[str, int] = {"new": 0, "update": 0, "end": 0, "clip": 0}
         self.clue_codes: list[str] = []  # of the alerts this writer opened, in order
@@ -122,6 +124,8 @@ class VideoAlertWriter:
                 return
             store.record_change(conn, _CHANGE[ev.type], after)
         self.written[_CHANGE[ev.type]] += 1
+        if self.metrics is not None:
+            self.metrics.count_alert(ev.rule_id, _CHANGE[ev.type])
         if ev.type == "open":
             self.clue_codes.append(after["clue_code"])
         if self.sinks is not None:
@@ -217,3 +221,5 @@ class VideoAlertWriter:
             self.evidence.append_with(conn, [(entry, [MediaInput("clip", "video/mp4", data)])])
             seal(conn, hashlib.sha256(data).hexdigest(), None, "video_clip")  # unredacted: auditors only
         self.written["clip"] += 1
+        if self.metrics is not None:
+            self.metrics.count_alert(row["rule_id"], "clip")

@@ -27,6 +27,7 @@ from gateway.alerts.sinks import SinkFanout
 from gateway.video.alert_writer import VideoAlertWriter, Where
 from gateway.video.clips import ClipBuffer
 from gateway.video.detection_config import DetectionConfig
+from gateway.video.detection_metrics import DetectionMetrics
 from gateway.video.placement import GroundPlacement, ImagePlacement
 from gateway.video.stream_pipeline import PipelineEvent, StreamPipeline
 from geo.jurisdiction import UNASSIGNED_CODE, resolve
@@ -41,11 +42,13 @@ class VideoDetection:
 
     def __init__(self, config: DetectionConfig, *, database_url: str, evidence: object | None,
                  zones: ZoneRegistry, cameras: dict[str, str] | None = None, sinks: SinkFanout | None = None,
-                 detector_factory: Callable[[], Detector] | None = None) -> None:
+                 detector_factory: Callable[[], Detector] | None = None,
+                 metrics: DetectionMetrics | None = None) -> None:
         self.config = config
         self.database_url = database_url
         self.zones = zones
-        self.cameras = dict(cameras or {})  # stream id -> fixed | drone, from the stream config
+        self.cameras = dict(cameras or {})
+        self.metrics = metrics  # stream id -> fixed | drone, from the stream config
         self._factory = detector_factory or (lambda: Detector(config.detector))
         self._pipelines: dict[str, StreamPipeline] = {}
         self._lock = threading.Lock()
@@ -56,7 +59,7 @@ class VideoDetection:
             plates = PlateReader()
         self._plates = plates
         self.writer = VideoAlertWriter(database_url, evidence, detector_name=self._detector_name(), where=self._where,
-                                       sinks=sinks, faces=faces)  # type: ignore[arg-type]
+                                       sinks=sinks, faces=faces, metrics=metrics)  # type: ignore[arg-type]
         self._devices: dict[str, store.AlertContext] = {}
 
     def _detector_name(self) -> str:
@@ -107,7 +110,7 @@ class VideoDetection:
         return StreamPipeline(frame.stream_id, frame.device_id, detector=self._factory(), gate=InferenceGate(gate),
                               placement=placement, engine=engine,
                               alerts=VideoAlerts(frame.stream_id, update_interval_s=self.config.update_interval_s),
-                              on_event=self.writer, clips=clips, plates=self._plates)
+                              on_event=self.writer, clips=clips, plates=self._plates, metrics=self.metrics)
 
     def _where(self, out: PipelineEvent) -> Where:
         ev = out.event

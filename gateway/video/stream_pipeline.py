@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,7 @@ from detectors.video.tracks import TrackedObject
 from detectors.video.video_alerts import VideoAlertEvent, VideoAlerts
 from detectors.video.violations import PARKING, ViolationEngine
 from gateway.video.clips import Clip, ClipBuffer
+from gateway.video.detection_metrics import DetectionMetrics
 from ingest.video.frames import Frame
 
 MOVING_PX = 4.0  # an anchor that moved more than this between inferences is a moving track: keep inferring
@@ -94,7 +96,7 @@ class StreamPipeline:
     def __init__(self, stream_id: str, device_id: str, *, detector: Detector, gate: InferenceGate,
                  placement: Placement, engine: ViolationEngine, alerts: VideoAlerts,
                  on_event: Callable[[PipelineEvent], None], clips: ClipBuffer | None = None,
-                 plates: PlateSource | None = None) -> None:
+                 plates: PlateSource | None = None, metrics: DetectionMetrics | None = None) -> None:
         self.stream_id = stream_id
         self.device_id = device_id
         self.detector = detector
@@ -105,6 +107,7 @@ class StreamPipeline:
         self.on_event = on_event
         self.clips = clips
         self.plates = plates
+        self.metrics = metrics
         self._last: list[TrackedObject] = []
         self._moving = 0
         self._material: dict[str, AlertMaterial] = {}
@@ -119,8 +122,13 @@ class StreamPipeline:
             for clip in self.clips.add(frame.time, frame.image):
                 self._emit(PipelineEvent(None, self.device_id, None, clip=clip))
         decision = self.gate.decide(frame.image, frame.time, active_tracks=self._moving)
+        if self.metrics is not None:
+            self.metrics.observe_gate(self.stream_id, decision)
         if decision.infer:
+            t0 = time.perf_counter()
             objects = self.detector.track(frame.image, frame.time)
+            if self.metrics is not None:
+                self.metrics.observe_inference(time.perf_counter() - t0)
             self._moving = self._count_moving(objects)
         else:
             objects = [dataclasses.replace(o, time=frame.time) for o in self._last]

@@ -15,11 +15,13 @@ import cv2
 import numpy as np
 import psycopg
 import pytest
+from prometheus_client import CollectorRegistry
 from psycopg.rows import dict_row
 
 from evidence.config import EvidenceConfig
 from evidence.log import EvidenceLog
 from gateway.video.detection import VideoDetection
+from gateway.video.detection_metrics import DetectionMetrics
 from geo.registry import ZoneRegistry
 from testkit.gateway_harness import register
 from testkit.video_scenes import CAR, T0, ScriptedDetector, frames, parking_config, passer_by
@@ -35,8 +37,10 @@ def media(log: EvidenceLog, sha256: str) -> bytes:
 def test_a_parked_car_becomes_one_alert_with_snapshot_rendition_clip_and_track(db_url: str, tmp_path: Path) -> None:
     register(db_url, "cam-1", kind="camera")
     with EvidenceLog.open(db_url, EvidenceConfig(), tmp_path) as log:
+        registry = CollectorRegistry()
         det = VideoDetection(parking_config(), database_url=db_url, evidence=log, zones=ZoneRegistry(),
-                             cameras={"cam-1": "fixed"}, detector_factory=ScriptedDetector)
+                             cameras={"cam-1": "fixed"}, detector_factory=ScriptedDetector,
+                             metrics=DetectionMetrics(registry))
         for f in frames(40):
             det(f)
         det.finish(T0 + timedelta(seconds=40))
@@ -46,6 +50,14 @@ def test_a_parked_car_becomes_one_alert_with_snapshot_rendition_clip_and_track(d
             changes = [r["type"] for r in conn.execute("SELECT type FROM alert_changes ORDER BY id")]
             entries = conn.execute("SELECT idx, entry FROM evidence_entries ORDER BY idx").fetchall()
         assert len(alerts) == 1
+
+        def sample(name: str, **labels: str) -> float | None:
+            return registry.get_sample_value(name, labels)
+
+        assert sample("enforcegw_detection_frames_total", stream="cam-1", decision="inferred", reason="gate_off") == 40
+        assert sample("enforcegw_detection_inference_seconds_count") == 40
+        for type_ in ("new", "end", "clip"):
+            assert sample("enforcegw_video_alerts_total", rule="illegal_parking", type=type_) == 1, type_
         a = alerts[0]
         assert (a["source"], a["kind"], a["device_id"], a["zone_id"]) == ("video", "illegal_parking", "cam-1",
                                                                           "gate-street")
