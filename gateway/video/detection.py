@@ -32,7 +32,7 @@ from gateway.video.placement import GroundPlacement, ImagePlacement
 from gateway.video.stream_pipeline import PipelineEvent, StreamPipeline
 from geo.jurisdiction import UNASSIGNED_CODE, resolve
 from geo.registry import ZoneRegistry
-from ingest.video.frames import Frame
+from ingest.video.frames import Frame, FrameTime
 
 log = structlog.get_logger(__name__)
 
@@ -92,8 +92,12 @@ class VideoDetection:
     def _pipeline(self, frame: Frame) -> StreamPipeline:
         camera = self._camera(frame)
         per = self.config.streams.get(frame.stream_id)
-        gate = per.gate if per is not None and per.gate is not None else (
-            GateConfig(mode="aligned") if camera == "drone" else GateConfig())
+        if per is not None and per.gate is not None:
+            gate = per.gate
+        elif frame.time_source == FrameTime.EXIF:  # a photo set: each photo is a scene of its own
+            gate = GateConfig(mode="off", off_reason="still photos: every photo is a new scene, none is skipped")
+        else:
+            gate = GateConfig(mode="aligned") if camera == "drone" else GateConfig()
         rules = self.config.rules
         if camera == "drone":
             placement: GroundPlacement | ImagePlacement = GroundPlacement(self.zones.index,

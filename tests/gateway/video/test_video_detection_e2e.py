@@ -21,8 +21,10 @@ from psycopg.rows import dict_row
 from evidence.config import EvidenceConfig
 from evidence.log import EvidenceLog
 from gateway.video.detection import VideoDetection
+from gateway.video.detection_config import DetectionConfig
 from gateway.video.detection_metrics import DetectionMetrics
 from geo.registry import ZoneRegistry
+from ingest.video.frames import FrameTime
 from testkit.gateway_harness import register
 from testkit.video_scenes import CAR, T0, ScriptedDetector, frames, parking_config, passer_by
 
@@ -94,3 +96,20 @@ def test_a_parked_car_becomes_one_alert_with_snapshot_rendition_clip_and_track(d
         clip_entry = bodies[events.index("alert_clip")]
         assert clip_entry["refs"] == [entries[events.index("alert_open")]["idx"]]
         assert [m["mime"] for m in clip_entry["media"]] == ["video/mp4"]
+
+
+@pytest.mark.parametrize(("time_source", "camera", "mode"), [
+    (FrameTime.EXIF, "fixed", "off"),  # a photo set: every photo inferred
+    (FrameTime.STREAM, "fixed", "motion"),
+    (FrameTime.FILE, "drone", "aligned"),
+])
+def test_each_stream_gets_the_gate_its_source_needs(db_url: str, time_source: FrameTime, camera: str,
+                                                    mode: str) -> None:
+    det = VideoDetection(DetectionConfig(enabled=True, plates=False, redact=False), database_url=db_url,
+                         evidence=None, zones=ZoneRegistry(), cameras={"s": camera},
+                         detector_factory=ScriptedDetector)
+    f = frames(1, stream_id="s")[0]
+    f.time_source = time_source
+    det(f)
+    assert det.pipelines["s"].gate.config.mode == mode
+    assert det.pipelines["s"].gate.counters.inferred == 1  # the first frame always is
