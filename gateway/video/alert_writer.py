@@ -33,7 +33,7 @@ from gateway.alerts import store
 from gateway.alerts.clues import Clue
 from gateway.alerts.detail import detail_for
 from gateway.alerts.sinks import AlertChange, SinkFanout
-from gateway.video.clips import encode_mp4
+from gateway.video.clips import Clip, encode_mp4
 from gateway.video.detection_metrics import DetectionMetrics
 from gateway.video.stream_pipeline import AlertMaterial, PipelineEvent
 from ingest.video.frames import FrameTime
@@ -202,6 +202,22 @@ class VideoAlertWriter:
         (appended,) = self.evidence.append_with(conn, [(entry, media)])
         return appended.index
 
+    def _redacted_clip(self, out: PipelineEvent) -> Clip:
+        """The clip with everyone but the subject hidden in each frame: people whole, other vehicles' plate band
+        (no face search per frame: a clip is tens of frames, and people outside the track are hidden whole)."""
+        clip = out.clip
+        assert clip is not None
+        frames = []
+        for t, data in clip.frames:
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            objects = out.clip_objects.get(t, [])
+            subject = [o.box for o in objects if o.track_id == out.clip_subject]
+            others = [o for o in objects if o.track_id != out.clip_subject]
+            regions = regions_to_hide(keep=subject, people=[o.box for o in others if o.kind in PEOPLE],
+                                      vehicles=[o.box for o in others if o.kind in VEHICLES])
+            frames.append((t, jpeg(pixelate(image, regions))))
+        return Clip(clip.key, clip.at, frames)
+
     def _clip(self, out: PipelineEvent) -> None:
         clip = out.clip
         assert clip is not None
@@ -213,13 +229,17 @@ class VideoAlertWriter:
             if row is None:
                 return
             data = encode_mp4(clip)
+            redacted = encode_mp4(self._redacted_clip(out))
             opened = row["evidence_open_idx"]
             entry = Entry(entry_type="evidence", device_id=out.device_id, capture_time=clip.at,
                           time_source="video-clip", refs=[opened] if opened is not None else [],
                           payload={"event": "alert_clip", "clue_code": row["clue_code"], "frames": len(clip.frames),
                                    "first": clip.frames[0][0].isoformat(), "last": clip.frames[-1][0].isoformat()})
-            self.evidence.append_with(conn, [(entry, [MediaInput("clip", "video/mp4", data)])])
-            seal(conn, hashlib.sha256(data).hexdigest(), None, "video_clip")  # unredacted: auditors only
+            entry.payload["clip_original_sha256"] = sealed = hashlib.sha256(data).hexdigest()
+            entry.payload["clip_redacted_sha256"] = rendition = hashlib.sha256(redacted).hexdigest()
+            self.evidence.append_with(conn, [(entry, [MediaInput("clip_original", "video/mp4", data),
+                                                      MediaInput("clip_redacted", "video/mp4", redacted)])])
+            seal(conn, sealed, rendition, "video_clip")
         self.written["clip"] += 1
         if self.metrics is not None:
             self.metrics.count_alert(row["rule_id"], "clip")

@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -79,6 +79,10 @@ class PipelineEvent:
     device_id: str
     material: AlertMaterial | None
     clip: Clip | None = None
+    # for a clip: the objects seen at each of its frames' times and the alert's subject track, which its
+    # redacted rendition keeps while hiding everyone else
+    clip_objects: dict[datetime, list[TrackedObject]] = field(default_factory=dict)
+    clip_subject: str | None = None
     new_snapshot: bool = False  # the best snapshot changed with this event
 
 
@@ -111,6 +115,8 @@ class StreamPipeline:
         self._last: list[TrackedObject] = []
         self._moving = 0
         self._material: dict[str, AlertMaterial] = {}
+        self._seen: dict[datetime, list[TrackedObject]] = {}  # objects per frame time, as long as a clip may need
+        self._subjects: dict[str, str] = {}  # alert id -> subject track, until its clip is out
         self.frames = 0
         self.events = 0
         self.last_time: datetime | None = None
@@ -120,7 +126,7 @@ class StreamPipeline:
         self.last_time = frame.time
         if self.clips is not None:
             for clip in self.clips.add(frame.time, frame.image):
-                self._emit(PipelineEvent(None, self.device_id, None, clip=clip))
+                self._emit_clip(clip)
         decision = self.gate.decide(frame.image, frame.time, active_tracks=self._moving)
         if self.metrics is not None:
             self.metrics.observe_gate(self.stream_id, decision)
@@ -134,6 +140,11 @@ class StreamPipeline:
             objects = [dataclasses.replace(o, time=frame.time) for o in self._last]
         objects, zones = self.placement.place(objects, frame)
         self._last = objects
+        if self.clips is not None:
+            self._seen[frame.time] = objects
+            horizon = frame.time - timedelta(seconds=self.clips.before_s + self.clips.after_s + 5)
+            while self._seen and next(iter(self._seen)) < horizon:
+                del self._seen[next(iter(self._seen))]
         result = self.engine.step(frame.time, objects, lambda o: zones.get(o.track_id, set()))
         for ev in self.alerts.apply(result):
             self._event(ev, frame)
@@ -150,7 +161,7 @@ class StreamPipeline:
             self._event(ev, None)
         if self.clips is not None:
             for clip in self.clips.flush():
-                self._emit(PipelineEvent(None, self.device_id, None, clip=clip))
+                self._emit_clip(clip)
 
     def _count_moving(self, objects: list[TrackedObject]) -> int:
         before = {o.track_id: o.anchor for o in self._last}
@@ -178,9 +189,15 @@ class StreamPipeline:
                 material.plate.add(found[0] if found else None)
             if ev.type == "open" and self.clips is not None:
                 self.clips.request(ev.alert_id, frame.time)
+                self._subjects[ev.alert_id] = ev.subject
         if ev.type == "end":
             self._material.pop(ev.alert_id, None)
         self._emit(PipelineEvent(ev, self.device_id, material, new_snapshot=new_snapshot))
+
+    def _emit_clip(self, clip: Clip) -> None:
+        objects = {t: self._seen.get(t, []) for t, _ in clip.frames}
+        self._emit(PipelineEvent(None, self.device_id, None, clip=clip, clip_objects=objects,
+                                 clip_subject=self._subjects.pop(clip.key, None)))
 
     def _emit(self, out: PipelineEvent) -> None:
         self.events += 1

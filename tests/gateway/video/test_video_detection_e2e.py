@@ -7,10 +7,12 @@ The real model is tried on real and generated images in tests/detectors/test_vid
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import psycopg
@@ -95,7 +97,19 @@ def test_a_parked_car_becomes_one_alert_with_snapshot_rendition_clip_and_track(d
         assert track["track_id"] == "t1" and len(track["points"]) >= 15
         clip_entry = bodies[events.index("alert_clip")]
         assert clip_entry["refs"] == [entries[events.index("alert_open")]["idx"]]
-        assert [m["mime"] for m in clip_entry["media"]] == ["video/mp4"]
+        assert [(m["role"], m["mime"]) for m in clip_entry["media"]] == [("clip_original", "video/mp4"),
+                                                                        ("clip_redacted", "video/mp4")]
+        # the redacted clip hides the passer-by in its frames and keeps the car
+        def first_frame(sha: str) -> np.ndarray:
+            with av.open(io.BytesIO(media(log, sha))) as c:
+                return next(c.decode(video=0)).to_ndarray(format="bgr24")
+
+        o, r = (first_frame(clip_entry["payload"][f"clip_{k}_sha256"]) for k in ("original", "redacted"))
+        t = datetime.fromisoformat(clip_entry["payload"]["first"])
+        p = passer_by(round((t - T0).total_seconds()))
+        person = (slice(int(p.y1) + 5, int(p.y2) - 5), slice(int(p.x1) + 5, int(p.x2) - 5))
+        assert np.abs(o[person].astype(int) - r[person].astype(int)).mean() > \
+            5 * np.abs(o[car].astype(int) - r[car].astype(int)).mean()
 
 
 @pytest.mark.parametrize(("time_source", "camera", "mode"), [
