@@ -70,6 +70,20 @@ def per_class_rows(metrics: dict) -> list[str]:
     return rows
 
 
+def _history(metrics: dict) -> list[str]:
+    """Earlier runs these weights were trained on from (scripts/train_detector.py --model <our .pt>)."""
+    out, prev, total = [], metrics.get("previous"), metrics["epochs"]
+    while prev:
+        total += prev["epochs"]
+        out.append(f"- continued from weights of {prev['epochs']} epochs at {prev['imgsz']} px "
+                   f"(optimizer {prev.get('optimizer', 'auto')}; held-out mAP50 {prev['overall']['map50']:.3f}), "
+                   f"sha256 `{prev['weights_sha256'][:16]}...`")
+        prev = prev.get("previous")
+    if out:
+        out.append(f"- {total} epochs in all")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--weights", type=Path, default=SHIPPED_WEIGHTS)
@@ -90,7 +104,9 @@ def main() -> None:
         f"{ds.get('views', {})} (generator version {ds.get('generator_version', '?')}); "
         f"held out: {ds.get('images', {}).get('val', '?')} frames",
         f"- training: {metrics['epochs']} epochs at {metrics['imgsz']} px, batch {metrics['batch']}, seed "
-        f"{metrics['seed']}, CPU only, {metrics['train_seconds'] / 60:.0f} minutes on 2 cores",
+        f"{metrics['seed']}, optimizer {metrics.get('optimizer', 'auto')}, CPU only, "
+        f"{metrics['train_seconds'] / 60:.0f} minutes on 2 cores",
+        *_history(metrics),
         f"- weights: {metrics['weights_bytes'] / 1e6:.1f} MB, sha256 `{metrics['weights_sha256']}`",
         "",
         "## Held-out generated frames (ultralytics val, IoU 0.5 for mAP50)",

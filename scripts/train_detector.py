@@ -53,6 +53,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--workers", type=int, default=2, help="dataloader processes")
     p.add_argument("--patience", type=int, default=20, help="stop after this many epochs without improvement")
+    p.add_argument("--optimizer", default="auto",
+                   help="ultralytics optimizer (auto picks AdamW at a fine-tuning rate for short runs; SGD with "
+                   "--lr0 0.01 is the from-scratch recipe)")
+    p.add_argument("--lr0", type=float, default=0.01, help="initial learning rate (ignored with --optimizer auto)")
+    p.add_argument("--warmup-epochs", type=float, default=3.0, help="learning-rate warm-up epochs")
     p.add_argument("--out-dir", type=Path, default=REPO / "detectors" / "video" / "models")
     p.add_argument("--name", default="enforcegw-yolo11n-synthetic", help="file stem of the weights and metrics")
     p.add_argument("--runs-dir", type=Path, default=REPO / "build" / "runs", help="ultralytics' run folder")
@@ -131,10 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     prepare_offline_env(a.runs_dir / "config")
     from ultralytics import YOLO  # the vision extra; imported here so the module loads without it
 
+    # training on from earlier weights of ours: their metrics say what they were, the new card what they became
+    previous = None
+    prior = Path(a.model).with_suffix(".metrics.json")
+    if a.model.endswith(".pt") and prior.exists():
+        previous = json.loads(prior.read_text())
     t0 = time.perf_counter()
     model = YOLO(a.model)
     model.train(data=str(data_yaml), imgsz=a.imgsz, epochs=a.epochs, batch=a.batch, workers=a.workers,
                 patience=a.patience, seed=a.seed, deterministic=True, device="cpu", amp=False, plots=False,
+                optimizer=a.optimizer, lr0=a.lr0, warmup_epochs=a.warmup_epochs,
                 project=str(a.runs_dir), name=a.name, exist_ok=True, verbose=True)
     train_s = time.perf_counter() - t0
     best = Path(model.trainer.best)
@@ -147,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "weights": weights.name, "weights_bytes": weights.stat().st_size, "weights_sha256": sha256_file(weights),
         "model": a.model, "imgsz": a.imgsz, "epochs": a.epochs, "batch": a.batch, "seed": a.seed,
+        "optimizer": a.optimizer, "lr0": a.lr0, "previous": previous,
         "train_seconds": round(train_s, 1),
         "overall": {"precision": float(val.box.mp), "recall": float(val.box.mr), "map50": float(val.box.map50),
                     "map50_95": float(val.box.map)},
