@@ -171,7 +171,10 @@ class ProcessMqttSource:
             if generation == self.generation:
                 self._set_connected(False)
                 if not self._stopping and self.last_error is None:
-                    code = self._process.exitcode if self._process is not None else None
+                    process = self._process
+                    if process is not None:
+                        process.join(5)  # the pipe closes as the child dies; its exit code comes once it is reaped
+                    code = process.exitcode if process is not None else None
                     self.last_error = f"MQTT receive process ended (exit code {code})"
 
     def _put(self, raw: RawMessage) -> None:

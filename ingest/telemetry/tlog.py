@@ -197,10 +197,12 @@ def parse_tlog_file(path: Path, *, device_id: str, max_age_s: float = 2.0,
     """Poses from a tlog on disk; never raises for bad bytes inside the file."""
     reader = _Reader(device_id, max_age_s)
     with tempfile.TemporaryDirectory(prefix="enforcegw-tlog-") as tmp:
-        # mavlink_connection picks its reader from the name (`udp:`, `.bin`, ...): give it a name we chose.
+        # The timestamped-log reader itself: mavlink_connection picks a reader from the name and, since
+        # pymavlink 2.4.50, gives any file its mmap reader, which pre-scans the whole file in its constructor
+        # and raises on a truncated one before a single message could be kept.
         link = Path(tmp) / "telemetry.tlog"
         link.symlink_to(Path(path).resolve())
-        conn = mavutil.mavlink_connection(str(link), robust_parsing=True)
+        conn = mavutil.mavlogfile(str(link), robust_parsing=True)
         # A MAVLink 2 parser reads v1 and v2 packets alike; pymavlink's own switch sets MAVLINK20 process-wide.
         conn.first_byte = False
         conn.mav = mavlink2.MAVLink(conn, srcSystem=conn.source_system, srcComponent=conn.source_component)

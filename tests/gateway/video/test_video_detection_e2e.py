@@ -7,6 +7,7 @@ The real model is tried on real and generated images in tests/detectors/test_vid
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from datetime import datetime, timedelta
@@ -80,6 +81,13 @@ def test_a_parked_car_becomes_one_alert_with_snapshot_rendition_clip_and_track(d
         # the originals and the rendition are in the media store under the hashes the entry names
         original = media(log, opened["snapshot_original_sha256"])
         redacted = media(log, opened["snapshot_redacted_sha256"])
+        # making the rendition left the sealed original as it was: its bytes still hash to what the entry says
+        assert hashlib.sha256(original).hexdigest() == opened["snapshot_original_sha256"]
+        assert hashlib.sha256(redacted).hexdigest() == opened["snapshot_redacted_sha256"]
+        open_entry = bodies[events.index("alert_open")]
+        assert {m["role"]: m["sha256"] for m in open_entry["media"]} == {
+            "snapshot_original": opened["snapshot_original_sha256"],
+            "snapshot_redacted": opened["snapshot_redacted_sha256"]}
         o = cv2.imdecode(np.frombuffer(original, np.uint8), cv2.IMREAD_COLOR)
         r = cv2.imdecode(np.frombuffer(redacted, np.uint8), cv2.IMREAD_COLOR)
         i = round((datetime.fromisoformat(opened["best_frame_time"]) - T0).total_seconds())
