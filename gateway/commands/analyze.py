@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import psycopg
 from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
@@ -123,7 +124,13 @@ def _detection(args: argparse.Namespace, settings: Settings, zones: list[Zone] |
     """The live gateway's detection stage over the configured store and evidence log."""
     url = stack.enter_context(resolve_database_url(settings))
     apply_migrations(url, allow_timescale=settings.database.timescaledb)
+    with psycopg.connect(url) as conn:  # alerts name their device: it must be one the registry knows
+        if conn.execute("SELECT 1 FROM devices WHERE id = %s", (args.device,)).fetchone() is None:
+            raise InputError(f"--device {args.device}: not a registered device (enforcegw devices import); "
+                             "--detect writes alerts in its name")
     log = stack.enter_context(EvidenceLog.open(url, settings.evidence, settings.data_dir))
+    # No gateway sequencer runs here: sign what this run appended, so its alerts export and verify at once.
+    stack.callback(log.checkpoint)
     if zones is not None:
         registry = ZoneRegistry(zones)
     else:

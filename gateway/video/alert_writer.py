@@ -98,7 +98,9 @@ class VideoAlertWriter:
             self._clip(out)
             return
         ev, material = out.event, out.material
-        assert ev is not None and material is not None
+        if ev is None or material is None:  # its opening was never seen (written before a failure): nothing to add
+            log.warning("video_alerts.no_material", alert_id=ev.alert_id if ev else None)
+            return
         where = self.where(out)
         clue = self._clue(out, where)
         conn = self._connection()

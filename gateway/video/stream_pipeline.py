@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
+import structlog
 
 from detectors.video.detector import Detector
 from detectors.video.gate import InferenceGate
@@ -34,6 +35,8 @@ from detectors.video.violations import PARKING, ViolationEngine
 from gateway.video.clips import Clip, ClipBuffer
 from gateway.video.detection_metrics import DetectionMetrics
 from ingest.video.frames import Frame
+
+log = structlog.get_logger(__name__)
 
 MOVING_PX = 4.0  # an anchor that moved more than this between inferences is a moving track: keep inferring
 
@@ -119,6 +122,7 @@ class StreamPipeline:
         self._subjects: dict[str, str] = {}  # alert id -> subject track, until its clip is out
         self.frames = 0
         self.events = 0
+        self.failed = 0  # events the writer could not store
         self.last_time: datetime | None = None
 
     def handle(self, frame: Frame) -> None:
@@ -200,5 +204,13 @@ class StreamPipeline:
                                  clip_subject=self._subjects.pop(clip.key, None)))
 
     def _emit(self, out: PipelineEvent) -> None:
+        """Hand one event on; a failure to write it is this event's alone, never the other events of the frame
+        (each alert keeps its own lifecycle) nor the stream's."""
         self.events += 1
-        self.on_event(out)
+        try:
+            self.on_event(out)
+        except Exception as exc:
+            self.failed += 1
+            ev = out.event
+            log.error("video_alerts.write_failed", stream=self.stream_id, error=f"{type(exc).__name__}: {exc}",
+                      type=ev.type if ev else "clip", alert_id=ev.alert_id if ev else out.clip and out.clip.key)

@@ -8,9 +8,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import psycopg
 import pytest
 
 from gateway.cli import main
+from testkit.gateway_harness import register
 from testkit.video_media import make_h264
 
 LAT0, LON0 = 23.0200, 113.1200  # Foshan, Chancheng
@@ -140,11 +143,88 @@ def test_detect_runs_the_detection_stage_over_the_store(flight: tuple[Path, Path
     cfg = tmp_path / "gw.yaml"
     cfg.write_text(json.dumps({"data_dir": str(tmp_path / "data"), "database": {"url": db_url},
                                "detection": {"enabled": True, "plates": False}}))
+    register(db_url, "drone-8", kind="drone")
     code, out = run_json(["-c", str(cfg), "analyze", str(video), "--telemetry", str(srt), "--hfov", "80",
-                          "--detect", "--json"], capsys)
+                          "--detect", "--device", "drone-8", "--json"], capsys)
     assert code == 0, out
     alerts = out["alerts"]
     # a drone flight: the aligned gate sees every kept frame, inferring the first at least
     assert alerts["frames_inferred"] >= 1 and alerts["frames_inferred"] + alerts["frames_skipped"] == 20
     assert out["handler_errors"] == 0
     assert alerts["opened"] == len(alerts["clue_codes"])
+
+
+def parked_car_scene() -> np.ndarray:
+    """A generated nadir view (a seed no training run drew) in which the shipped model sees a labelled car."""
+    from detectors.video.detector import Detector
+    from detectors.video.synthetic.classes import CLASS_IDS
+    from detectors.video.synthetic.dataset import render_frame
+    from detectors.video.synthetic.scene import RenderOptions
+    from detectors.video.tracks import Box, box_iou
+
+    det = Detector()
+    nadir = RenderOptions(oblique_probability=0.0)
+    for i in range(40):
+        scene = render_frame(5150, i, 640, 1.0, nadir)
+        cars = [Box(*map(float, o.box)) for o in scene.objects if o.class_id == CLASS_IDS["car"]]
+        if any(d.kind == "car" and d.score >= 0.5 and any(box_iou(d.box, c) >= 0.5 for c in cars)
+               for d in det.detect(scene.image)):
+            return scene.image
+    pytest.fail("the shipped model sees no car in 40 generated nadir frames")
+
+
+def parking_zones() -> dict:
+    def ring(d: float) -> list[list[float]]:
+        return [[LON0 - d, LAT0 - d], [LON0 + d, LAT0 - d], [LON0 + d, LAT0 + d], [LON0 - d, LAT0 + d],
+                [LON0 - d, LAT0 - d]]
+
+    subject = {"code": "440604", "name": "禅城区综合行政执法局"}
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring(0.01)]},
+         "properties": {"id": "440604", "kind": "jurisdiction", "name": "禅城区", "enforcement_subject": subject}},
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring(0.003)]},
+         "properties": {"id": "np-1", "kind": "no_parking", "name": "禁停路段", "enforcement_subject": subject}}]}
+
+
+@pytest.mark.integration
+def test_a_hover_over_a_parked_car_becomes_a_parking_alert_whose_evidence_verifies(
+        tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("ultralytics", reason="detection needs the vision extra")
+    from detectors.video.detector import SHIPPED_WEIGHTS
+    if not SHIPPED_WEIGHTS.exists():
+        pytest.skip("the shipped weights are not built")
+    from testkit.video_media import write_h264
+    video = write_h264(tmp_path / "DJI_0002.MP4", [parked_car_scene()] * 150)  # 6 s hovering at 25 fps
+    srt = tmp_path / "DJI_0002.SRT"
+    srt.write_text(bracketed_srt(6.0, step_deg=0.0), encoding="utf-8")
+    zones = tmp_path / "zones.geojson"
+    zones.write_text(json.dumps(parking_zones(), ensure_ascii=False), encoding="utf-8")
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text(json.dumps({"data_dir": str(tmp_path / "data"), "database": {"url": db_url},
+                               "detection": {"enabled": True, "plates": False, "clip_before_s": 1,
+                                             "clip_after_s": 1, "rules": {"parking": {"dwell_s": 2.0}}}}))
+    register(db_url, "drone-7", kind="drone")
+    code, out = run_json(["-c", str(cfg), "analyze", str(video), "--telemetry", str(srt), "--zones", str(zones),
+                          "--hfov", "80", "--detect", "--device", "drone-7", "--json"], capsys)
+    assert code == 0, out
+    alerts = out["alerts"]
+    assert alerts["opened"] >= 1 and alerts["ended"] == alerts["opened"], alerts
+    assert alerts["frames_skipped"] > alerts["frames_inferred"]  # a hover over a still scene: the gate skips
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT clue_code, kind, zone_id, subject_code, detail->>'object_kind', "
+                            "detail->>'camera' FROM alerts WHERE source = 'video'").fetchall()
+    assert {r[1:] for r in rows} == {("illegal_parking", "np-1", "440604", "car", "drone")}
+    bundle = tmp_path / "alert.zip"
+    assert main(["-c", str(cfg), "evidence", "export", "--alert", rows[0][0], "-o", str(bundle)]) == 0
+    assert main(["-c", str(cfg), "verify", str(bundle)]) == 0
+
+
+@pytest.mark.integration
+def test_detect_names_an_unregistered_device(flight: tuple[Path, Path], tmp_path: Path, db_url: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    video, _ = flight
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text(json.dumps({"data_dir": str(tmp_path / "data"), "database": {"url": db_url},
+                               "detection": {"enabled": True, "plates": False}}))
+    assert main(["-c", str(cfg), "analyze", str(video), "--detect", "--device", "nobody-9"]) == 2
+    assert "--device nobody-9: not a registered device" in capsys.readouterr().err

@@ -135,3 +135,37 @@ def test_each_stream_gets_the_gate_its_source_needs(db_url: str, time_source: Fr
     det(f)
     assert det.pipelines["s"].gate.config.mode == mode
     assert det.pipelines["s"].gate.counters.inferred == 1  # the first frame always is
+
+
+def test_a_failed_write_is_that_events_alone() -> None:
+    """Two cars open alerts in one frame; the writer fails on the first: the second is still handed on, and the
+    stream goes on."""
+    from detectors.video.gate import GateConfig, InferenceGate
+    from detectors.video.image_zones import ImageZoneConfig
+    from detectors.video.tracks import Box, TrackedObject
+    from detectors.video.video_alerts import VideoAlerts
+    from detectors.video.violations import ViolationEngine, ViolationRules
+    from gateway.video.placement import ImagePlacement
+    from gateway.video.stream_pipeline import StreamPipeline
+
+    class TwoCars(ScriptedDetector):
+        def track(self, image: np.ndarray, at: datetime) -> list[TrackedObject]:
+            return [TrackedObject("t1", "car", 0.7, Box(100, 200, 200, 280), at),
+                    TrackedObject("t2", "car", 0.7, Box(400, 200, 500, 280), at)]
+
+    seen: list[str] = []
+
+    def writer(out: object) -> None:
+        ev = out.event  # type: ignore[attr-defined]
+        seen.append(f"{ev.type}:{ev.subject}")
+        if len(seen) == 1:
+            raise RuntimeError("store refused it")
+
+    zone = ImageZoneConfig(id="z", kind="no_parking", coordinates=((0, 0.4), (1, 0.4), (1, 1), (0, 1)), inertia=1)
+    rules = ViolationRules(parking={"dwell_s": 1})
+    p = StreamPipeline("s", "cam-1", detector=TwoCars(), gate=InferenceGate(GateConfig(mode="off", off_reason="t")),
+                       placement=ImagePlacement([zone]), engine=ViolationEngine.for_zones(rules, [zone]),
+                       alerts=VideoAlerts("s"), on_event=writer)
+    for f in frames(4, stream_id="s"):
+        p.handle(f)
+    assert sorted(seen[:2]) == ["open:t1", "open:t2"] and p.failed == 1 and p.frames == 4
