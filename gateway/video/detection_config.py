@@ -3,7 +3,9 @@ mode and (fixed cameras) the zones drawn on its image."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from detectors.video.detector import DetectorConfig
 from detectors.video.gate import GateConfig
@@ -36,3 +38,12 @@ class DetectionConfig(_Section):
                                    description="Drone camera horizontal field of view when the pose has none.")
     streams: dict[str, StreamDetectionConfig] = Field(
         default_factory=dict, description="Per stream id: gate and image zones.")
+
+    @model_validator(mode="after")
+    def _weights_exist(self) -> DetectionConfig:
+        # A bare name (yolo11n.pt) is ultralytics' to download; a path must be there before the gateway starts.
+        w = self.detector.weights
+        if self.enabled and ("/" in w or "\\" in w) and not Path(w).exists():
+            raise ValueError(f"detector.weights: {w} does not exist (a bare name such as yolo11n.pt is "
+                             "downloaded by ultralytics when online)")
+        return self

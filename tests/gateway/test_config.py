@@ -270,3 +270,21 @@ def test_readme_config_example_is_valid(tmp_path: Path) -> None:
     assert block, "README has a yaml config example"
     s = load_settings(_write(tmp_path, block.group(1)))
     assert s.ingest.batch_max_rows == 5000 and s.alerts.overrides.zones["cat-1"]["gb18483_2001.oil_fume"].limit == 1.0
+
+
+@pytest.mark.parametrize(("detection", "error"), [
+    ({"enabled": True, "detector": {"weights": "/nowhere/model.pt"}}, "detector.weights: /nowhere/model.pt"),
+    ({"enabled": True, "detector": {"weights": "yolo11n.pt"}}, None),  # ultralytics downloads it when online
+    ({"enabled": False, "detector": {"weights": "/nowhere/model.pt"}}, None),  # not used while off
+    ({"enabled": True, "detector": {"confidence": 1.5}}, "detection.detector.confidence"),
+    ({"enabled": True, "streams": {"cam-1": {"gate": {"mode": "off"}}}}, "off_reason"),
+    ({"enabled": True, "bogus": 1}, "detection.bogus"),
+])
+def test_detection_settings(tmp_path: Path, detection: dict, error: str | None) -> None:
+    path = _write(tmp_path, json.dumps({"detection": detection}))
+    if error is None:
+        assert load_settings(path).detection.enabled == detection["enabled"]
+        return
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path)
+    assert error in "; ".join(exc.value.lines())
