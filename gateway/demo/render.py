@@ -20,7 +20,9 @@ def _alert_cells(a: dict[str, Any]) -> tuple[str, ...]:
     admissible = "yes" if a.get("admissible") else "[red]no " + ",".join(a.get("inadmissible_reasons") or [])
     # The evidence log entries that fixed the alert's open and end (`enforcegw evidence export --alert CLUE`).
     evidence = " ".join(f"#{a[k]}" for k in ("evidence_open_idx", "evidence_end_idx") if a.get(k) is not None)
-    return (a["clue_code"], a["kind"], a["device_id"], f"{a['peak_value']:.2f} / {a['limit_value']:g}", since,
+    figure = f"{a['peak_value']:.2f} / {a['limit_value']:g}" if a.get("peak_value") is not None \
+        and a.get("limit_value") is not None else a.get("figure") or "-"  # video alerts: what was seen
+    return (a["clue_code"], a["kind"], a["device_id"], figure, since,
             state, a.get("status", "-"), admissible, evidence or "-")
 
 

@@ -26,7 +26,7 @@ from gateway.cases.signing import WebhookSecret
 from gateway.cases.sink import CaseSink
 from gateway.catalogue import load_catalogue, zone_kinds
 from gateway.config import Settings
-from gateway.demo import fleet
+from gateway.demo import fleet, video_patrol
 from gateway.demo.cases import with_demo_cases
 from gateway.demo.clock import DEFAULT_START, SimClock, sim_start
 from gateway.demo.confirmations import with_demo_confirmations
@@ -124,6 +124,7 @@ async def run_demo(settings: Settings, options: DemoOptions, console: Console | 
     pub: DemoPublisher | None = None
     view: StoreView | None = None
     sink: CaseSink | None = None
+    video: asyncio.Future[int] | None = None
     try:
         if options.http_mounts:  # with the console, a case system to receive what reviewers approve
             secret = WebhookSecret.generate()
@@ -137,6 +138,11 @@ async def run_demo(settings: Settings, options: DemoOptions, console: Console | 
         kinds = zone_kinds(load_catalogue(settings))  # the demo's catering zones are of a catalogue kind
         loaded = await asyncio.to_thread(load_devices, url, kinds)
         log.info("demo.devices_loaded", devices=loaded)
+        no_video = video_patrol.unavailable()
+        if no_video is None:
+            settings = video_patrol.with_detection(settings)
+        else:
+            log.info("demo.no_patrol_video", reason=no_video)
         gw = Gateway(settings.model_copy(update={"database": settings.database.model_copy(update={"url": url})}),
                      http_mounts=list(options.http_mounts))
         await gw.start()
@@ -154,12 +160,17 @@ async def run_demo(settings: Settings, options: DemoOptions, console: Console | 
         clock = SimClock(start, options.speed)
         pub = DemoPublisher(gw.mqtt_url, scenario(start, options.seed), clock, mqtt_v5=gw.broker is None)
         await asyncio.to_thread(pub.start)
+        if no_video is None:
+            video = loop.run_in_executor(None, video_patrol.play, gw.frames.put, start)
         log.info("demo.started", sim_start=start.isoformat(), speed=options.speed, seed=options.seed)
         view = StoreView(gw.database_url, fleet.ALL)
         await _summarise(gw, pub, clock, view, options, stop, console)
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+        if video is not None:  # its frames are in the stage's queue before the gateway stops
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(video, 60)
         if pub is not None:
             await asyncio.to_thread(pub.stop)
             if gw is not None:

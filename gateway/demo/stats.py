@@ -15,7 +15,9 @@ from gateway.metrics import Metrics
 _RECENT_ALERTS = """
 SELECT clue_code, kind, device_id, rule_id, (detail->>'peak_value')::float8 AS peak_value,
        (detail->>'limit_value')::float8 AS limit_value, start_time, end_time, status, admissible,
-       inadmissible_reasons, evidence_open_idx, evidence_end_idx
+       inadmissible_reasons, evidence_open_idx, evidence_end_idx,
+       CASE WHEN source = 'video' THEN concat(detail->>'object_kind', ' ', round((detail->>'confidence')::numeric, 2))
+       END AS figure
 FROM alerts ORDER BY id DESC LIMIT %s
 """
 

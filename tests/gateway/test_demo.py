@@ -20,7 +20,7 @@ from rich.console import Console
 
 from gateway.catalogue import load_catalogue, zone_kinds
 from gateway.config import Settings
-from gateway.demo import fleet
+from gateway.demo import fleet, video_patrol
 from gateway.demo.clock import LOCAL_TZ, SimClock, sim_start
 from gateway.demo.curves import local_hour
 from gateway.demo.dust import CONSTRUCTION_DUST, dust_samples
@@ -285,6 +285,11 @@ def test_demo_command_stores_readings_and_poses(tmp_path: Path, db_url: str, pri
     assert poses.get(fleet.DRONE, 0) > 100, "the 17:40 patrol was flown"
     assert poses.get(fleet.DOCK, 0) >= span_s / DOCK_OSD_EVERY_S * 0.8, "the dock reported its place each minute"
     assert newest < started, "simulated time stays in the past"
+    if video_patrol.unavailable() is None:  # the patrol video's parked car, found by the shipped model
+        with psycopg.connect(db_url) as conn:
+            video = conn.execute("SELECT kind, zone_id, subject_code, detail->>'object_kind', end_time IS NOT NULL"
+                                 " FROM alerts WHERE source = 'video'").fetchall()
+        assert ("illegal_parking", video_patrol.NO_PARKING_ID, "440605", "car", True) in video, video
 
 
 @pytest.mark.integration
