@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from psycopg.rows import dict_row
 
-from api.context import ApiContext
+from api.context import ApiContext, principal
 from api.models import (
     CURSOR,
     AlertDetailOut,
@@ -32,7 +32,7 @@ from api.models import (
     error,
     json_response,
 )
-from api.routes import QUEUE_READERS, RouteTable
+from api.routes import QUEUE_READERS, SEALED_READERS, RouteTable
 from evidence.log import EvidenceLog, NotCheckpointed
 
 MAX_LIMIT = 200
@@ -139,6 +139,13 @@ def register(table: RouteTable, ctx: ApiContext) -> None:
                 " WHERE alert_id = %s AND type = 'review' ORDER BY id", (alert["id"],))).fetchall()
             chart = await _chart(cur, alert)
         evidence, media = await _evidence(ctx.evidence, alert)
+        who = principal(request)
+        if media and (who is None or who.role not in SEALED_READERS):  # they are given the renditions instead
+            async with ctx.pool.connection() as conn:
+                sealed = {r[0] for r in await (await conn.execute(
+                    "SELECT sha256 FROM sealed_media WHERE sha256 = ANY(%s)", ([m.sha256 for m in media],)
+                )).fetchall()}
+            media = [m for m in media if m.sha256 not in sealed]
         return json_response(AlertDetailOut(
             alert=AlertOut.model_validate(alert), review_status=alert["status"],
             device=None if device is None else DeviceOut.model_validate(device),
@@ -176,6 +183,9 @@ async def _chart(cur: Any, alert: dict) -> ChartOut:
 async def _evidence(log: EvidenceLog | None, alert: dict) -> tuple[list[EvidenceRefOut], list[MediaLink]]:
     refs = [(role, alert[f"evidence_{role}_idx"]) for role in ("open", "end")
             if alert[f"evidence_{role}_idx"] is not None]
+    clip = (alert.get("detail") or {}).get("clip_evidence_idx")
+    if isinstance(clip, int):
+        refs.append(("clip", clip))
     if log is None or not refs:
         return [], []
     return await asyncio.to_thread(_prove_all, log, refs)

@@ -18,14 +18,13 @@ from api.alerts_read import proof_out
 from api.context import ApiContext, principal
 from api.errors import parse_query
 from api.models import ConsistencyOut, EvidenceEntryOut, error, json_response
-from api.routes import RouteTable
+from api.routes import SEALED_READERS, RouteTable
 from evidence.bundle import export_bundle
 from evidence.log import EvidenceLog, NotCheckpointed
 from gateway.commands.evidence import AlertEvidenceMismatch, AlertNotFound, alert_entry_indexes
 
 AUDITORS = frozenset({"auditor", "supervisor"})
 MEDIA_READERS = frozenset({"operator", "auditor", "supervisor"})
-SEALED_READERS = frozenset({"auditor", "supervisor"})  # unredacted video originals (sealed_media)
 # Reviewers check an alert's entries too: the console verifies them in the browser.
 ENTRY_READERS = MEDIA_READERS
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -142,7 +142,7 @@ class InclusionProofOut(_Out):
 
 class EvidenceRefOut(_Out):
     index: int
-    role: Literal["open", "end"]
+    role: Literal["open", "end", "clip"]
     leaf_hash: str | None  # hex; None until the entry is checkpointed
     proof: InclusionProofOut | None
     pending: str | None = None  # why there is no proof yet

@@ -18,6 +18,7 @@ Role = Literal["operator", "supervisor", "auditor", "admin", "device"]
 ROLES: tuple[Role, ...] = ("operator", "supervisor", "auditor", "admin", "device")
 PUBLIC: frozenset[str] = frozenset({"public"})  # anyone, without a token
 QUEUE_READERS: frozenset[str] = frozenset({"operator", "supervisor", "auditor"})  # who may see the alert queue
+SEALED_READERS: frozenset[str] = frozenset({"auditor", "supervisor"})  # unredacted video originals (sealed_media)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -113,6 +113,8 @@ class VideoDetail(_Detail):
     plate_confidence: float | None = Field(default=None, ge=0, le=1, description="OCR confidence of that reading.")
     frames: int | None = Field(default=None, ge=0, description="Frames the alert has been active in.")
     frame_time_source: str | None = Field(default=None, description="Where the best frame's time came from.")
+    clip_evidence_idx: int | None = Field(default=None, ge=0, description="The evidence entry holding the clip "
+                                          "around the opening (original sealed, rendition beside it).")
 
 
 class ManualDetail(_Detail):

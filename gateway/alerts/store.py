@@ -70,7 +70,8 @@ def apply_update(conn: psycopg.Connection, clue: Clue) -> dict | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "UPDATE alerts SET peak_time = %s, severity = %s, admissible = %s, inadmissible_reasons = %s,"
-            " detail = %s, updated_at = now() WHERE engine_alert_id = %s RETURNING *",
+            " detail = %s || jsonb_strip_nulls(jsonb_build_object('clip_evidence_idx', detail->'clip_evidence_idx')),"
+            " updated_at = now() WHERE engine_alert_id = %s RETURNING *",
             (clue.peak_time, clue.severity, clue.admissible, list(clue.inadmissible_reasons), Jsonb(clue.detail),
              clue.source_key),
         ).fetchone()
@@ -79,7 +80,9 @@ def apply_update(conn: psycopg.Connection, clue: Clue) -> dict | None:
 def apply_end(conn: psycopg.Connection, clue: Clue, end_reason: str | None, evidence_idx: int | None) -> dict | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            "UPDATE alerts SET peak_time = %s, severity = %s, detail = %s, end_time = %s, end_reason = %s,"
+            "UPDATE alerts SET peak_time = %s, severity = %s,"
+            " detail = %s || jsonb_strip_nulls(jsonb_build_object('clip_evidence_idx', detail->'clip_evidence_idx')),"
+            " end_time = %s, end_reason = %s,"
             " evidence_end_idx = %s, updated_at = now()"
             " WHERE engine_alert_id = %s AND end_time IS NULL RETURNING *",
             (clue.peak_time, clue.severity, Jsonb(clue.detail), clue.end, end_reason, evidence_idx, clue.source_key),

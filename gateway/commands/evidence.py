@@ -39,17 +39,16 @@ class AlertEvidenceMismatch(RuntimeError):
 
 def _alert_row(conn: psycopg.Connection, alert: str) -> tuple | None:
     # Two lookups, each by its own index, rather than one OR that scans every alert.
-    row = conn.execute("SELECT id, clue_code, evidence_open_idx, evidence_end_idx FROM alerts WHERE clue_code = %s",
-                       (alert,)).fetchone()
+    cols = "id, clue_code, evidence_open_idx, evidence_end_idx, (detail->>'clip_evidence_idx')::bigint"
+    row = conn.execute(f"SELECT {cols} FROM alerts WHERE clue_code = %s", (alert,)).fetchone()
     if row is None and alert.isascii() and alert.isdigit():
-        row = conn.execute("SELECT id, clue_code, evidence_open_idx, evidence_end_idx FROM alerts WHERE id = %s",
-                           (int(alert),)).fetchone()
+        row = conn.execute(f"SELECT {cols} FROM alerts WHERE id = %s", (int(alert),)).fetchone()
     return row
 
 
 def alert_entry_indexes(log: EvidenceLog, alert: str) -> list[int]:
-    """The evidence entries of an alert (by clue code or numeric id), in log order: its open and end entries and
-    every review decision on it. Each decision writes its review entry and the alert's `review` change (which
+    """The evidence entries of an alert (by clue code or numeric id), in log order: its open and end entries (and
+    a video alert's clip entry) and every review decision on it. Each decision writes its review entry and the alert's `review` change (which
     holds the entry's index) in one transaction, so the changes find every review, by the alert_changes index
     on (alert_id, id); and they are what `GET /api/alerts/{code}` shows as the review history, so the history
     and the bundle list the same decisions."""

@@ -239,9 +239,13 @@ class VideoAlertWriter:
                                    "first": clip.frames[0][0].isoformat(), "last": clip.frames[-1][0].isoformat()})
             entry.payload["clip_original_sha256"] = sealed = hashlib.sha256(data).hexdigest()
             entry.payload["clip_redacted_sha256"] = rendition = hashlib.sha256(redacted).hexdigest()
-            self.evidence.append_with(conn, [(entry, [MediaInput("clip_original", "video/mp4", data),
-                                                      MediaInput("clip_redacted", "video/mp4", redacted)])])
+            (appended,) = self.evidence.append_with(conn, [(entry, [MediaInput("clip_original", "video/mp4", data),
+                                                                    MediaInput("clip_redacted", "video/mp4",
+                                                                               redacted)])])
             seal(conn, sealed, rendition, "video_clip")
+            # the alert names its clip entry, so its detail view and its bundle find it
+            conn.execute("UPDATE alerts SET detail = detail || jsonb_build_object('clip_evidence_idx', %s::bigint)"
+                         " WHERE id = %s", (appended.index, row["id"]))
         self.written["clip"] += 1
         if self.metrics is not None:
             self.metrics.count_alert(row["rule_id"], "clip")
