@@ -48,10 +48,10 @@ def _alert_row(conn: psycopg.Connection, alert: str) -> tuple | None:
 
 def alert_entry_indexes(log: EvidenceLog, alert: str) -> list[int]:
     """The evidence entries of an alert (by clue code or numeric id), in log order: its open and end entries (and
-    a video alert's clip entry) and every review decision on it. Each decision writes its review entry and the alert's `review` change (which
-    holds the entry's index) in one transaction, so the changes find every review, by the alert_changes index
-    on (alert_id, id); and they are what `GET /api/alerts/{code}` shows as the review history, so the history
-    and the bundle list the same decisions."""
+    a video alert's clip entry) and every review decision on it. Each decision writes its review entry and the
+    alert's `review` change (which holds the entry's index) in one transaction, so the changes find every review,
+    by the alert_changes index on (alert_id, id); and they are what `GET /api/alerts/{code}` shows as the review
+    history, so the history and the bundle list the same decisions."""
     with log.pool.connection() as conn:
         row = _alert_row(conn, alert)
         if row is None:

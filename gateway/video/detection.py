@@ -106,7 +106,8 @@ class VideoDetection:
         else:
             image_zones = per.image_zones if per is not None else []
             placement = ImagePlacement(image_zones)
-            engine = ViolationEngine.for_zones(rules, image_zones)
+            engine = ViolationEngine(rules, {z.id: z.kind for z in image_zones},
+                                     dict(per.schedules) if per is not None else {})
         clips = ClipBuffer(self.config.clip_before_s, self.config.clip_after_s) \
             if self.config.clip_before_s + self.config.clip_after_s > 0 else None
         log.info("video_detection.stream", stream=frame.stream_id, camera=camera, gate=gate.mode,

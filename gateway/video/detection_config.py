@@ -11,6 +11,7 @@ from detectors.video.detector import DetectorConfig
 from detectors.video.gate import GateConfig
 from detectors.video.image_zones import ImageZoneConfig
 from detectors.video.violations import ViolationRules
+from geo.schedule import Schedule
 
 
 class _Section(BaseModel):
@@ -22,6 +23,16 @@ class StreamDetectionConfig(_Section):
                                     "camera, aligned for a drone).")
     image_zones: list[ImageZoneConfig] = Field(
         default_factory=list, description="Zones drawn on a fixed camera's image (drone frames use geofences).")
+    schedules: dict[str, Schedule] = Field(
+        default_factory=dict, description="Image zone id -> when its rule applies (street vending in its "
+        "hours); a zone without one applies always. Geofences carry their own schedule.")
+
+    @model_validator(mode="after")
+    def _scheduled_zones_exist(self) -> StreamDetectionConfig:
+        unknown = sorted(set(self.schedules) - {z.id for z in self.image_zones})
+        if unknown:
+            raise ValueError(f"schedules for zones not among image_zones: {unknown}")
+        return self
 
 
 class DetectionConfig(_Section):

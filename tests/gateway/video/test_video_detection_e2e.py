@@ -169,3 +169,34 @@ def test_a_failed_write_is_that_events_alone() -> None:
     for f in frames(4, stream_id="s"):
         p.handle(f)
     assert sorted(seen[:2]) == ["open:t1", "open:t2"] and p.failed == 1 and p.frames == 4
+
+
+@pytest.mark.parametrize(("hours", "opened"), [
+    ([{"start": "09:00", "end": "12:00"}], 1),  # 10:00 in Foshan: the market street's vending hours
+    ([{"start": "18:00", "end": "23:00"}], 0),  # an evening-only rule: nothing at 10:00
+])
+def test_vending_on_a_fixed_camera_follows_its_zones_hours(db_url: str, hours: list, opened: int) -> None:
+    from detectors.video.tracks import Box, TrackedObject
+
+    class Vendor(ScriptedDetector):
+        def track(self, image: np.ndarray, at: datetime) -> list[TrackedObject]:
+            return [TrackedObject("t1", "person", 0.8, Box(300, 200, 340, 300), at),
+                    TrackedObject("t2", "stall", 0.8, Box(340, 220, 440, 300), at)]
+
+    register(db_url, "cam-2", kind="camera")
+    zone = {"id": "market", "kind": "no_vending", "coordinates": [[0, 0.4], [1, 0.4], [1, 1], [0, 1]], "inertia": 1}
+    cfg = DetectionConfig(enabled=True, plates=False, redact=False, clip_before_s=0, clip_after_s=0,
+                          rules={"vending": {"dwell_s": 5}},
+                          streams={"cam-2": {"gate": {"mode": "off", "off_reason": "scripted"}, "image_zones": [zone],
+                                             "schedules": {"market": {"hours": hours}}}})
+    det = VideoDetection(cfg, database_url=db_url, evidence=None, zones=ZoneRegistry(), cameras={"cam-2": "fixed"},
+                         detector_factory=Vendor)
+    for f in frames(12, stream_id="cam-2", device_id="cam-2"):
+        det(f)
+    det.close()
+    assert det.writer.written["new"] == opened
+
+
+def test_a_schedule_for_an_unknown_image_zone_is_refused() -> None:
+    with pytest.raises(ValueError, match="schedules for zones not among image_zones"):
+        DetectionConfig(streams={"cam-1": {"schedules": {"nowhere": {"hours": [{"start": "09:00", "end": "12:00"}]}}}})
