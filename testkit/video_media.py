@@ -7,6 +7,7 @@ work) and its number twice: as text for a person looking at it, and as a row of 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
@@ -69,22 +70,28 @@ def make_h264(path: Path, *, width: int = 320, height: int = 240, fps: int = 25,
     frames (default one per second); `creation_time` goes into the container's metadata as cameras write it.
     `textured`: a panning noisy background, so the encoder spends a camera-like bit rate (`bit_rate` bit/s, e.g.
     2,000,000 for 720p) instead of coding flat colour almost for free."""
-    path = Path(path)
+    background = texture(width, height) if textured else None
+    noise = np.random.default_rng(1) if textured else None
+    images = (draw_frame(n, width, height, background, noise) for n in range(round(seconds * fps)))
+    return _encode(Path(path), images, width=width, height=height, fps=fps, gop=gop or fps, container=container,
+                   creation_time=creation_time, bit_rate=bit_rate)
+
+
+def _encode(path: Path, images: Iterable[np.ndarray], *, width: int, height: int, fps: int, gop: int,
+            container: str, creation_time: datetime | None = None, bit_rate: int | None = None) -> Path:
+    """libx264, ultrafast, no B-frames, a key frame every `gop` frames, one pts per frame."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    n_frames = round(seconds * fps)
     with av.open(str(path), mode="w", format=container) as out:
         if creation_time is not None:
             out.metadata["creation_time"] = creation_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = Fraction(1, fps)
-        stream.options = {"preset": "ultrafast", "g": str(gop or fps), "bf": "0"}
+        stream.options = {"preset": "ultrafast", "g": str(gop), "bf": "0"}
         if bit_rate:
             stream.bit_rate = bit_rate
-        background = texture(width, height) if textured else None
-        noise = np.random.default_rng(1) if textured else None
-        for n in range(n_frames):
-            frame = av.VideoFrame.from_ndarray(draw_frame(n, width, height, background, noise), format="bgr24")
+        for n, image in enumerate(images):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
             frame.pts = n
             for packet in stream.encode(frame):
                 out.mux(packet)
@@ -109,17 +116,10 @@ def write_h264(path: Path, images: list[np.ndarray], *, fps: int = 25, noise: fl
     camera rather than a still."""
     rng = np.random.default_rng(seed)
     h, w = images[0].shape[:2]
-    with av.open(str(path), mode="w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.time_base = Fraction(1, fps)
-        stream.options = {"preset": "ultrafast", "g": str(fps), "bf": "0"}
-        for n, img in enumerate(images):
+
+    def noisy() -> Iterator[np.ndarray]:
+        for img in images:
             jitter = rng.normal(0, noise, img.shape) if noise else 0
-            frame = av.VideoFrame.from_ndarray(np.clip(img + jitter, 0, 255).astype(np.uint8), format="bgr24")
-            frame.pts = n
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
+            yield np.clip(img + jitter, 0, 255).astype(np.uint8)
+
+    return _encode(Path(path), noisy(), width=w, height=h, fps=fps, gop=fps, container="mp4")
