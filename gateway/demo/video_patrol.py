@@ -1,14 +1,16 @@
-"""The demo's patrol video: on its first sortie the patrol drone hovers over a no-parking street in Guicheng and
-films a parked car; the frames, posed from the drone's telemetry, go through the gateway's detection stage like a
-live stream's, and the car becomes an illegal-parking alert with its snapshot, rendition, track and clip.
+"""The demo's patrol video: on its first sortie the patrol drone hovers over three places in Guicheng and films
+them: a parked car in a no-parking street, a boat in a protected river section, smoke over a watched plot. The
+frames, posed from the drone's telemetry, go through the gateway's detection stage like a live stream's, and each
+finding becomes an alert with its snapshot, rendition, track and clip, on the console's map at the place filmed.
 
-The picture is one of the generator's nadir views (a seed no training run drew) in which the shipped model sees
-a car; the drone's pose puts the car inside the demo's no-parking zone. Without the vision extra or the shipped
-weights the demo runs without it and says so.
+Each picture is one of the generator's nadir views (a seed no training run drew) in which the shipped model sees
+the kind; a kind it sees in none of them is left out and said so. Without the vision extra or the shipped
+weights the demo runs without the video and says so.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,13 +24,28 @@ from ingest.video.frames import Frame, FrameTime
 
 log = structlog.get_logger(__name__)
 
-HOVER = (23.0240, 113.1400)  # lat, lon (WGS84): 南一路, on the patrol's south leg
-NO_PARKING_ID = "demo-noparking-nanyi"
+@dataclass(frozen=True)
+class Hover:
+    kind: str  # the object kind filmed
+    zone_id: str
+    zone_kind: str
+    zone_name: str
+    lat: float
+    lon: float
+
+
+HOVERS = (
+    Hover("car", "demo-noparking-nanyi", "no_parking", "桂城南一路禁停路段", 23.0240, 113.1400),
+    Hover("boat", "demo-river-pingzhou", "river_protection", "平洲水道保护河段", 23.0262, 113.1336),
+    Hover("smoke", "demo-burning-xiabian", "burning_watch", "夏边村露天焚烧巡查地块", 23.0372, 113.1470),
+)
+NO_PARKING_ID = HOVERS[0].zone_id
 STREAM = "demo:patrol-video"
 ALTITUDE_M = 60.0
 HFOV_DEG = 80.0
 SECONDS, FPS = 15.0, 5.0
 AFTER_START = timedelta(minutes=12)  # on the 17:40 sortie, ten minutes after the simulated 17:30 start
+BETWEEN = timedelta(minutes=3)  # flying on to the next place
 
 
 def unavailable() -> str | None:
@@ -44,13 +61,14 @@ def unavailable() -> str | None:
     return None
 
 
-def zone_feature(subject: dict[str, str]) -> dict[str, Any]:
-    lat, lon = HOVER
-    d = 0.0015  # about 160 m each way: the hover's whole footprint at 60 m
-    ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]
-    return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
-            "properties": {"id": NO_PARKING_ID, "kind": "no_parking", "name": "桂城南一路禁停路段",
-                           "enforcement_subject": subject}}
+def zone_features(subject: dict[str, str]) -> list[dict[str, Any]]:
+    """The zones the hovers film, each about 160 m each way: the whole footprint at 60 m."""
+    d = 0.0015
+    return [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[
+        [h.lon - d, h.lat - d], [h.lon + d, h.lat - d], [h.lon + d, h.lat + d], [h.lon - d, h.lat + d],
+        [h.lon - d, h.lat - d]]]},
+        "properties": {"id": h.zone_id, "kind": h.zone_kind, "name": h.zone_name, "enforcement_subject": subject}}
+        for h in HOVERS]
 
 
 def with_detection(settings: Settings) -> Settings:
@@ -61,8 +79,8 @@ def with_detection(settings: Settings) -> Settings:
     return settings.model_copy(update={"detection": detection})
 
 
-def hover_scene() -> np.ndarray:
-    """The first generated nadir view in which the shipped model sees a labelled car."""
+def scene_of(kind: str, tries: int = 30) -> np.ndarray | None:
+    """The first generated nadir view in which the shipped model sees a labelled object of `kind`."""
     from detectors.video.detector import Detector
     from detectors.video.synthetic.classes import CLASS_IDS
     from detectors.video.synthetic.dataset import render_frame
@@ -70,33 +88,40 @@ def hover_scene() -> np.ndarray:
     from detectors.video.tracks import Box, box_iou
 
     det = Detector()
-    for i in range(60):
+    for i in range(tries):
         scene = render_frame(5150, i, 640, 1.0, RenderOptions(oblique_probability=0.0))
-        cars = [Box(*map(float, o.box)) for o in scene.objects if o.class_id == CLASS_IDS["car"]]
-        if any(d.kind == "car" and d.score >= 0.5 and any(box_iou(d.box, c) >= 0.5 for c in cars)
-               for d in det.detect(scene.image)):
+        labelled = [Box(*map(float, o.box)) for o in scene.objects if o.class_id == CLASS_IDS[kind]]
+        if labelled and any(d.kind == kind and d.score >= 0.5 and any(box_iou(d.box, b) >= 0.5 for b in labelled)
+                            for d in det.detect(scene.image)):
             return scene.image
-    raise RuntimeError("the shipped model sees no car in 60 generated nadir views")
+    return None
 
 
-def frames(start: datetime, image: np.ndarray) -> list[Frame]:
-    """The hover: the same view with a little sensor noise, each frame posed from the drone's telemetry."""
+def frames(start: datetime, image: np.ndarray, hover: Hover, first_seq: int = 0) -> list[Frame]:
+    """One hover: the same view with a little sensor noise, each frame posed from the drone's telemetry."""
     rng = np.random.default_rng(11)
     out = []
     for i in range(round(SECONDS * FPS)):
         t = start + timedelta(seconds=i / FPS)
         noisy = np.clip(image + rng.normal(0, 2.0, image.shape), 0, 255).astype(np.uint8)
-        pose = Pose(time=t, device_id=DRONE, lat=HOVER[0], lon=HOVER[1], alt_rel_m=ALTITUDE_M, yaw=0.0,
+        pose = Pose(time=t, device_id=DRONE, lat=hover.lat, lon=hover.lon, alt_rel_m=ALTITUDE_M, yaw=0.0,
                     gimbal_yaw=0.0, gimbal_pitch=-90.0, gimbal_roll=0.0, hfov_deg=HFOV_DEG, source="dji_osd")
-        out.append(Frame(stream_id=STREAM, device_id=DRONE, seq=i, image=noisy, time=t, time_source=FrameTime.FILE,
-                         received_at=t, pose=pose, pose_offset_s=0.0))
+        out.append(Frame(stream_id=STREAM, device_id=DRONE, seq=first_seq + i, image=noisy, time=t,
+                         time_source=FrameTime.FILE, received_at=t, pose=pose, pose_offset_s=0.0))
     return out
 
 
 def play(put: Any, start: datetime) -> int:
-    """Hand the hover's frames to the detection stage (`put` waits for room); returns how many."""
-    shots = frames(start + AFTER_START, hover_scene())
-    for f in shots:
-        put(f, wait=True)
-    log.info("demo.patrol_video", frames=len(shots), zone=NO_PARKING_ID)
-    return len(shots)
+    """Hand each hover's frames to the detection stage (`put` waits for room); returns how many frames."""
+    n, at = 0, start + AFTER_START
+    for hover in HOVERS:
+        image = scene_of(hover.kind)
+        if image is None:
+            log.warning("demo.patrol_video_skipped", kind=hover.kind, reason="the shipped model sees none")
+            continue
+        for f in frames(at, image, hover, n):
+            put(f, wait=True)
+            n += 1
+        log.info("demo.patrol_video", kind=hover.kind, zone=hover.zone_id)
+        at += BETWEEN
+    return n

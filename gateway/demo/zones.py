@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 
 from gateway.demo.route import PATROL
-from gateway.demo.video_patrol import zone_feature
+from gateway.demo.video_patrol import zone_features
 from gateway.store.zones import upsert_zones
 from geo.geojson_io import load_zones
 
@@ -48,7 +48,7 @@ def demo_zones() -> dict[str, Any]:
         _feature("demo-catering-bbq", "catering", "桂城夜市某烧烤店 (餐饮油烟排放点)",
                  _box(23.0248, 113.1438, 0.0002, 0.0002), enforcement_items=[ITEM_FUME]),
         _feature("demo-patrol-guicheng", "patrol_area", "桂城中队无人机巡查区域", patrol),
-        zone_feature(SUBJECT),  # the street the patrol video films a parked car in
+        *zone_features(SUBJECT),  # the places the patrol video films
     ]}
 
 
