@@ -14,9 +14,11 @@ FUME_RESTAURANT = "demo-fume-rest-01"
 FUME_BARBECUE = "demo-fume-bbq-02"  # calibration expired on purpose: its clues are inadmissible
 DRONE = "1581F5BKD22DEMO0001"  # DJI SN style: the aircraft publishes under its own SN
 DOCK = "4TADKDEMO0001"
+MARKET_CAMERA = "demo-cam-market-01"  # a fixed camera over the night-market street (gateway/demo/video_patrol.py)
 
 SENSORS = (NOISE_SITE, NOISE_RESIDENTIAL, DUST_SITE, FUME_RESTAURANT, FUME_BARBECUE)
-ALL = (*SENSORS, DRONE, DOCK)
+ALL = (*SENSORS, DRONE, DOCK)  # what the scenario publishes over MQTT
+REGISTERED = (*ALL, MARKET_CAMERA)  # devices.yaml: the camera's frames come through the detection stage
 
 
 def device_rows() -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ import numpy as np
 import structlog
 
 from gateway.config import Settings
-from gateway.demo.fleet import DRONE
+from gateway.demo.fleet import DRONE, MARKET_CAMERA
 from ingest.models import Pose
 from ingest.video.frames import Frame, FrameTime
 
@@ -46,6 +46,8 @@ HFOV_DEG = 80.0
 SECONDS, FPS = 15.0, 5.0
 AFTER_START = timedelta(minutes=12)  # on the 17:40 sortie, ten minutes after the simulated 17:30 start
 BETWEEN = timedelta(minutes=3)  # flying on to the next place
+MARKET_STREAM = "demo:market-cam"
+MARKET_ZONE = "market-street"  # drawn on the market camera's image
 
 
 def unavailable() -> str | None:
@@ -72,10 +74,15 @@ def zone_features(subject: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def with_detection(settings: Settings) -> Settings:
-    """The demo's detection settings: parking after 5 s of the hover (a street camera would wait minutes)."""
+    """The demo's detection settings: parking and vending after 5 s (a street camera would wait minutes); the
+    market camera's street is a no-vending zone in the night market's hours."""
+    market = {"image_zones": [{"id": MARKET_ZONE, "kind": "no_vending", "inertia": 2,
+                               "coordinates": [[0.0, 0.35], [1.0, 0.35], [1.0, 1.0], [0.0, 1.0]]}],
+              "schedules": {MARKET_ZONE: {"tz": "Asia/Shanghai", "hours": [{"start": "17:00", "end": "23:00"}]}}}
     detection = settings.detection.model_validate({
         **settings.detection.model_dump(), "enabled": True, "plates": False, "hfov_deg": HFOV_DEG,
-        "clip_before_s": 2.0, "clip_after_s": 3.0, "rules": {"parking": {"dwell_s": 5.0}}})
+        "clip_before_s": 2.0, "clip_after_s": 3.0, "streams": {MARKET_STREAM: market},
+        "rules": {"parking": {"dwell_s": 5.0}, "vending": {"dwell_s": 5.0}}})
     return settings.model_copy(update={"detection": detection})
 
 
@@ -95,6 +102,32 @@ def scene_of(kind: str, tries: int = 30) -> np.ndarray | None:
                             for d in det.detect(scene.image)):
             return scene.image
     return None
+
+
+def vendor_scene(tries: int = 30) -> np.ndarray | None:
+    """The first generated street view in which the shipped model sees a person beside a stall or cart."""
+    from detectors.video.detector import Detector
+    from detectors.video.synthetic.dataset import render_frame
+    from detectors.video.tracks import box_gap
+
+    det = Detector()
+    for i in range(tries):
+        scene = render_frame(5150, i, 640, 0.0)
+        found = [d for d in det.detect(scene.image) if d.score >= 0.4]
+        people = [d.box for d in found if d.kind == "person"]
+        stalls = [d.box for d in found if d.kind in ("stall", "cart")]
+        if any(box_gap(p, s) <= 30 for p in people for s in stalls):
+            return scene.image
+    return None
+
+
+def market_frames(start: datetime, image: np.ndarray) -> list[Frame]:
+    """The market camera's view, still but for sensor noise, timed by its stream."""
+    rng = np.random.default_rng(12)
+    return [Frame(stream_id=MARKET_STREAM, device_id=MARKET_CAMERA, seq=i,
+                  image=np.clip(image + rng.normal(0, 2.0, image.shape), 0, 255).astype(np.uint8),
+                  time=start + timedelta(seconds=i / FPS), time_source=FrameTime.STREAM,
+                  received_at=start + timedelta(seconds=i / FPS)) for i in range(round(SECONDS * FPS))]
 
 
 def frames(start: datetime, image: np.ndarray, hover: Hover, first_seq: int = 0) -> list[Frame]:
@@ -124,4 +157,12 @@ def play(put: Any, start: datetime) -> int:
             n += 1
         log.info("demo.patrol_video", kind=hover.kind, zone=hover.zone_id)
         at += BETWEEN
+    vendor = vendor_scene()
+    if vendor is None:
+        log.warning("demo.market_camera_skipped", reason="the shipped model sees no vendor")
+        return n
+    for f in market_frames(start + AFTER_START, vendor):  # 17:42 local: in the night market's hours
+        put(f, wait=True)
+        n += 1
+    log.info("demo.market_camera", zone=MARKET_ZONE)
     return n
