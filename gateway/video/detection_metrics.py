@@ -21,6 +21,8 @@ class DetectionMetrics:
             registry=r, buckets=(0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56))
         self.alerts = Counter("enforcegw_video_alerts_total", "Video alert events written, by rule and event type "
                               "(new, update, end) and clips", ["rule", "type"], registry=r)
+        self.failed = Counter("enforcegw_video_alert_failures_total", "Video alert events or clips the store did "
+                              "not take (the error is logged; the stream goes on)", ["stream"], registry=r)
 
     def observe_gate(self, stream: str, decision: GateDecision) -> None:
         self.gate.labels(stream, "inferred" if decision.infer else "skipped", decision.reason.value).inc()

@@ -211,6 +211,8 @@ class StreamPipeline:
             self.on_event(out)
         except Exception as exc:
             self.failed += 1
+            if self.metrics is not None:
+                self.metrics.failed.labels(self.stream_id).inc()
             ev = out.event
             log.error("video_alerts.write_failed", stream=self.stream_id, error=f"{type(exc).__name__}: {exc}",
                       type=ev.type if ev else "clip", alert_id=ev.alert_id if ev else out.clip and out.clip.key)

@@ -163,12 +163,14 @@ def test_a_failed_write_is_that_events_alone() -> None:
 
     zone = ImageZoneConfig(id="z", kind="no_parking", coordinates=((0, 0.4), (1, 0.4), (1, 1), (0, 1)), inertia=1)
     rules = ViolationRules(parking={"dwell_s": 1})
+    registry = CollectorRegistry()
     p = StreamPipeline("s", "cam-1", detector=TwoCars(), gate=InferenceGate(GateConfig(mode="off", off_reason="t")),
                        placement=ImagePlacement([zone]), engine=ViolationEngine.for_zones(rules, [zone]),
-                       alerts=VideoAlerts("s"), on_event=writer)
+                       alerts=VideoAlerts("s"), on_event=writer, metrics=DetectionMetrics(registry))
     for f in frames(4, stream_id="s"):
         p.handle(f)
     assert sorted(seen[:2]) == ["open:t1", "open:t2"] and p.failed == 1 and p.frames == 4
+    assert registry.get_sample_value("enforcegw_video_alert_failures_total", {"stream": "s"}) == 1
 
 
 @pytest.mark.parametrize(("hours", "opened"), [
