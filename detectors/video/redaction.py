@@ -41,7 +41,8 @@ def _cascade_dir() -> Path:
 class FaceFinder:
     """Frontal and profile faces (the profile cascade run on the image and its mirror, for both sides)."""
 
-    def __init__(self, *, min_size_px: int = 16, min_neighbours: int = 5, scale: float = 1.1) -> None:
+    def __init__(self, *, min_size_px: int = 16, min_neighbours: int = 5, scale: float = 1.1,
+                 max_side_px: int = 960) -> None:
         folder = _cascade_dir()
         frontal = folder / "haarcascade_frontalface_default.xml"
         profile = folder / "haarcascade_profileface.xml"
@@ -53,8 +54,16 @@ class FaceFinder:
         self.min_size_px = min_size_px
         self.min_neighbours = min_neighbours
         self.scale = scale
+        self.max_side_px = max_side_px  # larger frames are searched downscaled: the cascades cost grows with area
 
     def find(self, image: np.ndarray) -> list[Box]:
+        h, w = image.shape[:2]
+        k = min(1.0, self.max_side_px / max(h, w))
+        if k < 1.0:
+            image = cv2.resize(image, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA)
+        return [Box(b.x1 / k, b.y1 / k, b.x2 / k, b.y2 / k) for b in self._find(image)]
+
+    def _find(self, image: np.ndarray) -> list[Box]:
         gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image)
         size = (self.min_size_px, self.min_size_px)
         found = [Box(float(x), float(y), float(x + w), float(y + h)) for x, y, w, h in
