@@ -213,7 +213,11 @@ def test_a_hover_over_a_parked_car_becomes_a_parking_alert_whose_evidence_verifi
     with psycopg.connect(db_url) as conn:
         rows = conn.execute("SELECT clue_code, kind, zone_id, subject_code, detail->>'object_kind', "
                             "detail->>'camera' FROM alerts WHERE source = 'video'").fetchall()
-    assert {r[1:] for r in rows} == {("illegal_parking", "np-1", "440604", "car", "drone")}
+    # every alert is parking in the no-parking geofence and its jurisdiction; the car is among them (the model may
+    # also see another parked vehicle in the view)
+    assert {(kind, zone, subject, camera) for _, kind, zone, subject, _, camera in rows} == {
+        ("illegal_parking", "np-1", "440604", "drone")}
+    assert "car" in {r[4] for r in rows} and {r[4] for r in rows} <= {"car", "truck"}
     bundle = tmp_path / "alert.zip"
     assert main(["-c", str(cfg), "evidence", "export", "--alert", rows[0][0], "-o", str(bundle)]) == 0
     assert main(["-c", str(cfg), "verify", str(bundle)]) == 0
