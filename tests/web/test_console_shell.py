@@ -283,6 +283,24 @@ async def test_enter_claims_and_c_confirms_from_the_keyboard(api: ApiGateway, pa
     assert "unread" not in (await row(page, "KEYS-0001").get_attribute("class") or "")
 
 
+
+async def test_an_alert_opened_just_before_a_reload_stays_read(api: ApiGateway, page: Any) -> None:
+    """The read marker is saved a moment after opening (to batch a run of openings), and at once when the page
+    goes: a reload straight after opening keeps it."""
+    from playwright.async_api import expect
+
+    await signed_in(page, api, "operator")
+    seed_alert(api, "READ-0001")
+    target = row(page, "READ-0001")
+    await expect(target).to_have_count(1, timeout=WAIT_MS)
+    await target.click()
+    await expect(target).not_to_have_class(re.compile(r"\bunread\b"))
+    await page.reload()  # within the save delay
+    again = row(page, "READ-0001")
+    await expect(again).to_have_count(1, timeout=WAIT_MS)
+    assert "unread" not in (await again.get_attribute("class") or "")
+
+
 REFUSALS = [
     ("claimed_by_other", {}, "error.claimed_by_other", "test-supervisor"),
     ("inadmissible", {"admissible": False, "inadmissible_reasons": ["calibration_expired"]}, "error.inadmissible",

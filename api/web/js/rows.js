@@ -24,6 +24,10 @@ export class Seen {
     } catch {
       // unreadable: every alert counts as unread again
     }
+    // A reload or a closed tab within the save delay would lose what was just opened: save as the page goes.
+    window.addEventListener("pagehide", () => {
+      if (this.timer !== null) this.save();
+    });
   }
 
   has(code) {
@@ -40,6 +44,7 @@ export class Seen {
 
   save() {
     clearTimeout(this.timer);
+    this.timer = null;
     try {
       localStorage.setItem(SEEN_KEY, JSON.stringify([...this.codes]));
     } catch {
