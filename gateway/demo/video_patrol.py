@@ -86,33 +86,24 @@ def with_detection(settings: Settings) -> Settings:
     return settings.model_copy(update={"detection": detection})
 
 
-def scene_of(kind: str, tries: int = 30) -> np.ndarray | None:
+def scene_of(kind: str) -> np.ndarray | None:
     """The first generated nadir view in which the shipped model sees a labelled object of `kind`."""
     from detectors.video.detector import Detector
-    from detectors.video.synthetic.classes import CLASS_IDS
-    from detectors.video.synthetic.dataset import render_frame
-    from detectors.video.synthetic.scene import RenderOptions
-    from detectors.video.tracks import Box, box_iou
+    from detectors.video.synthetic.seen import scene_seen
 
-    det = Detector()
-    for i in range(tries):
-        scene = render_frame(5150, i, 640, 1.0, RenderOptions(oblique_probability=0.0))
-        labelled = [Box(*map(float, o.box)) for o in scene.objects if o.class_id == CLASS_IDS[kind]]
-        if labelled and any(d.kind == kind and d.score >= 0.5 and any(box_iou(d.box, b) >= 0.5 for b in labelled)
-                            for d in det.detect(scene.image)):
-            return scene.image
-    return None
+    return scene_seen(Detector(), kind)
 
 
 def vendor_scene(tries: int = 30) -> np.ndarray | None:
     """The first generated street view in which the shipped model sees a person beside a stall or cart."""
     from detectors.video.detector import Detector
     from detectors.video.synthetic.dataset import render_frame
+    from detectors.video.synthetic.seen import UNSEEN_SEED
     from detectors.video.tracks import box_gap
 
     det = Detector()
     for i in range(tries):
-        scene = render_frame(5150, i, 640, 0.0)
+        scene = render_frame(UNSEEN_SEED, i, 640, 0.0)
         found = [d for d in det.detect(scene.image) if d.score >= 0.4]
         people = [d.box for d in found if d.kind == "person"]
         stalls = [d.box for d in found if d.kind in ("stall", "cart")]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
 import structlog
 
 from detectors.video.detector import Detector
@@ -135,7 +136,6 @@ class VideoDetection:
 
     def _device_context(self, device_id: str) -> store.AlertContext:
         if device_id not in self._devices:
-            import psycopg
             with psycopg.connect(self.database_url, connect_timeout=10) as conn:
                 views = load_device_views(conn, self.zones)
             view = views.get(device_id)

@@ -16,6 +16,7 @@ trained on them meet real frames. One module per concept; import each name from 
     detectors.video.synthetic.street          build_street (fixed camera: perspective road, pavements, shopfronts)
     detectors.video.synthetic.shading         CameraEffects, apply_camera (exposure, haze, blur, noise)
     detectors.video.synthetic.scene           RenderOptions, RenderedScene, LabelledObject, render_scene
+    detectors.video.synthetic.seen            scene_seen: a generated view in which a detector finds a kind
     detectors.video.synthetic.dataset         generate(out_dir, n, seed=...) -> DatasetInfo (YOLO layout,
                                               data.yaml, manifest)
 

@@ -157,20 +157,12 @@ def test_detect_runs_the_detection_stage_over_the_store(flight: tuple[Path, Path
 def parked_car_scene() -> np.ndarray:
     """A generated nadir view (a seed no training run drew) in which the shipped model sees a labelled car."""
     from detectors.video.detector import Detector
-    from detectors.video.synthetic.classes import CLASS_IDS
-    from detectors.video.synthetic.dataset import render_frame
-    from detectors.video.synthetic.scene import RenderOptions
-    from detectors.video.tracks import Box, box_iou
+    from detectors.video.synthetic.seen import scene_seen
 
-    det = Detector()
-    nadir = RenderOptions(oblique_probability=0.0)
-    for i in range(40):
-        scene = render_frame(5150, i, 640, 1.0, nadir)
-        cars = [Box(*map(float, o.box)) for o in scene.objects if o.class_id == CLASS_IDS["car"]]
-        if any(d.kind == "car" and d.score >= 0.5 and any(box_iou(d.box, c) >= 0.5 for c in cars)
-               for d in det.detect(scene.image)):
-            return scene.image
-    pytest.fail("the shipped model sees no car in 40 generated nadir frames")
+    image = scene_seen(Detector(), "car", tries=40)
+    if image is None:
+        pytest.fail("the shipped model sees no car in 40 generated nadir frames")
+    return image
 
 
 def parking_zones() -> dict:
